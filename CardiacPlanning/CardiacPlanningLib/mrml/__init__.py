@@ -1,0 +1,53 @@
+"""MRML adapters: the ONLY part of CardiacPlanningLib that imports ``slicer``.
+
+Library objects (LPS, arrays ``[z, y, x]``) <-> Slicer MRML nodes (RAS):
+
+- :func:`volume_to_node` / :func:`node_to_volume`: Volume <-> vtkMRMLScalarVolumeNode
+- :func:`labelmap_to_segmentation` / :func:`segmentation_to_labelmap`: label map <-> segmentation node
+  (segments named, coloured and tagged from the label table)
+- :func:`phases_to_sequence` / :func:`sequence_to_phases` / :func:`select_phase`: cardiac phases <->
+  sequence node + sequence browser
+- :func:`points_to_node` / :func:`node_to_points`, :func:`curve_to_node` / :func:`node_to_curve`:
+  LPS points and curves <-> markups nodes
+- :func:`save_mrb`: the scene as a .mrb bundle
+
+Every function takes ``scene=None`` meaning ``slicer.mrmlScene`` inside Slicer; headless code passes
+a scene from :func:`new_scene`.
+"""
+
+from ._scene import LPS_TO_RAS, get_scene, new_scene, prepare_scene, remove_node
+from .bundles import save_mrb
+from .markups import curve_to_node, node_to_curve, node_to_points, points_to_node
+from .segmentations import (
+    LABEL_VALUE_TAG,
+    labelmap_to_segmentation,
+    segment_label_values,
+    segmentation_to_labelmap,
+    terminology_entry,
+)
+from .sequences import displayed_phase, phases_to_sequence, select_phase, sequence_to_phases
+from .volumes import node_to_volume, volume_to_node
+
+__all__ = [
+    "LABEL_VALUE_TAG",
+    "LPS_TO_RAS",
+    "curve_to_node",
+    "displayed_phase",
+    "get_scene",
+    "labelmap_to_segmentation",
+    "new_scene",
+    "node_to_curve",
+    "node_to_points",
+    "node_to_volume",
+    "phases_to_sequence",
+    "points_to_node",
+    "prepare_scene",
+    "remove_node",
+    "save_mrb",
+    "segment_label_values",
+    "segmentation_to_labelmap",
+    "select_phase",
+    "sequence_to_phases",
+    "terminology_entry",
+    "volume_to_node",
+]
