@@ -224,3 +224,18 @@ def test_cli_info_prints_geometry(tmp_path):
     result = CliRunner().invoke(cli, ["info", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert '"shape_zyx": [\n    6,\n    8,\n    10\n  ]' in result.output
+
+
+def test_compressed_series_and_gdcm_fallback(tmp_path, monkeypatch):
+    vol = _volume(nz=3)
+    for path in _series(tmp_path, vol):
+        ds = pydicom.dcmread(path)
+        ds.compress(pydicom.uid.RLELossless)
+        ds.save_as(path)
+    np.testing.assert_array_equal(read_dicom_series(tmp_path).array, vol.array)  # pydicom's RLE decoder
+
+    def no_decoder(self):
+        raise NotImplementedError("no decoder")
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(no_decoder))
+    np.testing.assert_array_equal(read_dicom_series(tmp_path).array, vol.array)  # through SimpleITK/GDCM
