@@ -239,3 +239,13 @@ def test_compressed_series_and_gdcm_fallback(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(no_decoder))
     np.testing.assert_array_equal(read_dicom_series(tmp_path).array, vol.array)  # through SimpleITK/GDCM
+
+
+def test_every_truncation_point_is_reported_with_the_file_name(tmp_path):
+    paths = _series(tmp_path, _volume(nz=4))
+    data = paths[2].read_bytes()
+    for cut in range(0, len(data) - 1, 37):  # header, file meta, dataset and pixel data cuts
+        paths[2].write_bytes(data[:cut])
+        with pytest.raises(DicomInputError, match=r"CT_0003\.dcm: ") as e:
+            read_dicom_series(tmp_path)
+        _one_line(e)

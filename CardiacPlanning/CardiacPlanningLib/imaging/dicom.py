@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from ..errors import DicomInputError
 from ..progress import Progress, ProgressCallback, as_progress
-from .dicom_scan import SliceHeader, describe_series, group_by_series, scan_headers
+from .dicom_scan import SliceHeader, describe_series, group_by_series, scan_headers, short_error
 from .volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -106,9 +106,7 @@ def volume_from_headers(
             prog(n / len(ordered), f"reading slice {n + 1}/{len(ordered)}")
         slices.append(_read_hu(h))
     array = np.stack(slices)
-    if all(np.issubdtype(s.dtype, np.integer) for s in slices) and array.size:
-        if array.min() >= -32768 and array.max() <= 32767:
-            array = array.astype(np.int16)
+    del slices
     spacing_z = step if len(ordered) > 1 else float(first.slice_thickness or 1.0)
     direction = np.column_stack([row_dir, col_dir, normal])
     vol = Volume(array, (ps_col, ps_row, spacing_z), first.position, direction, _metadata(ordered, where))
@@ -226,13 +224,14 @@ def _resample_tilt(vol: Volume, shear: np.ndarray, step: float) -> Volume:
     size = np.floor((hi - lo) / spacing + 1e-6).astype(int) + 1
     origin = np.asarray(vol.origin) + d @ lo
     out = Volume(np.zeros(size[::-1], np.float32), tuple(spacing), tuple(origin), d, dict(vol.metadata))
-    kk, jj, ii = np.meshgrid(*(np.arange(n) for n in size[::-1]), indexing="ij")
-    pts = out.index_to_lps(np.stack([ii, jj, kk], axis=-1).reshape(-1, 3))
-    src = (pts - np.asarray(vol.origin)) @ np.linalg.inv(sheared).T  # continuous (i, j, k)
-    values = ndimage.map_coordinates(
-        vol.array.astype(np.float32), [src[:, 2], src[:, 1], src[:, 0]], order=1, cval=-1024.0
-    )
-    out.array = values.reshape(size[::-1]).astype(np.float32)
+    inv = np.linalg.inv(sheared)
+    source = vol.array.astype(np.float32)
+    jj, ii = np.meshgrid(np.arange(size[1]), np.arange(size[0]), indexing="ij")
+    for k in range(size[2]):  # one output slice at a time keeps memory at one slice of coordinates
+        ijk = np.stack([ii.ravel(), jj.ravel(), np.full(ii.size, k)], axis=-1)
+        src = (out.index_to_lps(ijk) - np.asarray(vol.origin)) @ inv.T  # continuous (i, j, k) of the input
+        values = ndimage.map_coordinates(source, [src[:, 2], src[:, 1], src[:, 0]], order=1, cval=-1024.0)
+        out.array[k] = values.reshape(size[1], size[0])
     return out
 
 
@@ -243,9 +242,7 @@ def _read_hu(h: SliceHeader) -> np.ndarray:
     except DicomInputError:
         raise
     except Exception as exc:  # pydicom decodes lazily and raises many exception types on damage
-        raise DicomInputError(
-            f"{h.path}: corrupt or truncated DICOM file ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise DicomInputError(f"{h.path}: corrupt or truncated DICOM file ({short_error(exc)})") from exc
 
 
 def _decode_hu(h: SliceHeader) -> np.ndarray:
@@ -269,14 +266,19 @@ def _decode_hu(h: SliceHeader) -> np.ndarray:
             try:
                 image = sitk.ReadImage(str(h.path))
             except RuntimeError as exc2:
-                raise DicomInputError(f"{h.path}: cannot decode the pixel data ({ts.name}): {exc2}") from exc2
+                raise DicomInputError(
+                    f"{h.path}: cannot decode the pixel data ({ts.name}): {short_error(exc2)}"
+                ) from exc2
             return sitk.GetArrayFromImage(image)[0]  # SimpleITK already applied the rescale
     if pixels.shape != (h.rows, h.columns):
         raise DicomInputError(f"{h.path}: pixel data shape {pixels.shape} is not {h.rows}x{h.columns}")
     slope = float(ds.get("RescaleSlope", 1) or 1)
     intercept = float(ds.get("RescaleIntercept", 0) or 0)
     if slope == 1 and intercept == int(intercept):
-        return pixels.astype(np.int32) + int(intercept)
+        hu = pixels.astype(np.int32) + int(intercept)
+        if hu.size and -32768 <= hu.min() and hu.max() <= 32767:
+            return hu.astype(np.int16)  # CT HU fit 16 bits; halves the memory of the stacked volume
+        return hu
     return (pixels * slope + intercept).astype(np.float32)
 
 

@@ -64,6 +64,13 @@ class SliceHeader:
         return "LOCALIZER" in self.image_type
 
 
+def short_error(exc: BaseException, limit: int = 160) -> str:
+    """``Type: message`` of an exception on one line, at most ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def is_candidate(path: Path) -> bool:
     """True if ``path`` may be a DICOM file (not hidden, not DICOMDIR, no clearly non-DICOM suffix)."""
     name = path.name
@@ -114,17 +121,17 @@ def read_header(path: Path) -> SliceHeader | None:
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except InvalidDicomError as exc:
-        raise DicomInputError(f"{path}: not a valid DICOM file (no DICM header; corrupt?): {exc}") from exc
+        raise DicomInputError(f"{path}: not a valid DICOM file (no DICM header; corrupt?)") from exc
     except Exception as exc:  # pydicom raises many exception types on damaged input
-        raise DicomInputError(
-            f"{path}: corrupt or truncated DICOM file ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise DicomInputError(f"{path}: corrupt or truncated DICOM file ({short_error(exc)})") from exc
     try:
         return _header_from_dataset(path, ds)
     except DicomInputError:
         raise
     except Exception as exc:  # values are decoded lazily; damaged ones raise many exception types
-        raise DicomInputError(f"{path}: invalid or truncated DICOM header value ({exc})") from exc
+        raise DicomInputError(
+            f"{path}: invalid or truncated DICOM header value ({short_error(exc)})"
+        ) from exc
 
 
 def _header_from_dataset(path: Path, ds: pydicom.Dataset) -> SliceHeader | None:
