@@ -249,3 +249,13 @@ def test_every_truncation_point_is_reported_with_the_file_name(tmp_path):
         with pytest.raises(DicomInputError, match=r"CT_0003\.dcm: ") as e:
             read_dicom_series(tmp_path)
         _one_line(e)
+
+
+def test_localizer_series_next_to_one_series_is_left_out(tmp_path):
+    _series(tmp_path)
+    scout = Volume(np.zeros((1, 8, 10), np.int16), (0.7, 0.9, 1.5), (0, 0, 0), np.eye(3)[:, [0, 2, 1]])
+    _series(tmp_path, scout, file_prefix="SCOUT", extra={"ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"]})
+    assert read_dicom_series(tmp_path).shape == (6, 8, 10)
+    _series(tmp_path, file_prefix="B")  # a second real series: mixed again
+    with pytest.raises(DicomInputError, match="mixed series, the folder holds 3 series"):
+        read_dicom_series(tmp_path)

@@ -47,7 +47,8 @@ def read_dicom_series(
 ) -> Volume:
     """Read one CT series (a folder, searched recursively, or a list of files) as a HU Volume (LPS).
 
-    With several series in the input, ``series_uid`` chooses one (the error lists the candidates).
+    With several series in the input, ``series_uid`` chooses one (the error lists the candidates);
+    localizer (scout) series next to a single other series are left out.
     ``tilt`` is ``"reject"`` (default) or ``"resample"`` for gantry-tilted stacks (see module doc).
     ``Volume.metadata`` holds patient/study/series ids, description, number, modality, frame of
     reference, ``phase_percent`` (0020,9241) and ``trigger_time_ms`` (0018,1060) when present.
@@ -63,7 +64,12 @@ def read_dicom_series(
                 f"{where}: no series with SeriesInstanceUID {series_uid} (found: {listing})"
             )
         chosen = series[series_uid]
-    elif len(series) > 1:
+        return volume_from_headers(chosen, where, tilt=tilt, progress=prog.sub(0.2, 1.0))
+    scouts = [u for u, hs in series.items() if all(h.is_localizer for h in hs)]
+    if scouts and len(series) - len(scouts) == 1:  # a lone series next to its localizer (scout) images
+        logger.info("%s: left out localizer series %s", where, ", ".join(scouts))
+        series = {u: hs for u, hs in series.items() if u not in scouts}
+    if len(series) > 1:
         listing = "; ".join(describe_series(u, hs) for u, hs in series.items())
         raise DicomInputError(
             f"{where}: mixed series, the folder holds {len(series)} series: {listing}; "
