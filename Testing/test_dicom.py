@@ -82,6 +82,7 @@ def test_corrupt_file_is_named(tmp_path):
     _one_line(e)
 
 
+@pytest.mark.filterwarnings("ignore:The value length")  # pydicom warns about the garbage UID
 def test_corrupt_header_after_dicm_preamble(tmp_path):
     paths = _series(tmp_path)
     paths[1].write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\xff" + b"garbage" * 10)
