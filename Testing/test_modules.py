@@ -146,3 +146,38 @@ def test_hub_logic_loads_a_file_and_converts_labels(slicer_app, tmp_path):
     with pytest.raises(CardiacInputError, match="label map"):
         logic.labelMapToSegmentation(None)
     assert logic.missingRequirements() == []  # everything is installed in the test environment
+
+
+def test_hub_logic_loads_dicom_series_and_phases(slicer_app, tmp_path):
+    module = load_module_file("CardiacPlanning")
+    from CardiacPlanningLib import mrml
+    from CardiacPlanningLib.imaging import Volume
+    from CardiacPlanningLib.imaging.dicom_write import write_dicom_series
+
+    slicer_app.mrmlScene.Clear()
+    logic = module.CardiacPlanningLogic()
+    study, frame = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"
+    phases = []
+    for k, percent in enumerate((70, 0, 40)):  # written out of cycle order
+        array = np.full((4, 5, 6), 100 * k, np.int16)
+        array[0, 0, k] = 900  # a marker voxel per phase
+        volume = Volume(array, (0.7, 0.7, 1.25), (-20.0, 10.0, 50.0))
+        write_dicom_series(
+            volume,
+            tmp_path / "4d" / f"phase{percent}",
+            study_uid=study,
+            frame_of_reference_uid=frame,
+            series_number=10 + k,
+            series_description=f"CTA {percent}%",
+            nominal_cardiac_phase_percent=percent,
+        )
+        phases.append((percent, volume))
+    single = logic.loadVolume(tmp_path / "4d" / "phase40")
+    assert single.GetName() == "CTA 40%"
+    assert np.array_equal(mrml.node_to_volume(single).array, dict(phases)[40].array)
+    assert single.GetOrigin() == (20.0, -10.0, 50.0)  # LPS -> RAS
+    sequence, browser = logic.loadPhases(tmp_path / "4d")
+    assert [sequence.GetNthIndexValue(i) for i in range(3)] == ["0%", "40%", "70%"]  # cycle order
+    for item, percent in enumerate((0, 40, 70)):
+        shown = mrml.node_to_volume(mrml.select_phase(browser, item))
+        assert np.array_equal(shown.array, dict(phases)[percent].array)
