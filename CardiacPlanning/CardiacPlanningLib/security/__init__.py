@@ -1,0 +1,1 @@
+"""Users, roles, sessions, audit log and de-identification for the case store. See docs/security.md."""

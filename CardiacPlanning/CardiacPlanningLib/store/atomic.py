@@ -1,0 +1,123 @@
+"""Crash-safe file writes: temp file in the same folder, fsync, ``os.replace``, folder fsync.
+
+After :func:`atomic_write` returns, the new content is durable and a reader sees either the old or
+the new file, never a torn one. A failure (disk full, read-only folder, permission) raises
+:class:`StoreWriteError` with the path and leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import StoreWriteError
+
+logger = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"
+
+_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the folder is on a read-only file system",
+    errno.EACCES: "permission denied (read-only folder?)",
+    errno.EPERM: "operation not permitted (read-only folder?)",
+}
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of ``data`` to ``fd`` (tests replace this to inject ENOSPC)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view[: 1 << 24])
+        view = view[n:]
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename/creation in ``folder`` durable (no-op where folders cannot be opened, e.g. Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_error(path: Path, exc: OSError) -> StoreWriteError:
+    """A :class:`StoreWriteError` that says what went wrong writing ``path`` and that old data is kept."""
+    reason = _REASONS.get(exc.errno or -1, exc.strerror or str(exc))
+    return StoreWriteError(
+        f"cannot save {path}: {reason}. Nothing already saved was changed; free space or fix the "
+        f"folder's permissions and save again."
+    )
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably (see module docstring)."""
+    path = Path(path)
+    folder = path.parent
+    tmp = folder / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(folder)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise write_error(path, exc) from exc
+
+
+def make_dirs(folder: Path) -> None:
+    """Create ``folder`` (and parents) durably, translating OS errors."""
+    folder = Path(folder)
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fsync_dir(folder.parent)
+    except OSError as exc:
+        raise write_error(folder, exc) from exc
+
+
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete temp files left by a crash in ``folder`` (never a committed file). Returns what was removed."""
+    removed = []
+    for p in Path(folder).glob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive inter-process lock on ``path`` (POSIX ``flock``; a process killed while holding it
+    releases it). On platforms without ``fcntl`` this is a no-op: one writer per store is assumed."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: single-writer assumption, documented in docs/security.md
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise write_error(Path(path), exc) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
