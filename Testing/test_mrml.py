@@ -89,10 +89,14 @@ def test_linear_parent_transform_moves_the_volume(scene):
 
 def test_segmentation_round_trip_equals_input(scene):
     label_map = _label_volume()
+    count = scene.GetNumberOfNodes()
     node = mrml.labelmap_to_segmentation(label_map, scene, name="Heart")
+    assert scene.GetNumberOfNodes() == count + 2  # the segmentation and its display node only
     segmentation = node.GetSegmentation()
     assert segmentation.GetNumberOfSegments() == 4
+    nodes_before = scene.GetNumberOfNodes()
     back = mrml.segmentation_to_labelmap(node)
+    assert scene.GetNumberOfNodes() == nodes_before  # no temporary node left behind
     assert back.array.dtype == np.uint8
     assert np.array_equal(back.array, label_map.array)
     assert back.spacing == label_map.spacing and back.origin == label_map.origin
@@ -122,6 +126,17 @@ def test_segments_named_coloured_and_tagged_from_label_table(scene):
         seen[value] = segment.GetName()
     assert sorted(seen) == [1, 4, 6, 9]
     assert node.GetDisplayNode() is not None
+    # with show_3d, each segment also gets a closed surface (in RAS: x and y flipped from LPS)
+    one = np.zeros((9, 9, 9), np.uint8)
+    one[2:7, 2:7, 2:7] = labels.LA
+    shown = mrml.labelmap_to_segmentation(Volume(one, (1, 1, 1), (10.0, 20.0, 30.0)), scene, show_3d=True)
+    surface = vtk.vtkPolyData()
+    assert shown.GetClosedSurfaceRepresentation(shown.GetSegmentation().GetNthSegmentID(0), surface)
+    bounds = surface.GetBounds()
+    assert surface.GetNumberOfPoints() > 0
+    centre = [(bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2, (bounds[4] + bounds[5]) / 2]
+    assert np.allclose(centre, [-14.0, -24.0, 34.0], atol=0.1)  # voxel block centre LPS (14, 24, 34)
+    assert all(4.0 < bounds[2 * a + 1] - bounds[2 * a] < 6.0 for a in range(3))  # a 5 mm cube
 
 
 def test_renamed_and_user_segments_keep_or_get_values(scene):

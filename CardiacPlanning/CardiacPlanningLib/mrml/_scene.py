@@ -8,6 +8,7 @@ their own segmentations/sequences logic on it, once per scene.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import numpy as np
 import slicer
@@ -117,6 +118,19 @@ def remove_node(scene: slicer.vtkMRMLScene, node) -> None:
     for helper in helpers:
         if helper is not None and helper.GetScene() is scene:
             scene.RemoveNode(helper)
+
+
+@contextmanager
+def temporary_nodes(scene: slicer.vtkMRMLScene):
+    """Remove, on exit, every node added to ``scene`` inside the ``with`` block (also on error)."""
+    before = {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+    try:
+        yield
+    finally:
+        added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
+        for node in added:
+            if node.GetID() not in before and node.GetScene() is scene:
+                scene.RemoveNode(node)
 
 
 def require_node(node, class_name: str, what: str):

@@ -18,7 +18,7 @@ import vtk
 from .. import labels
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
-from ._scene import add_node, get_scene, remove_node, require_node, segmentations_logic
+from ._scene import add_node, get_scene, remove_node, require_node, segmentations_logic, temporary_nodes
 from .volumes import node_to_volume, volume_to_node
 
 logger = logging.getLogger(__name__)
@@ -161,19 +161,19 @@ def segmentation_to_labelmap(node, reference: Volume | None = None) -> Volume:
     seg_logic = segmentations_logic(scene)
     values = segment_label_values(node)
     max_value = max(values.values(), default=0)
-    colors = add_node(scene, "vtkMRMLColorTableNode", "tmp_label_colors")
-    colors.SetTypeToUser()
-    colors.SetNumberOfColors(max_value + 1)
-    colors.SetColor(0, "Background", 0.0, 0.0, 0.0, 0.0)
     segmentation = node.GetSegmentation()
     names = {}
-    for segment_id, value in values.items():
-        segment_name = segmentation.GetSegment(segment_id).GetName()
-        colors.SetColor(value, segment_name, *segmentation.GetSegment(segment_id).GetColor(), 1.0)
-        names[value] = segment_name
-    labelmap_node = add_node(scene, "vtkMRMLLabelMapVolumeNode", "tmp_export")
-    reference_node = None
-    try:
+    with temporary_nodes(scene):
+        colors = add_node(scene, "vtkMRMLColorTableNode", "tmp_label_colors")
+        colors.SetTypeToUser()
+        colors.SetNumberOfColors(max_value + 1)
+        colors.SetColor(0, "Background", 0.0, 0.0, 0.0, 0.0)
+        for segment_id, value in values.items():
+            segment_name = segmentation.GetSegment(segment_id).GetName()
+            colors.SetColor(value, segment_name, *segmentation.GetSegment(segment_id).GetColor(), 1.0)
+            names[value] = segment_name
+        labelmap_node = add_node(scene, "vtkMRMLLabelMapVolumeNode", "tmp_export")
+        reference_node = None
         if reference is not None:
             reference_node = volume_to_node(reference, scene, "tmp_reference", display=False)
         ok = seg_logic.ExportSegmentsToLabelmapNode(
@@ -187,9 +187,6 @@ def segmentation_to_labelmap(node, reference: Volume | None = None) -> Volume:
         if not ok:
             raise CardiacInputError(f"segmentation {node.GetName()!r} could not be exported to a label map")
         result = node_to_volume(labelmap_node)
-    finally:
-        for tmp in (labelmap_node, reference_node, colors):
-            remove_node(scene, tmp)
     if not values:
         logger.warning("segmentation %r has no segments: the label map is empty", node.GetName())
     geometry = _reference_geometry(node, reference)
