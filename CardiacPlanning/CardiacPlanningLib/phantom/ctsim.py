@@ -1,0 +1,142 @@
+"""Sampling one cardiac phase of a phantom onto the output grid: label map (exact pull-back of the
+phase-0 tissue grid through ``motion.backward``) and CT numbers (partial volume by supersampling,
+Gaussian scanner PSF, metal blooming, correlated noise of a set standard deviation).
+
+Memory is bounded: the output grid is processed in slabs of slices; only one phase is held at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+
+from ..imaging.volume import Volume
+from ..progress import Progress, as_progress
+from . import tissues as tis
+from .anatomy import Anatomy
+from .motion import CardiacMotion
+
+logger = logging.getLogger(__name__)
+
+SLAB_VOXELS = 2_000_000  # output voxels per slab (bounds the temporary memory)
+COARSE_MM = 4.0  # spacing of the grid on which backward() is solved exactly before refinement
+
+
+def make_output_geometry(spacing_mm: float, size_xyz: tuple[int, int, int], center_lps) -> Volume:
+    """An empty (int16) axial volume of ``size_xyz`` voxels of ``spacing_mm``, centred at ``center_lps``."""
+    nx, ny, nz = (int(v) for v in size_xyz)
+    extent = (np.array([nx, ny, nz]) - 1) * spacing_mm
+    origin = np.asarray(center_lps, dtype=float) - extent / 2
+    return Volume(np.zeros((nz, ny, nx), dtype=np.int16), (spacing_mm,) * 3, tuple(origin), np.eye(3))
+
+
+def _lookup(anatomy: Anatomy, points: np.ndarray) -> np.ndarray:
+    """Tissue codes at LPS points (..., 3) by nearest voxel of the reference grid (clamped)."""
+    g = anatomy.grid
+    idx = np.rint((points - g.origin.astype(points.dtype)) / np.float32(g.spacing)).astype(np.int32)
+    for a, n in enumerate(g.shape[::-1]):
+        np.clip(idx[..., a], 0, n - 1, out=idx[..., a])
+    return anatomy.tissue[idx[..., 2], idx[..., 1], idx[..., 0]]
+
+
+def _coarse_field(motion: CardiacMotion, geom: Volume, f: float):
+    """Exact backward displacement on a coarse grid: (field (cz,cy,cx,3), step in output voxels)."""
+    step = max(1, int(round(COARSE_MM / geom.spacing[0])))
+    ks, js, is_ = (np.arange(0, n + step, step) for n in geom.shape)
+    kk, jj, ii = np.meshgrid(ks, js, is_, indexing="ij")
+    ijk = np.stack([ii, jj, kk], axis=-1).reshape(-1, 3)
+    y = geom.index_to_lps(ijk)
+    x = motion.backward(y, f, tol_mm=1e-4, initial=y - motion.displacement(y, f))
+    return (x - y).reshape(len(ks), len(js), len(is_), 3), step
+
+
+def sample_phase(
+    anatomy: Anatomy,
+    motion: CardiacMotion,
+    geom: Volume,
+    f: float,
+    supersample: int = 2,
+    refine: int = 1,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(label map uint8 [z,y,x], HU before blur/noise float32 [z,y,x]) of phase fraction ``f``.
+
+    Labels: the tissue of the reference grid at ``motion.backward(voxel centre)``. The exact inverse is
+    computed on a coarse grid, interpolated, then refined by ``refine`` fixed-point steps per voxel
+    (error < 1e-3 mm). CT: mean HU of ``supersample``^3 sub-voxel points mapped back with the
+    displacement of their voxel centre.
+    """
+    progress = as_progress(progress)
+    nz, ny, nx = geom.shape
+    field, step = _coarse_field(motion, geom, f)
+    lut_hu = tis.hu_table()
+    lut_label = tis.label_table_lut()
+    labels_out = np.zeros(geom.shape, dtype=np.uint8)
+    hu = np.zeros(geom.shape, dtype=np.float32)
+    ss = max(1, int(supersample))
+    offsets = ((np.arange(ss) + 0.5) / ss - 0.5) * geom.spacing[0]
+    sub = np.stack(np.meshgrid(offsets, offsets, offsets, indexing="ij"), -1).reshape(-1, 3)[:, ::-1]
+    slab = max(1, SLAB_VOXELS // (nx * ny))
+    jj, ii = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    for k0 in range(0, nz, slab):
+        k1 = min(k0 + slab, nz)
+        kk = np.arange(k0, k1)[:, None, None]
+        ijk = np.stack(np.broadcast_arrays(ii[None], jj[None], kk), axis=-1).reshape(-1, 3)
+        y = geom.index_to_lps(ijk)
+        coords = (ijk[:, ::-1] / step).T
+        v = np.stack(
+            [ndimage.map_coordinates(field[..., a], coords, order=1, mode="nearest") for a in range(3)], 1
+        )
+        moving = np.abs(v).max(axis=1) > 1e-6
+        x = y + v
+        for _ in range(refine):
+            x[moving] = y[moving] - motion.displacement(x[moving], f)
+        x = x.astype(np.float32)
+        labels_out[k0:k1] = lut_label[_lookup(anatomy, x)].reshape(k1 - k0, ny, nx)
+        acc = np.zeros(len(x), dtype=np.float32)
+        for d in sub.astype(np.float32):
+            acc += lut_hu[_lookup(anatomy, x + d)]
+        hu[k0:k1] = (acc / len(sub)).reshape(k1 - k0, ny, nx)
+        progress(k1 / nz, f"phase {100 * f:.0f} %")
+    return labels_out, hu
+
+
+def apply_overlay(
+    hu: np.ndarray, labels: np.ndarray, fraction: np.ndarray, value_hu: float, label: int
+) -> None:
+    """Blend an occupancy ``fraction`` (0..1, e.g. coronary lumen, calcium) of ``value_hu`` into the CT
+    and set ``label`` where the fraction is >= 0.5 (in place)."""
+    frac = np.clip(np.asarray(fraction, dtype=np.float32), 0.0, 1.0)
+    hu *= 1.0 - frac
+    hu += frac * np.float32(value_hu)
+    labels[frac >= 0.5] = label
+
+
+def finish_ct(
+    hu: np.ndarray,
+    spacing_mm: float,
+    rng: np.random.Generator,
+    noise_hu: float = 25.0,
+    psf_fwhm_mm: float = 0.9,
+    metal: np.ndarray | None = None,
+    metal_hu: float = 2500.0,
+) -> np.ndarray:
+    """Blur with the scanner PSF (Gaussian, FWHM mm), add metal with blooming (a wider PSF) and
+    correlated Gaussian noise of standard deviation ``noise_hu``; returns int16 HU (-1024..3071)."""
+    sigma = psf_fwhm_mm / 2.3548 / spacing_mm
+    out = ndimage.gaussian_filter(hu, sigma, mode="nearest") if sigma > 0.05 else hu
+    if metal is not None and np.any(metal > 0):
+        bloom = ndimage.gaussian_filter(metal.astype(np.float32) * (metal_hu - out), 2.2 * max(sigma, 0.4))
+        out = out + bloom
+    if noise_hu > 0:
+        white = rng.standard_normal(hu.shape, dtype=np.float32)
+        noise = ndimage.gaussian_filter(white, 0.6)
+        noise *= np.float32(noise_hu / max(float(noise.std()), 1e-6))
+        out = out + noise
+    return np.clip(np.rint(out), -1024, 3071).astype(np.int16)
+
+
+ProgressFn = Callable[[float, str], None]

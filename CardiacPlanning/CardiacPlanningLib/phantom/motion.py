@@ -1,0 +1,200 @@
+"""Known, smooth, invertible cardiac motion of a phantom case (LPS mm).
+
+``forward(X, f)`` maps reference (phase 0, end-diastole) points ``X`` to their position at the cardiac
+phase ``f`` (fraction of the R-R interval, 0 <= f < 1); ``backward(Y, f)`` inverts it by fixed-point
+iteration ``X <- Y - u(X, f)`` (the displacement ``u`` has a Lipschitz constant well below 1, so the
+iteration contracts). The displacement is the sum of:
+
+* LV contraction about the LV long axis: a thick-walled-cylinder map ``r'^2 = r^2 - k w(s) H(r)`` that
+  shrinks the cavity homogeneously (r << R_endo), keeps the wall's cross-section area (R_endo < r <
+  R_epi: incompressible myocardium thickens) and fades out beyond the epicardium;
+* longitudinal shortening: the base descends towards the fixed apex by ``beta * s``; above the base
+  (atria, aortic root) the descent fades out, so the atria are stretched in systole (atrial filling);
+* atrial contraction (atrial kick at ~85-90 % R-R) about each atrium's centre;
+* rotation of the aortic root about its axis.
+
+The LV amplitude ``k`` is calibrated so that the LV blood pool volume over the sampled phases gives the
+requested ejection fraction (volumes from the Jacobian determinant of ``forward``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from ..errors import CardiacInputError
+
+logger = logging.getLogger(__name__)
+
+# LV volume curve (fraction of the stroke volume ejected) over the R-R interval: ejection to end-systole
+# at 35-40 %, rapid filling, diastasis, atrial kick (Wiggers diagram shape).
+_KNOTS_T = np.array([0.0, 0.1, 0.2, 0.3, 0.38, 0.45, 0.55, 0.65, 0.75, 0.85, 0.93, 1.0])
+_KNOTS_C = np.array([0.0, 0.3, 0.75, 0.97, 1.0, 0.85, 0.45, 0.25, 0.2, 0.17, 0.05, 0.0])
+_CURVE = CubicSpline(_KNOTS_T, _KNOTS_C, bc_type="periodic")
+
+
+def fade(x: np.ndarray) -> np.ndarray:
+    """C2 step: 1 for x <= 0, 0 for x >= 1 (one minus the quintic smootherstep)."""
+    t = np.clip(x, 0.0, 1.0)
+    return 1.0 - t * t * t * (10.0 - 15.0 * t + 6.0 * t * t)
+
+
+def ventricular_curve(f) -> np.ndarray:
+    """Fraction (0..~1) of the maximal ventricular contraction at phase fraction ``f``."""
+    return np.clip(_CURVE(np.mod(f, 1.0)), 0.0, None)
+
+
+def atrial_curve(f) -> np.ndarray:
+    """Atrial contraction (0..1), peaking at 88 % R-R."""
+    d = np.mod(np.asarray(f, dtype=float) - 0.88 + 0.5, 1.0) - 0.5
+    return np.exp(-0.5 * (d / 0.045) ** 2)
+
+
+@dataclass
+class CardiacMotion:
+    """Parameters of the motion (LPS mm); build with :func:`motion_for_anatomy`."""
+
+    apex: np.ndarray
+    axis: np.ndarray
+    length: float
+    r_endo: float
+    r_epi: float
+    atria: tuple  # ((centre, radius), ...)
+    root_center: np.ndarray
+    root_axis: np.ndarray
+    k_peak: float = 0.0
+    beta: float = 0.12
+    atrial_gamma: float = 0.07
+    root_angle_deg: float = 5.0
+    curve_scale: float = 1.0
+    fade_radial: float = 35.0
+    fade_axial: float = 40.0
+
+    def levels(self, f: float) -> tuple[float, float]:
+        """(ventricular, atrial) contraction levels at phase fraction ``f``."""
+        return float(ventricular_curve(f) * self.curve_scale), float(atrial_curve(f))
+
+    def displacement(self, points: np.ndarray, f: float, k: float | None = None) -> np.ndarray:
+        """Displacement (mm) of reference points (N,3) LPS mm at phase fraction ``f``."""
+        X = np.asarray(points, dtype=float)
+        cv, ca = self.levels(f)
+        k = (self.k_peak if k is None else k) * cv
+        beta = self.beta * cv
+        u = np.zeros_like(X)
+        if k or beta:
+            p = X - self.apex
+            s = p @ self.axis
+            q = p - s[:, None] * self.axis
+            r2 = np.einsum("ij,ij->i", q, q)
+            r = np.sqrt(r2)
+            w_r = fade((r - self.r_epi) / self.fade_radial)
+            w_s = fade((s - self.length) / 25.0) * fade(-s / 15.0)
+            re2 = self.r_endo**2
+            safe = np.maximum(r2, 1e-9)
+            g = np.where(r2 < 1e-6 * re2, 1.0 / re2, -np.expm1(-r2 / re2) / safe)
+            phi = np.sqrt(np.maximum(1.0 - k * w_s * w_r * g, 1e-6))
+            u += (phi - 1.0)[:, None] * q
+            ramp = np.where(
+                s < self.length,
+                np.clip(s, 0.0, None),
+                self.length * fade((s - self.length) / self.fade_axial),
+            )
+            u -= (beta * ramp * w_r)[:, None] * self.axis
+        if ca and self.atrial_gamma:
+            for center, radius in self.atria:
+                d = X - center
+                rho = np.linalg.norm(d, axis=1) / radius
+                u -= (self.atrial_gamma * ca * fade((rho - 0.6) / 0.8))[:, None] * d
+        if cv and self.root_angle_deg:
+            d = X - self.root_center
+            w = fade((np.linalg.norm(d, axis=1) - 20.0) / 25.0)
+            ang = np.deg2rad(self.root_angle_deg) * cv * w
+            n = self.root_axis
+            cross = np.cross(n, d)
+            along = (d @ n)[:, None] * n
+            rot = d * np.cos(ang)[:, None] + cross * np.sin(ang)[:, None] + along * (1 - np.cos(ang))[:, None]
+            u += rot - d
+        return u
+
+    def forward(self, points_lps_ref: np.ndarray, phase_fraction: float) -> np.ndarray:
+        """Positions (N,3 LPS mm) at ``phase_fraction`` of reference (phase 0) points."""
+        pts = np.atleast_2d(np.asarray(points_lps_ref, dtype=float))
+        return pts + self.displacement(pts, phase_fraction)
+
+    def backward(
+        self, points_lps: np.ndarray, phase_fraction: float, tol_mm: float = 1e-5, initial=None
+    ) -> np.ndarray:
+        """Reference (phase 0) positions of points (N,3 LPS mm) seen at ``phase_fraction``."""
+        Y = np.atleast_2d(np.asarray(points_lps, dtype=float))
+        X = Y.copy() if initial is None else np.array(initial, dtype=float)
+        active = np.arange(len(Y))
+        for _ in range(200):
+            Xa = Y[active] - self.displacement(X[active], phase_fraction)
+            step = np.abs(Xa - X[active]).max(axis=1)
+            X[active] = Xa
+            active = active[step > tol_mm]
+            if active.size == 0:
+                return X
+        raise CardiacInputError(f"motion inverse did not converge at phase {phase_fraction:.2f}")
+
+    def jacobian_det(self, points: np.ndarray, f: float, k: float | None = None, h: float = 0.05):
+        """det(d forward / dX) at reference points (central differences, step ``h`` mm)."""
+        cols = []
+        for a in range(3):
+            e = np.zeros(3)
+            e[a] = h
+            plus = points + e + self.displacement(points + e, f, k)
+            minus = points - e + self.displacement(points - e, f, k)
+            cols.append((plus - minus) / (2 * h))
+        return np.linalg.det(np.stack(cols, axis=2))
+
+    def calibrate(self, lv_points: np.ndarray, ef: float, phases: np.ndarray) -> float:
+        """Set ``k_peak`` so that min over ``phases`` of the LV volume is (1 - ef) x the end-diastolic
+        volume; ``lv_points`` are reference LV blood pool voxel centres (equal volumes)."""
+        if not 0.05 <= ef <= 0.85:
+            raise CardiacInputError(f"ejection fraction {ef:.2f} is outside the supported range 0.05-0.85")
+        levels = ventricular_curve(np.asarray(phases, dtype=float))
+        if levels.max() <= 0:
+            raise CardiacInputError("the phases contain no systolic phase; use more phases")
+        self.curve_scale = 1.0 / float(levels.max())
+        f_es = float(np.asarray(phases)[np.argmax(levels)])
+        lo, hi = 0.0, 0.97 * self.r_endo**2
+
+        def ratio(k: float) -> float:
+            return float(self.jacobian_det(lv_points, f_es, k).mean())
+
+        if ratio(hi) > 1 - ef:
+            raise CardiacInputError(f"ejection fraction {ef:.2f} is too high for this anatomy")
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if ratio(mid) > 1 - ef else (lo, mid)
+        self.k_peak = 0.5 * (lo + hi)
+        logger.info("LV motion calibrated: k = %.1f mm^2 for EF %.2f at phase %.2f", self.k_peak, ef, f_es)
+        return self.k_peak
+
+
+def motion_for_anatomy(anatomy, ef: float, phases: np.ndarray, rng: np.random.Generator) -> CardiacMotion:
+    """A calibrated motion for an :class:`~.anatomy.Anatomy` (EF as a fraction, phases as fractions)."""
+    m = anatomy.landmarks
+    root = anatomy.root
+    motion = CardiacMotion(
+        apex=m["lv_apex"],
+        axis=m["lv_axis"],
+        length=float(m["lv_length"]),
+        r_endo=0.8 * float(m["lv_endo_radius"]),
+        r_epi=float(m["lv_epi_radius"]),
+        atria=((m["la_center"], 1.3 * float(m["la_radius"])), (m["ra_center"], 1.3 * float(m["ra_radius"]))),
+        root_center=root.center + 0.5 * root.height * root.axis,
+        root_axis=root.axis,
+        beta=float(rng.uniform(0.10, 0.14)) * min(1.0, ef / 0.6),
+        root_angle_deg=float(rng.uniform(3.0, 6.0)),
+    )
+    grid = anatomy.grid
+    sub = max(1, int(round(2.0 / grid.spacing)))
+    idx = np.argwhere(anatomy.tissue[::sub, ::sub, ::sub] == 1) * sub
+    pts = grid.origin + idx[:, ::-1] * grid.spacing
+    motion.calibrate(pts, ef, phases)
+    return motion
