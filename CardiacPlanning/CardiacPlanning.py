@@ -32,6 +32,7 @@ from slicer.util import VTKObservationMixin
 from CardiacPlanningLib import __version__, labels, mrml
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.imaging.volume import Volume
+from CardiacPlanningLib.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,17 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             table.setItem(row, 1, qt.QTableWidgetItem(name))
             table.setItem(row, 2, qt.QTableWidgetItem(code))
 
+    @staticmethod
+    def progressFromDialog(dialog) -> Progress:
+        """A library Progress that moves ``dialog`` and stops when its Cancel button is pressed."""
+
+        def report(fraction, message):
+            dialog.value = int(100 * fraction)
+            dialog.labelText = message or dialog.labelText
+            slicer.app.processEvents()
+
+        return Progress(report, lambda: dialog.wasCanceled)
+
     def ensureRequirements(self) -> bool:
         """Install missing Python packages after the user agrees (never at import time)."""
         missing = self.logic.missingRequirements()
@@ -179,14 +191,19 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onLoadButton(self) -> None:
         if not self.ensureRequirements():
             return
+        dialog = slicer.util.createProgressDialog(labelText="Loading...", maximum=100)
+        progress = self.progressFromDialog(dialog)
         with slicer.util.tryWithErrorDisplay("Failed to load the CT.", waitCursor=True):
             path = self._parameterNode.inputPath
-            if self._parameterNode.loadAsPhases:
-                _sequence, browser = self.logic.loadPhases(path)
-                self._parameterNode.phaseBrowser = browser
-                volume = browser.GetProxyNode(browser.GetMasterSequenceNode())
-            else:
-                volume = self.logic.loadVolume(path)
+            try:
+                if self._parameterNode.loadAsPhases:
+                    _sequence, browser = self.logic.loadPhases(path, progress=progress)
+                    self._parameterNode.phaseBrowser = browser
+                    volume = browser.GetProxyNode(browser.GetMasterSequenceNode())
+                else:
+                    volume = self.logic.loadVolume(path, progress=progress)
+            finally:
+                dialog.close()
             self._parameterNode.inputVolume = volume
             slicer.util.setSliceViewerLayers(background=volume, fit=True)
             self.ui.statusLabel.text = f"Loaded {volume.GetName()}"
