@@ -1,0 +1,307 @@
+"""Coronary tree of the phantom: named branches on the epicardium with tapering radii, stenoses and
+calcified plaque, all in LPS mm, plus their partial-volume occupancy on a reference grid.
+
+Only the anatomy interface is used: ``anatomy.epicardium`` (vtkPolyData, outward normals) and
+``anatomy.aortic_root`` (dict with ``annulus_center``, ``annulus_normal`` and ``ostia``).
+
+Sizes (radius in mm at the start -> end, lengths in mm) follow the patient-derived left coronary tree
+of SimVascular's svOneDSolver test case ``Left_coronary_inlet_pressure_wave_outlet_coronary``
+(../shared/data/geometry): main vessel 2.6 -> 0.8 mm over 110 mm (left main ~2.5 mm for the first
+~7 mm, then ~1.75 mm), second main vessel 2.3 -> 1.0 mm over 147 mm, side branches 30-49 mm long
+from 0.8-1.3 mm to 0.6-0.75 mm; and the usual clinical diameters (left main 4-5 mm, proximal LAD
+~3.5 mm, proximal RCA 3.5-4 mm; Dodge et al., Circulation 1992).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import CardiacInputError
+from . import sweep
+from .coronary_paths import HeartFrame, SurfacePather
+
+logger = logging.getLogger(__name__)
+
+BRANCH_NAMES = ("LM", "LAD", "D1", "D2", "LCX", "OM1", "OM2", "RCA", "AM", "PDA")
+
+
+@dataclass
+class Branch:
+    """One vessel: centreline ``points`` (N, 3) LPS mm from proximal to distal, lumen ``radii`` (N,) mm.
+
+    ``parent_index`` is the index of the parent centreline point where this branch starts."""
+
+    name: str
+    tree: str  # "left" | "right"
+    parent: str | None
+    points: np.ndarray
+    radii: np.ndarray
+    parent_index: int | None = None
+
+    @property
+    def arc_length(self) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(self.points, axis=0), axis=1))])
+
+    @property
+    def length_mm(self) -> float:
+        return float(self.arc_length[-1])
+
+
+@dataclass
+class Stenosis:
+    """A smooth (raised-cosine) narrowing of ``percent`` diameter reduction over ``length_mm``
+    centred at fraction ``position`` of the branch length. Ground truth fields are filled on build."""
+
+    branch: str
+    position: float
+    percent: float
+    length_mm: float = 10.0
+    center_lps: np.ndarray | None = None
+    reference_radius_mm: float | None = None
+    minimal_radius_mm: float | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "branch": self.branch,
+            "position": self.position,
+            "percentDiameter": self.percent,
+            "lengthMm": self.length_mm,
+            "centerLPS": None if self.center_lps is None else [float(v) for v in self.center_lps],
+            "referenceRadiusMm": self.reference_radius_mm,
+            "minimalRadiusMm": self.minimal_radius_mm,
+        }
+
+
+@dataclass
+class CalciumBlob:
+    """A calcified plaque: a sphere (LPS mm centre, radius mm) at the wall of ``branch``."""
+
+    branch: str
+    center: np.ndarray
+    radius_mm: float
+
+
+@dataclass
+class CoronaryTree:
+    branches: list[Branch]
+    stenoses: list[Stenosis] = field(default_factory=list)
+    calcium: list[CalciumBlob] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [b.name for b in self.branches]
+
+    def branch(self, name: str) -> Branch:
+        for b in self.branches:
+            if b.name == name:
+                return b
+        raise CardiacInputError(f"no coronary branch named {name!r} (have {', '.join(self.names)})")
+
+    def to_json(self) -> dict:
+        """``{"coordinateSystem": "LPS", "branches": [{name, tree, parent, points, radii}], ...}``."""
+        return {
+            "coordinateSystem": "LPS",
+            "units": "mm",
+            "branches": [
+                {
+                    "name": b.name,
+                    "tree": b.tree,
+                    "parent": b.parent,
+                    "parentIndex": b.parent_index,
+                    "points": np.round(b.points, 4).tolist(),
+                    "radii": np.round(b.radii, 4).tolist(),
+                }
+                for b in self.branches
+            ],
+            "stenoses": [s.to_json() for s in self.stenoses],
+            "calcium": [
+                {"branch": c.branch, "center": [float(v) for v in c.center], "radiusMm": c.radius_mm}
+                for c in self.calcium
+            ],
+        }
+
+    def transformed(self, fn: Callable[[np.ndarray], np.ndarray]) -> CoronaryTree:
+        """A copy with every point (centrelines, stenosis centres, calcium) mapped by ``fn``
+        ((N, 3) LPS mm -> (N, 3) LPS mm, e.g. the phantom motion); radii are kept."""
+        branches = [replace(b, points=np.asarray(fn(b.points), dtype=float)) for b in self.branches]
+        stenoses = [
+            replace(s, center_lps=None if s.center_lps is None else np.asarray(fn(s.center_lps[None]))[0])
+            for s in self.stenoses
+        ]
+        calcium = [replace(c, center=np.asarray(fn(c.center[None]))[0]) for c in self.calcium]
+        return CoronaryTree(branches, stenoses, calcium)
+
+
+# Branch specifications: (name, tree, parent, start fraction on parent, start radius, end radius)
+# radii in mm; angles/heights of the paths live in coronary_paths.
+_RADII = {
+    "LM": (2.3, 2.15),
+    "LAD": (1.8, 0.7),
+    "D1": (1.1, 0.6),
+    "D2": (0.95, 0.55),
+    "LCX": (1.65, 0.8),
+    "OM1": (1.1, 0.6),
+    "OM2": (1.0, 0.55),
+    "RCA": (1.9, 1.1),
+    "AM": (0.95, 0.55),
+    "PDA": (1.2, 0.6),
+}
+
+
+def build_coronary_tree(
+    anatomy,
+    rng: np.random.Generator | int | None = None,
+    stenoses: list[Stenosis | dict] | None = None,
+    calcified: bool = False,
+    step_mm: float = 0.4,
+) -> CoronaryTree:
+    """Build the left (LM, LAD, D1, D2, LCX, OM1, OM2) and right (RCA, AM, PDA) trees for ``anatomy``.
+
+    Paths start at the ostia, run on / just outside the epicardium (centre at surface + radius +
+    0.3 mm): LAD in the anterior interventricular groove to the apex, LCX and RCA in the AV groove,
+    PDA in the posterior groove. Lengths, angles and radii are varied per ``rng`` (seed or Generator).
+    ``stenoses``: :class:`Stenosis` or dicts with branch, position, percent, length_mm.
+    ``calcified``: add calcium blobs at the wall (and under each stenosis).
+    """
+    rng = np.random.default_rng(rng)
+    frame = HeartFrame.from_anatomy(anatomy)
+    pather = SurfacePather(anatomy.epicardium, frame, step_mm)
+    jit = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
+    scale = {k: (v[0] * jit(0.9, 1.1), v[1] * jit(0.9, 1.1)) for k, v in _RADII.items()}
+    ostia = anatomy.aortic_root["ostia"]
+    branches: dict[str, Branch] = {}
+
+    def add(name, tree, parent, parent_index, pts):
+        r0, r1 = scale[name]
+        if parent is not None:
+            r0 = min(r0, 0.85 * float(branches[parent].radii[parent_index]))
+            r1 = min(r1, 0.8 * r0)
+        r1 = min(r1, 0.95 * r0)
+        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+        radii = r0 * (r1 / r0) ** (s / max(s[-1], 1e-6))
+        branches[name] = Branch(name, tree, parent, pts, radii, parent_index)
+
+    def child(name, parent, fraction, dphi, dh_frac, length):
+        par = branches[parent]
+        k = int(np.argmin(np.abs(par.arc_length - fraction * par.length_mm)))
+        pts = pather.side_branch(par.points[k], dphi, dh_frac * frame.height, length, _RADII[name][0])
+        add(name, par.tree, parent, k, pts)
+
+    # Left tree: LM towards the anterior-left AV groove, bifurcating into LAD and LCX.
+    phi_lad = np.deg2rad(jit(20, 35))
+    lm = pather.straight_from(ostia["left"], frame.surface_point(frame.h_av, np.deg2rad(jit(40, 55))))
+    lm = pather.truncate(lm, jit(8.0, 13.0))
+    add("LM", "left", None, None, lm)
+    add("LAD", "left", "LM", len(lm) - 1, pather.groove_path(lm[-1], "iv", phi_lad, _RADII["LAD"][0]))
+    phi_lcx_end = np.deg2rad(jit(140, 165))
+    lcx = pather.groove_path(lm[-1], "av", (np.deg2rad(60), phi_lcx_end), _RADII["LCX"][0])
+    add("LCX", "left", "LM", len(lm) - 1, lcx)
+    child("D1", "LAD", jit(0.18, 0.26), np.deg2rad(jit(45, 60)), 0.55, jit(38, 50))
+    child("D2", "LAD", jit(0.38, 0.48), np.deg2rad(jit(40, 55)), 0.5, jit(32, 45))
+    child("OM1", "LCX", jit(0.30, 0.40), np.deg2rad(jit(5, 15)), 0.7, jit(40, 52))
+    child("OM2", "LCX", jit(0.60, 0.72), np.deg2rad(jit(0, 12)), 0.7, jit(34, 48))
+    # Right tree: RCA round the right AV groove to the crux, AM on the RV free wall, PDA downwards.
+    phi_crux = np.deg2rad(jit(-200, -180))
+    rca = pather.groove_path(ostia["right"], "av", (np.deg2rad(-30), phi_crux), _RADII["RCA"][0])
+    add("RCA", "right", None, None, rca)
+    off = frame.angle(rca) - np.deg2rad(jit(-110, -95))
+    k_am = int(np.argmin(np.abs(np.angle(np.exp(1j * off)))))  # the acute margin (right lateral)
+    child("AM", "RCA", branches["RCA"].arc_length[k_am] / branches["RCA"].length_mm, 0.0, 0.6, jit(35, 48))
+    pda_phi = float(frame.angle(rca)[-1])
+    pda = pather.groove_path(rca[-1], "iv", pda_phi, _RADII["PDA"][0], h_end=0.85 * frame.height)
+    add("PDA", "right", "RCA", len(rca) - 1, pather.truncate(pda, jit(55, 75)))
+
+    tree = CoronaryTree([branches[n] for n in BRANCH_NAMES])
+    for spec in stenoses or []:
+        tree.stenoses.append(_apply_stenosis(tree, spec))
+    if calcified:
+        tree.calcium = _calcium_blobs(tree, rng)
+    logger.info(
+        "coronary tree: %s",
+        ", ".join(f"{b.name} {b.length_mm:.0f} mm r {b.radii[0]:.2f}" for b in tree.branches),
+    )
+    return tree
+
+
+def _apply_stenosis(tree: CoronaryTree, spec: Stenosis | dict) -> Stenosis:
+    if isinstance(spec, dict):
+        spec = Stenosis(
+            branch=spec["branch"],
+            position=float(spec["position"]),
+            percent=float(spec["percent"]),
+            length_mm=float(spec.get("length_mm", 10.0)),
+        )
+    if not 0.0 <= spec.percent < 100.0:
+        raise CardiacInputError(f"stenosis percent must be in [0, 100), got {spec.percent}")
+    if not 0.0 < spec.position < 1.0 or spec.length_mm <= 0:
+        raise CardiacInputError(
+            f"stenosis position must be in (0, 1) and length > 0 mm, got {spec.position}, {spec.length_mm}"
+        )
+    b = tree.branch(spec.branch)
+    s = b.arc_length
+    s0 = spec.position * s[-1]
+    u = np.clip((s - s0) / spec.length_mm, -0.5, 0.5)
+    k = int(np.argmin(np.abs(s - s0)))
+    ref = float(np.interp(s0, s, b.radii))
+    b.radii = b.radii * (1.0 - spec.percent / 100.0 * 0.5 * (1.0 + np.cos(2.0 * np.pi * u)))
+    return replace(
+        spec,
+        center_lps=b.points[k].copy(),
+        reference_radius_mm=ref,
+        minimal_radius_mm=ref * (1.0 - spec.percent / 100.0),
+    )
+
+
+def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[CalciumBlob]:
+    """Eccentric calcium spheres (0.6-1.4 mm) at the outer wall: one under each stenosis and 3-6 in
+    the proximal-mid segments of LM/LAD/LCX/RCA."""
+    spots = [(s.branch, s.position) for s in tree.stenoses]
+    for _ in range(int(rng.integers(3, 7))):
+        spots.append(
+            (str(rng.choice(["LM", "LAD", "LAD", "LCX", "RCA", "RCA"])), float(rng.uniform(0.05, 0.6)))
+        )
+    blobs = []
+    for name, frac in spots:
+        b = tree.branch(name)
+        k = int(np.argmin(np.abs(b.arc_length - frac * b.length_mm)))
+        k1 = min(k + 1, len(b.points) - 1)
+        t = b.points[k1] - b.points[max(k1 - 1, 0)]
+        t /= np.linalg.norm(t)
+        d = rng.normal(size=3)
+        d -= d.dot(t) * t
+        d /= np.linalg.norm(d)
+        rad = float(rng.uniform(0.6, 1.4))
+        blobs.append(CalciumBlob(name, b.points[k] + d * (b.radii[k] + 0.4 * rad), rad))
+    return blobs
+
+
+def tree_occupancy(tree: CoronaryTree, reference, supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(left, right) float32 fractions ``[z, y, x]`` of each voxel of ``reference`` inside the lumen
+    of the left / right tree (union of spheres swept along the centrelines)."""
+    out = []
+    for side in ("left", "right"):
+        pts, rad = [], []
+        for b in tree.branches:
+            if b.tree == side:
+                step = max(min(0.25, 0.25 * float(b.radii.min())), 0.05)
+                p, r = sweep.densify(b.points, b.radii, step)
+                pts.append(p)
+                rad.append(r)
+        if not pts:
+            out.append(np.zeros(reference.shape, np.float32))
+            continue
+        out.append(sweep.sphere_sweep_occupancy(np.vstack(pts), np.concatenate(rad), reference, supersample))
+    return out[0], out[1]
+
+
+def calcium_occupancy(tree: CoronaryTree, reference, supersample: int = 3) -> np.ndarray:
+    """Float32 fraction ``[z, y, x]`` of each voxel inside a calcium blob (label 14)."""
+    if not tree.calcium:
+        return np.zeros(reference.shape, np.float32)
+    centers = np.array([c.center for c in tree.calcium])
+    radii = np.array([c.radius_mm for c in tree.calcium])
+    return sweep.sphere_sweep_occupancy(centers, radii, reference, supersample)

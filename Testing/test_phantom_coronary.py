@@ -1,0 +1,173 @@
+"""Coronary tree of the phantom, built on a stand-in ellipsoid heart (Testing/phantom_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import vtk
+from phantom_fixtures import fixture_anatomy
+
+from CardiacPlanningLib.errors import CardiacInputError
+from CardiacPlanningLib.imaging.volume import Volume
+from CardiacPlanningLib.phantom.coronary import (
+    BRANCH_NAMES,
+    Stenosis,
+    build_coronary_tree,
+    calcium_occupancy,
+    tree_occupancy,
+)
+
+
+@pytest.fixture(scope="module")
+def anatomy():
+    return fixture_anatomy()
+
+
+@pytest.fixture(scope="module")
+def tree(anatomy):
+    return build_coronary_tree(anatomy, 5)
+
+
+def _reference(tree, spacing=0.5, margin=4.0):
+    pts = np.vstack([b.points for b in tree.branches])
+    lo, hi = pts.min(0) - margin, pts.max(0) + margin
+    shape = tuple(int(v) for v in np.ceil((hi - lo) / spacing)[::-1])
+    return Volume(np.zeros(shape, np.uint8), (spacing,) * 3, lo)
+
+
+def test_named_branches_of_both_trees(tree):
+    assert tree.names == list(BRANCH_NAMES)
+    assert {b.name for b in tree.branches if b.tree == "right"} == {"RCA", "AM", "PDA"}
+    lengths = {b.name: b.length_mm for b in tree.branches}
+    assert 8 <= lengths["LM"] <= 13.5
+    assert lengths["LAD"] > 90 and lengths["RCA"] > 70 and lengths["LCX"] > 40
+    for name in ("D1", "D2", "OM1", "OM2", "AM"):
+        assert 25 <= lengths[name] <= 52.5
+    for b in tree.branches:  # 0.4 mm steps
+        steps = np.linalg.norm(np.diff(b.points, axis=0), axis=1)
+        assert steps.max() < 0.45 and steps.min() > 0.2, b.name
+
+
+def test_children_start_on_their_parents_and_are_thinner(tree):
+    for b in tree.branches:
+        if b.parent is None:
+            assert b.name in ("LM", "RCA")
+            continue
+        parent = tree.branch(b.parent)
+        np.testing.assert_allclose(b.points[0], parent.points[b.parent_index], atol=1e-9)
+        assert b.radii[0] < parent.radii[b.parent_index]
+
+
+def test_radii_taper_distally_within_realistic_ranges(tree):
+    for b in tree.branches:
+        assert np.all(np.diff(b.radii) <= 1e-12), b.name
+        assert b.radii[-1] < 1.0 or b.name in ("LM", "RCA"), b.name
+    assert 2.0 <= tree.branch("LM").radii[0] <= 2.55  # diameter 4-5 mm
+    assert 1.5 <= tree.branch("LAD").radii[0] <= 2.0
+    assert 1.7 <= tree.branch("RCA").radii[0] <= 2.1
+
+
+def test_paths_run_just_outside_the_epicardium(tree, anatomy):
+    implicit = vtk.vtkImplicitPolyDataDistance()
+    implicit.SetInput(anatomy.epicardium)
+    for b in tree.branches:
+        if b.name == "LM":
+            continue
+        far = b.arc_length > 8.0  # past the blend from the ostium / parent
+        gap = np.array([implicit.EvaluateFunction(p) for p in b.points[far]]) - b.radii[far]
+        assert gap.min() > -0.3 and gap.max() < 1.0, (b.name, gap.min(), gap.max())
+
+
+def test_lad_runs_to_the_apex_and_rca_around_the_av_groove(tree, anatomy):
+    root = anatomy.aortic_root
+    from CardiacPlanningLib.phantom.coronary_paths import HeartFrame
+
+    frame = HeartFrame.from_anatomy(anatomy)
+    assert np.linalg.norm(tree.branch("LAD").points[-1] - frame.apex) < 20.0
+    assert frame.height_of(tree.branch("LAD").points[-1]) > 0.9 * frame.height
+    rca_h = frame.height_of(tree.branch("RCA").points[20:])
+    assert np.all(np.abs(rca_h - frame.h_av) < 25.0)
+    turn = np.rad2deg(frame.angle(tree.branch("RCA").points)[-1] - frame.angle(tree.branch("RCA").points)[30])
+    assert -190 < turn < -120  # from the right anterior AV groove round to the crux
+    assert np.linalg.norm(tree.branch("LM").points[0] - root["ostia"]["left"]) < 1e-9
+    assert np.linalg.norm(tree.branch("RCA").points[0] - root["ostia"]["right"]) < 1e-9
+
+
+def test_occupancy_contains_centerlines_and_has_the_tube_volume(tree):
+    ref = _reference(tree, spacing=0.5)
+    left, right = tree_occupancy(tree, ref, supersample=3)
+    assert left.dtype == np.float32 and left.shape == ref.shape
+    for b in tree.branches:
+        occ = left if b.tree == "left" else right
+        ijk = np.rint(ref.lps_to_index(b.points)).astype(int)
+        assert occ[ijk[:, 2], ijk[:, 1], ijk[:, 0]].min() > 0.5, b.name
+        other = right if b.tree == "left" else left
+        assert other[ijk[:, 2], ijk[:, 1], ijk[:, 0]].max() == 0.0
+    tube = sum(float(np.sum(np.pi * b.radii[:-1] ** 2 * np.diff(b.arc_length))) for b in tree.branches)
+    occupied = float(left.sum() + right.sum()) * ref.voxel_volume_mm3
+    assert occupied == pytest.approx(tube, rel=0.03)
+
+
+def test_stenosis_narrows_by_the_requested_percentage(anatomy):
+    plain = build_coronary_tree(anatomy, 11)
+    tree = build_coronary_tree(
+        anatomy, 11, stenoses=[{"branch": "LAD", "position": 0.3, "percent": 70, "length_mm": 10.0}]
+    )
+    st = tree.stenoses[0]
+    b, b0 = tree.branch("LAD"), plain.branch("LAD")
+    np.testing.assert_allclose(b.points, b0.points)  # same seed, same paths
+    k = int(np.argmin(np.linalg.norm(b.points - st.center_lps, axis=1)))
+    assert b.radii[k] == pytest.approx(0.3 * b0.radii[k], rel=0.01)
+    assert st.minimal_radius_mm == pytest.approx(0.3 * st.reference_radius_mm)
+    s = b.arc_length
+    outside = np.abs(s - 0.3 * s[-1]) > 5.0 + 0.5
+    np.testing.assert_allclose(b.radii[outside], b0.radii[outside])
+    assert np.all(b.radii <= b0.radii + 1e-12)
+    with pytest.raises(CardiacInputError, match="XYZ"):
+        build_coronary_tree(anatomy, 11, stenoses=[Stenosis("XYZ", 0.5, 50)])
+    with pytest.raises(CardiacInputError, match="percent"):
+        build_coronary_tree(anatomy, 11, stenoses=[Stenosis("LAD", 0.5, 120)])
+
+
+def test_calcium_blobs_sit_at_the_wall(anatomy):
+    tree = build_coronary_tree(anatomy, 2, stenoses=[Stenosis("RCA", 0.4, 50, 8)], calcified=True)
+    assert 4 <= len(tree.calcium) <= 7 and tree.calcium[0].branch == "RCA"
+    for c in tree.calcium:
+        b = tree.branch(c.branch)
+        d = np.linalg.norm(b.points - c.center, axis=1)
+        k = int(np.argmin(d))
+        assert d[k] == pytest.approx(b.radii[k] + 0.4 * c.radius_mm, abs=0.25)
+    ref = _reference(tree, spacing=0.4)
+    occ = calcium_occupancy(tree, ref)
+    expected = sum(4 / 3 * np.pi * c.radius_mm**3 for c in tree.calcium)
+    assert float(occ.sum()) * ref.voxel_volume_mm3 <= expected * 1.03
+    assert float(occ.sum()) * ref.voxel_volume_mm3 > 0.7 * expected  # blobs may overlap
+
+
+def test_seeds_vary_the_tree_and_repeat_exactly(anatomy, tree):
+    again = build_coronary_tree(anatomy, 5)
+    other = build_coronary_tree(anatomy, 6)
+    np.testing.assert_array_equal(again.branch("LAD").points, tree.branch("LAD").points)
+    assert abs(other.branch("LM").length_mm - tree.branch("LM").length_mm) > 1e-3
+
+
+def test_json_and_transformed(tree):
+    doc = json.loads(json.dumps(tree.to_json()))
+    assert doc["coordinateSystem"] == "LPS"
+    first = doc["branches"][1]
+    assert first["name"] == "LAD" and first["parent"] == "LM" and first["tree"] == "left"
+    assert len(first["points"]) == len(first["radii"]) == len(tree.branch("LAD").points)
+    shift = np.array([1.5, -2.0, 3.25])
+    moved = tree.transformed(lambda p: p + shift)
+    for a, b in zip(tree.branches, moved.branches):
+        np.testing.assert_allclose(b.points, a.points + shift, atol=1e-12)
+        np.testing.assert_array_equal(b.radii, a.radii)
+
+
+def test_bad_anatomy_is_named():
+    from types import SimpleNamespace
+
+    with pytest.raises(CardiacInputError, match="epicardium"):
+        build_coronary_tree(SimpleNamespace(epicardium=None, aortic_root={}), 0)
