@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
     ("info", "info"),
+    ("phantom", "phantom"),
+    ("fourd", "import_phases"),
+    ("fourd", "propagate"),
 ]
 
 
