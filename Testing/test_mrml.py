@@ -264,3 +264,35 @@ def test_save_mrb_writes_every_node_in_lps(scene, tmp_path):
     assert reread.same_geometry(volume, tol=1e-6)
     with pytest.raises(CardiacInputError, match=r"\.mrb"):
         mrml.save_mrb(tmp_path / "case.zip", scene)
+
+
+def test_mrb_round_trip_restores_every_node(scene, tmp_path):
+    ct = Volume(np.arange(6 * 7 * 8, dtype=np.int16).reshape(6, 7, 8), SPACING, ORIGIN, OBLIQUE)
+    label_map = _label_volume()
+    mrml.volume_to_node(ct, scene, name="CT")
+    mrml.labelmap_to_segmentation(label_map, scene, name="Heart")
+    points = np.array([[1.5, -2.25, 3.0], [10.0, 20.0, -30.0]])
+    mrml.points_to_node(points, ["LCA ostium", "RCA ostium"], scene, name="Ostia")
+    phases = [ct, ct.with_array(ct.array * 2), ct.with_array(ct.array * 3)]
+    mrml.phases_to_sequence(phases, scene, name="Phases", index_values=[0, 40, 70])
+    path = mrml.save_mrb(tmp_path / "case.mrb", scene)
+
+    loaded = mrml.load_mrb(path, mrml.new_scene())
+    ct_back = mrml.node_to_volume(loaded.GetFirstNodeByName("CT"))
+    assert np.array_equal(ct_back.array, ct.array) and ct_back.same_geometry(ct, tol=1e-6)
+    heart = mrml.segmentation_to_labelmap(loaded.GetFirstNodeByName("Heart"))
+    assert np.array_equal(heart.array, label_map.array)
+    assert heart.metadata["labels"][labels.AORTA] == "Aorta"
+    assert np.allclose(heart.spacing, SPACING) and np.allclose(heart.direction, OBLIQUE)
+    ostia, names = mrml.node_to_points(loaded.GetFirstNodeByName("Ostia"))
+    assert np.allclose(ostia, points, atol=1e-9) and names == ["LCA ostium", "RCA ostium"]
+    browser = loaded.GetFirstNodeByClass("vtkMRMLSequenceBrowserNode")
+    for k in (2, 0, 1):
+        assert np.array_equal(mrml.node_to_volume(mrml.select_phase(browser, k)).array, phases[k].array)
+
+    broken = tmp_path / "broken.mrb"
+    broken.write_bytes(b"PK\x03\x04 this is not a bundle")
+    with pytest.raises(CardiacInputError, match="broken.mrb"):
+        mrml.load_mrb(broken, mrml.new_scene())
+    with pytest.raises(CardiacInputError, match="no such scene bundle"):
+        mrml.load_mrb(tmp_path / "missing.mrb", mrml.new_scene())

@@ -9,14 +9,14 @@ Library objects (LPS, arrays ``[z, y, x]``) <-> Slicer MRML nodes (RAS):
   sequence node + sequence browser
 - :func:`points_to_node` / :func:`node_to_points`, :func:`curve_to_node` / :func:`node_to_curve`:
   LPS points and curves <-> markups nodes
-- :func:`save_mrb`: the scene as a .mrb bundle
+- :func:`save_mrb` / :func:`load_mrb`: the scene as a .mrb bundle
 
 Every function takes ``scene=None`` meaning ``slicer.mrmlScene`` inside Slicer; headless code passes
 a scene from :func:`new_scene`.
 """
 
 from ._scene import LPS_TO_RAS, get_scene, new_scene, prepare_scene, remove_node
-from .bundles import save_mrb
+from .bundles import load_mrb, save_mrb
 from .markups import curve_to_node, node_to_curve, node_to_points, points_to_node
 from .segmentations import (
     LABEL_VALUE_TAG,
@@ -35,6 +35,7 @@ __all__ = [
     "displayed_phase",
     "get_scene",
     "labelmap_to_segmentation",
+    "load_mrb",
     "new_scene",
     "node_to_curve",
     "node_to_points",

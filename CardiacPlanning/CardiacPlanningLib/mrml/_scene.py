@@ -42,6 +42,11 @@ def prepare_scene(scene: slicer.vtkMRMLScene) -> slicer.vtkMRMLScene:
         colors_logic(scene)
         segmentations_logic(scene)
         sequences_logic(scene)
+        if scene.GetSingletonNode("Singleton", "vtkMRMLSelectionNode") is None:
+            # the application logic adds it in Slicer; markups look up their length unit through it
+            selection = slicer.vtkMRMLSelectionNode()
+            selection.SetSingletonTag("Singleton")
+            scene.AddNode(selection)
         if not scene.IsNodeClassRegistered("vtkMRMLMarkupsJsonStorageNode"):
             # the markups logic registers it in Slicer; it needs the application's selection node
             scene.RegisterNodeClass(slicer.vtkMRMLMarkupsJsonStorageNode())
