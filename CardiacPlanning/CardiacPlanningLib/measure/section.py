@@ -1,0 +1,210 @@
+"""Cross-sections of a label map or a surface by a plane, and the size of a closed outline.
+
+Definitions (all in the section plane, mm):
+- area: enclosed area of the outline (shoelace formula); perimeter: its length.
+- max diameter: the maximum Feret (caliper) diameter, the largest distance between two outline points.
+- min diameter: the minimum Feret diameter, the smallest width between two parallel support lines
+  (rotating calipers on the convex hull). For an ellipse these are its major and minor axes.
+- area-derived diameter: ``2 * sqrt(area / pi)``; perimeter-derived diameter: ``perimeter / pi``
+  (the usual CT annulus-sizing diameters, e.g. Blanke et al., JACC Cardiovasc Imaging 2019).
+
+A label-map section resamples a lightly smoothed binary mask (Gaussian, sigma 0.6 voxel) on a fine
+grid in the plane (trilinear) and takes the 0.5 iso-line (marching squares), which follows the true
+boundary closely instead of the voxel staircase. A surface section cuts the mesh with VTK.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import ConvexHull
+from skimage import measure as skmeasure
+
+from ..errors import CardiacInputError
+from ..imaging.volume import Volume
+from .plane import Plane
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Section:
+    """Size of one closed outline in a plane (mm, mm^2); ``contour`` and ``centroid`` in LPS mm."""
+
+    area_mm2: float
+    perimeter_mm: float
+    min_diameter_mm: float
+    max_diameter_mm: float
+    area_diameter_mm: float
+    perimeter_diameter_mm: float
+    centroid: np.ndarray
+    contour: np.ndarray
+
+    def to_dict(self) -> dict:
+        """JSON-friendly values (contour left out)."""
+        return {
+            "area_mm2": self.area_mm2,
+            "perimeter_mm": self.perimeter_mm,
+            "min_diameter_mm": self.min_diameter_mm,
+            "max_diameter_mm": self.max_diameter_mm,
+            "area_derived_diameter_mm": self.area_diameter_mm,
+            "perimeter_derived_diameter_mm": self.perimeter_diameter_mm,
+            "centroid_lps": [float(c) for c in self.centroid],
+        }
+
+
+def _polygon_area_centroid(xy: np.ndarray) -> tuple[float, np.ndarray]:
+    x, y = xy[:, 0], xy[:, 1]
+    xn, yn = np.roll(x, -1), np.roll(y, -1)
+    cross = x * yn - xn * y
+    area = 0.5 * cross.sum()
+    if abs(area) < 1e-12:
+        return 0.0, xy.mean(axis=0)
+    cx = ((x + xn) * cross).sum() / (6 * area)
+    cy = ((y + yn) * cross).sum() / (6 * area)
+    return abs(float(area)), np.array([cx, cy])
+
+
+def feret_diameters(xy: np.ndarray) -> tuple[float, float]:
+    """(min, max) Feret diameters (mm) of a 2D point set, by rotating calipers on its convex hull."""
+    hull = xy[ConvexHull(xy).vertices]
+    diff = hull[:, None, :] - hull[None, :, :]
+    max_d = float(np.sqrt((diff**2).sum(-1)).max())
+    edges = np.roll(hull, -1, axis=0) - hull
+    lengths = np.linalg.norm(edges, axis=1)
+    keep = lengths > 1e-12
+    normals = np.stack([-edges[keep, 1], edges[keep, 0]], axis=1) / lengths[keep, None]
+    # width across each hull edge = farthest hull vertex from the edge's line
+    rel = hull[None, :, :] - hull[keep][:, None, :]
+    widths = np.abs(np.einsum("eij,ej->ei", rel, normals)).max(axis=1)
+    return float(widths.min()), max_d
+
+
+def outline_metrics(contour_uv: np.ndarray, plane: Plane) -> Section:
+    """Measure a closed outline given as in-plane coordinates (N, 2) of ``plane`` (mm)."""
+    xy = np.asarray(contour_uv, dtype=float)
+    if np.allclose(xy[0], xy[-1]):
+        xy = xy[:-1]
+    if len(xy) < 3:
+        raise CardiacInputError("an outline needs at least three points")
+    area, c2 = _polygon_area_centroid(xy)
+    perimeter = float(np.linalg.norm(np.roll(xy, -1, axis=0) - xy, axis=1).sum())
+    dmin, dmax = feret_diameters(xy)
+    return Section(
+        area_mm2=area,
+        perimeter_mm=perimeter,
+        min_diameter_mm=dmin,
+        max_diameter_mm=dmax,
+        area_diameter_mm=float(2 * np.sqrt(area / np.pi)),
+        perimeter_diameter_mm=perimeter / np.pi,
+        centroid=plane.from_plane_coords(c2),
+        contour=plane.from_plane_coords(xy),
+    )
+
+
+def _pick_loop(loops: list[np.ndarray], what: str) -> np.ndarray:
+    """The smallest closed loop (in-plane coords) that contains the plane origin (0, 0)."""
+    best, best_area = None, np.inf
+    for loop in loops:
+        if len(loop) < 4:
+            continue
+        if skmeasure.points_in_poly(np.zeros((1, 2)), loop)[0]:
+            area, _ = _polygon_area_centroid(loop)
+            if area < best_area:
+                best, best_area = loop, area
+    if best is None:
+        raise CardiacInputError(f"no closed outline of {what} surrounds the plane origin")
+    return best
+
+
+def _mask_of(labelmap: Volume, labels: int | Iterable[int] | None) -> np.ndarray:
+    arr = labelmap.array
+    if labels is None:
+        return arr > 0
+    values = [int(labels)] if np.isscalar(labels) else [int(v) for v in labels]
+    return np.isin(arr, values)
+
+
+def section_of_labelmap(
+    labelmap: Volume,
+    plane: Plane,
+    labels: int | Iterable[int] | None = None,
+    radius_mm: float = 40.0,
+    step_mm: float = 0.25,
+) -> Section:
+    """Cross-section of the structure ``labels`` (value(s) of ``labelmap``; None = every non-zero
+    voxel) by ``plane`` (LPS mm), keeping the connected outline that surrounds the plane origin.
+
+    ``radius_mm`` bounds the in-plane search square; an outline reaching it raises an error naming
+    the radius. Raises :class:`CardiacInputError` when the origin is outside the structure.
+    """
+    labelmap.require_inside(plane.origin[None, :], "section plane origin")
+    mask = _mask_of(labelmap, labels)
+    what = f"label(s) {labels}" if labels is not None else "the mask"
+    # crop a box around the section disc (index space), smooth it, sample the plane
+    u, v = plane.basis()
+    corners = np.array(
+        [plane.origin + a * u * radius_mm + b * v * radius_mm for a in (-1, 1) for b in (-1, 1)]
+    )
+    ijk = labelmap.lps_to_index(np.vstack([corners, plane.origin]))
+    lo = np.maximum(np.floor(ijk.min(axis=0)).astype(int) - 3, 0)
+    hi = np.minimum(np.ceil(ijk.max(axis=0)).astype(int) + 4, np.array(labelmap.shape[::-1]))
+    crop = mask[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]].astype(np.float32)
+    if not crop.any():
+        raise CardiacInputError(
+            f"{what} is empty near the section plane at {plane.origin.round(2).tolist()} mm"
+        )
+    smooth = ndimage.gaussian_filter(crop, sigma=0.6, mode="constant")
+    n = int(np.ceil(radius_mm / step_mm))
+    grid = np.arange(-n, n + 1) * step_mm
+    gu, gv = np.meshgrid(grid, grid, indexing="ij")
+    pts = plane.from_plane_coords(np.stack([gu, gv], axis=-1))
+    idx = labelmap.lps_to_index(pts) - lo
+    sampled = ndimage.map_coordinates(smooth, [idx[..., 2], idx[..., 1], idx[..., 0]], order=1, cval=0.0)
+    if sampled[n, n] < 0.5:
+        raise CardiacInputError(
+            f"the section plane origin {plane.origin.round(2).tolist()} mm is not inside {what}"
+        )
+    # pad with zeros so that every iso-line closes; an outline touching the pad reached the radius
+    padded = np.pad(sampled, 1)
+    loops = [(c - 1) * step_mm - radius_mm for c in skmeasure.find_contours(padded, 0.5)]
+    loop = _pick_loop(loops, what)
+    if np.abs(loop).max() >= radius_mm:
+        raise CardiacInputError(
+            f"the section of {what} reaches the {radius_mm} mm search radius; increase radius_mm"
+        )
+    return outline_metrics(loop, plane)
+
+
+def section_of_surface(polydata, plane: Plane) -> Section:
+    """Cross-section of a closed VTK surface (points in LPS mm) by ``plane``: the cut loop that
+    surrounds the plane origin."""
+    import vtk
+    from vtk.util.numpy_support import vtk_to_numpy
+
+    vplane = vtk.vtkPlane()
+    vplane.SetOrigin(*plane.origin)
+    vplane.SetNormal(*plane.normal)
+    cutter = vtk.vtkCutter()
+    cutter.SetInputData(polydata)
+    cutter.SetCutFunction(vplane)
+    stripper = vtk.vtkStripper()
+    stripper.SetInputConnection(cutter.GetOutputPort())
+    stripper.JoinContiguousSegmentsOn()
+    stripper.Update()
+    out = stripper.GetOutput()
+    if out.GetNumberOfPoints() == 0:
+        raise CardiacInputError(f"the surface does not meet the plane at {plane.origin.round(2).tolist()} mm")
+    pts = vtk_to_numpy(out.GetPoints().GetData()).astype(float)
+    lines = out.GetLines()
+    lines.InitTraversal()
+    ids = vtk.vtkIdList()
+    loops = []
+    while lines.GetNextCell(ids):
+        idx = [ids.GetId(i) for i in range(ids.GetNumberOfIds())]
+        loops.append(plane.to_plane_coords(pts[idx]))
+    return outline_metrics(_pick_loop(loops, "the surface"), plane)
