@@ -1,6 +1,8 @@
-"""Each Slicer module file imports headless, its Logic works and its Test class passes (slicer-core)."""
+"""Each Slicer module file imports headless, its Logic works and its Test class passes (slicer-core).
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the parameter node class defined in a test must keep
+evaluated annotations, as in a module file.
+"""
 
 import ast
 import re
@@ -181,3 +183,38 @@ def test_hub_logic_loads_dicom_series_and_phases(slicer_app, tmp_path):
     for item, percent in enumerate((0, 40, 70)):
         shown = mrml.node_to_volume(mrml.select_phase(browser, item))
         assert np.array_equal(shown.array, dict(phases)[percent].array)
+
+
+def test_parameter_node_wrapper_standin_stores_typed_values(slicer_app):
+    from pathlib import Path
+    from typing import Annotated
+
+    from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+
+    @parameterNodeWrapper
+    class Parameters:
+        threshold: Annotated[float, WithinRange(-1000, 3000)] = 130.0
+        iterations: int = 3
+        smooth: bool = True
+        output: Path
+        volume: slicer_app.vtkMRMLScalarVolumeNode
+
+    node = slicer_app.vtkMRMLScriptedModuleNode()
+    slicer_app.mrmlScene.AddNode(node)
+    params = Parameters(node)
+    assert (params.threshold, params.iterations, params.smooth) == (130.0, 3, True)
+    assert node.GetParameter("threshold") == "130.0" and node.GetParameter("smooth") == "true"
+    params.threshold, params.iterations, params.smooth = 250.5, 7, False
+    params.output = Path("/tmp/report")
+    volume = slicer_app.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode")
+    params.volume = volume
+    again = Parameters(node)  # a second view of the same node sees the stored values
+    assert (again.threshold, again.iterations, again.smooth) == (250.5, 7, False)
+    assert again.output == Path("/tmp/report") and again.volume.GetID() == volume.GetID()
+    with pytest.raises(ValueError, match="outside"):
+        again.threshold = 5000.0
+    with pytest.raises(TypeError, match="vtkMRMLScalarVolumeNode"):
+        again.volume = slicer_app.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    import slicer_standins
+
+    assert "slicer.app" in slicer_standins.installed()  # slicer-core 5.11.0.6 has no application
