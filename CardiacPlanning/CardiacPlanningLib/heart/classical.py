@@ -1,0 +1,75 @@
+"""The ``classical`` engine: contrast blood-pool model, watershed pieces named by a shape prior,
+soft-tissue walls. Runs on a plain CPU with no trained weights."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..imaging.volume import Volume
+from ..progress import Progress, as_progress
+from .assign import name_regions
+from .contrast import ContrastModel, body_mask, estimate_contrast
+from .regions import blood_mask, heart_component, split_pool
+from .walls import add_walls
+
+logger = logging.getLogger(__name__)
+
+WORK_SPACING_MM = 1.5
+
+
+def resample(volume: Volume, spacing_mm: float, label: bool = False, reference: Volume | None = None) -> Volume:
+    """``volume`` on an isotropic ``spacing_mm`` grid over the same extent and axes, or on the grid of
+    ``reference``; nearest neighbour for label maps, linear for HU."""
+    image = volume.to_sitk()
+    if reference is not None:
+        ref = reference.to_sitk()
+    else:
+        size = np.array(volume.shape[::-1]) * np.array(volume.spacing)
+        new_size = [max(1, int(round(s / spacing_mm))) for s in size]
+        ref = sitk.Image(new_size, sitk.sitkUInt8)
+        ref.SetSpacing([spacing_mm] * 3)
+        ref.SetDirection(volume.direction.ravel().tolist() if False else image.GetDirection())
+        shift = (np.array(volume.spacing) - spacing_mm) / 2.0
+        ref.SetOrigin(tuple(np.asarray(volume.origin) + volume.direction @ (shift - 0.0)))
+    interp = sitk.sitkNearestNeighbor if label else sitk.sitkLinear
+    default = 0 if label else -1024
+    out = sitk.Resample(image, ref, sitk.Transform(), interp, default, image.GetPixelID())
+    return Volume.from_sitk(out)
+
+
+def segment_classical(volume: Volume, progress: Progress | None = None, name: str = "image") -> tuple[Volume, dict]:
+    """Label map (label table values) of the heart in ``volume`` (HU) on the input grid, plus info:
+    the contrast model and the working spacing."""
+    progress = as_progress(progress)
+    progress(0.0, "resampling")
+    work_mm = max(WORK_SPACING_MM, min(volume.spacing))
+    work = resample(volume, work_mm) if not np.allclose(volume.spacing, work_mm) else volume
+    image = work.array.astype(np.float32)
+    voxel_ml = work_mm**3 / 1000.0
+    progress(0.1, "contrast model")
+    body = body_mask(image)
+    model: ContrastModel = estimate_contrast(image, voxel_ml, body, name)
+    progress(0.2, "blood pool")
+    blood = blood_mask(image, model.threshold_hu, work_mm) & body
+    pool = heart_component(blood, work_mm, voxel_ml, name)
+    progress(0.35, "splitting the blood pool")
+    ids, regions = split_pool(pool, image, work_mm, work.index_to_lps)
+    progress(0.6, "naming chambers and vessels")
+    named = name_regions(regions, voxel_ml, work_mm)
+    lut = np.zeros(int(ids.max()) + 1, np.uint8)
+    for rid, lab in named.items():
+        lut[rid] = lab
+    seg = lut[ids]
+    progress(0.75, "walls")
+    add_walls(seg, image, model.threshold_hu, work_mm)
+    progress(0.9, "back to the input grid")
+    out = work.with_array(seg)
+    if work is not volume:
+        out = resample(out, work_mm, label=True, reference=volume)
+    out.array = out.array.astype(np.uint8)
+    progress(1.0, "done")
+    info = {"contrast": model, "work_spacing_mm": work_mm, "regions": len(regions)}
+    return out, info

@@ -1,0 +1,60 @@
+"""Walls around the blood pool: LV myocardium, RV free wall and atrial walls (soft tissue shells).
+
+Myocardium enhances to roughly 80-150 HU, below the opacified blood and above epicardial fat
+(< -30 HU). The LV myocardium is grown from the LV blood pool into soft tissue up to a maximum wall
+thickness; voxels nearer another chamber's blood than the LV's are left to that chamber's wall.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .. import labels as L
+
+logger = logging.getLogger(__name__)
+
+FAT_HU = -30.0
+LV_WALL_MM = 11.0
+RV_WALL_MM = 3.0
+ATRIAL_WALL_MM = 2.5
+
+
+def _distance(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
+    return ndi.distance_transform_edt(~mask) * spacing_mm
+
+
+def add_walls(seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_mm: float) -> np.ndarray:
+    """Return ``seg`` with LV myocardium, RV myocardium and atrial wall labels added (in place)."""
+    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
+    tissue = (smooth > FAT_HU) & (smooth < threshold_hu) & (seg == 0)
+    blood_any = seg > 0
+    d_lv = _distance(seg == L.LV_BLOOD_POOL, spacing_mm)
+    d_other = _distance(blood_any & (seg != L.LV_BLOOD_POOL), spacing_mm)
+    if (seg == L.LV_BLOOD_POOL).any():
+        shell = tissue & (d_lv <= LV_WALL_MM) & (d_lv <= d_other)
+        # keep what is connected to the LV border (no islands in the liver or the chest wall)
+        lab, n = ndi.label(shell | (seg == L.LV_BLOOD_POOL))
+        keep = np.unique(lab[seg == L.LV_BLOOD_POOL])
+        shell &= np.isin(lab, keep[keep > 0])
+        shell = ndi.binary_opening(shell, iterations=1) | (shell & (d_lv <= 1.6 * spacing_mm))
+        # fill small fat/blood-free gaps inside the wall (trabeculae, papillary roots)
+        closed = ndi.binary_closing(shell | (seg == L.LV_BLOOD_POOL), iterations=2) & (seg == 0)
+        shell |= closed & (d_lv <= LV_WALL_MM) & (smooth > FAT_HU - 40)
+        seg[shell] = L.LV_MYOCARDIUM
+        tissue &= ~shell
+    for chamber, wall, thick in (
+        (L.RV, L.value_of("rv_myocardium"), RV_WALL_MM),
+        (L.RA, L.value_of("atrial_wall"), ATRIAL_WALL_MM),
+        (L.LA, L.value_of("atrial_wall"), ATRIAL_WALL_MM),
+    ):
+        m = seg == chamber
+        if not m.any():
+            continue
+        d = _distance(m, spacing_mm)
+        shell = tissue & (d <= thick)
+        seg[shell] = wall
+        tissue &= ~shell
+    return seg
