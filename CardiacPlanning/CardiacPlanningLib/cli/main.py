@@ -16,6 +16,9 @@ logger = logging.getLogger(__name__)
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
     ("info", "info"),
+    ("admin", "admin"),
+    ("audit", "audit"),
+    ("backup", "backup"),
     ("phantom", "phantom"),
     ("fourd", "import_phases"),
     ("fourd", "propagate"),
