@@ -72,13 +72,7 @@ class HeartMesh:
 
     def part_boundary(self, parts) -> np.ndarray:
         """Triangles (point ids) bounding the union of the tetrahedra of ``parts``."""
-        tets = self.tets[np.isin(self.tet_part, list(parts))]
-        faces = np.concatenate(
-            [tets[:, [0, 1, 2]], tets[:, [0, 1, 3]], tets[:, [0, 2, 3]], tets[:, [1, 2, 3]]]
-        )
-        key = np.sort(faces, axis=1)
-        _, inv, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        return faces[counts[inv.ravel()] == 1]
+        return _boundary(self.tets, self.tet_part, tuple(sorted(parts)))
 
     def part_points(self, parts) -> np.ndarray:
         ids = np.unique(self.tets[np.isin(self.tet_part, list(parts))])
@@ -99,6 +93,22 @@ class HeartMesh:
             self.tri_surface,
             self.surface_names,
         )
+
+
+_BOUNDARY_CACHE: dict = {}
+
+
+def _boundary(tets: np.ndarray, tet_part: np.ndarray, parts: tuple) -> np.ndarray:
+    """Faces used by exactly one tetrahedron of ``parts`` (cached: the topology never changes)."""
+    key = (id(tets), parts)
+    if key not in _BOUNDARY_CACHE:
+        sel = tets[np.isin(tet_part, parts)]
+        faces = np.concatenate([sel[:, [0, 1, 2]], sel[:, [0, 1, 3]], sel[:, [0, 2, 3]], sel[:, [1, 2, 3]]])
+        srt = np.sort(faces, axis=1).astype(np.int64)
+        code = (srt[:, 0] << 42) | (srt[:, 1] << 21) | srt[:, 2]
+        _, inv, counts = np.unique(code, return_inverse=True, return_counts=True)
+        _BOUNDARY_CACHE[key] = faces[counts[inv] == 1]
+    return _BOUNDARY_CACHE[key]
 
 
 def make_polydata(points: np.ndarray, triangles: np.ndarray) -> vtk.vtkPolyData:
