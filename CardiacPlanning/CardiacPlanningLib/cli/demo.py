@@ -24,6 +24,7 @@ StageFn = Callable[[Path, Progress, dict], dict]
 STAGES: list[tuple[str, str, str]] = [
     # (stage name, module path relative to CardiacPlanningLib, function name)
     ("phantom", "phantom.demo_stage", "run"),
+    ("propagate", "motion.demo_stage", "run"),
 ]
 
 

@@ -144,6 +144,24 @@ def open_phases(
     return series
 
 
+def series_from_files(files: list[str | Path], percents: list[float | None] | None = None) -> PhaseSeries:
+    """A :class:`PhaseSeries` of phase volume files given in cycle order (``percents``: % R-R each)."""
+    if not files:
+        raise CardiacInputError("no phase files given")
+    percents = list(percents) if percents is not None else [None] * len(files)
+    if len(percents) != len(files):
+        raise CardiacInputError(f"{len(files)} phase files but {len(percents)} percentages")
+    entries = [
+        PhaseEntry(n, p, f"{p:g}%" if p is not None else f"phase {n}", str(f), _file_loader(Path(f)))
+        for n, (f, p) in enumerate(zip(files, percents))
+    ]
+    where = str(Path(files[0]).parent)
+    _check_file_geometry(Path(where), entries)
+    series = PhaseSeries(entries, where)
+    check_missing_phases(series)
+    return series
+
+
 def _is_volume_file(p: Path) -> bool:
     return str(p).lower().endswith(READABLE_SUFFIXES) and not p.name.lower().endswith(".seg.nrrd")
 
