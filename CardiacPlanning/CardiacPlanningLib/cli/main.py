@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
     ("info", "info"),
-    ("phantom", "phantom"),
     ("admin", "admin"),
     ("audit", "audit"),
     ("backup", "backup"),
