@@ -22,16 +22,17 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..imaging.volume import Volume
 from .atomic import atomic_write, file_lock, fsync_dir, make_dirs, remove_temp_files
 from .container import master_of, open_sealed, rewrap, seal
 from .crypto import hmac_sm3, self_test, sm3_hex
 from .errors import IntegrityError, NotFoundError, StoreError
 from .guard import Guard, UncheckedGuard
 from .keys import KeyRing
-from .volume_io import CONTENT_TYPE as VOLUME_TYPE
-from .volume_io import volume_from_bytes, volume_to_bytes
+
+if TYPE_CHECKING:  # imaging pulls in SimpleITK/scipy/pydicom: imported only when volumes are used
+    from ..imaging.volume import Volume
 
 logger = logging.getLogger(__name__)
 
@@ -200,13 +201,17 @@ class CaseStore:
 
     def put_volume(self, case_id: str, name: str, volume: Volume, deidentified: bool | None = None) -> str:
         """Save a :class:`Volume` (array + LPS geometry + metadata) encrypted; no plaintext on disk."""
+        from .volume_io import CONTENT_TYPE, volume_to_bytes
+
         data, geometry = volume_to_bytes(volume)
-        return self.put_bytes(case_id, name, data, VOLUME_TYPE, geometry, deidentified)
+        return self.put_bytes(case_id, name, data, CONTENT_TYPE, geometry, deidentified)
 
     def get_volume(self, case_id: str, name: str) -> Volume:
         """Load a volume saved by :meth:`put_volume`, decrypted in memory."""
+        from .volume_io import CONTENT_TYPE, volume_from_bytes
+
         data, info = self.get_bytes(case_id, name)
-        if info["content_type"] != VOLUME_TYPE:
+        if info["content_type"] != CONTENT_TYPE:
             raise StoreError(f"case {case_id!r} object {name!r} is {info['content_type']}, not a volume")
         return volume_from_bytes(data, info["meta"], f"case {case_id!r} object {name!r}")
 
