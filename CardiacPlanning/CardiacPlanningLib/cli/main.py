@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("demo", "demo"),
     ("info", "info"),
+    ("heart", "heart"),
     ("admin", "admin"),
     ("audit", "audit"),
     ("backup", "backup"),

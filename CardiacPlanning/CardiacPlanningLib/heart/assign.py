@@ -17,27 +17,31 @@ import logging
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .. import labels as L
+from .. import labels as lbl
 from .regions import Region
 
 logger = logging.getLogger(__name__)
 
 # cavity / proximal vessel centroids (LPS mm) relative to the mean of the four cavity centroids
 PRIOR = {
-    L.LV_BLOOD_POOL: np.array([38.2, 1.0, -15.1]),
-    L.RV: np.array([5.0, -29.4, -9.9]),
-    L.LA: np.array([-8.5, 27.7, 27.0]),
-    L.RA: np.array([-34.7, 0.7, -2.0]),
-    L.AORTA: np.array([-11.1, -2.1, 35.5]),
-    L.PULMONARY_ARTERY: np.array([12.8, -13.5, 52.5]),
+    lbl.LV_BLOOD_POOL: np.array([38.2, 1.0, -15.1]),
+    lbl.RV: np.array([5.0, -29.4, -9.9]),
+    lbl.LA: np.array([-8.5, 27.7, 27.0]),
+    lbl.RA: np.array([-34.7, 0.7, -2.0]),
+    lbl.AORTA: np.array([-11.1, -2.1, 35.5]),
+    lbl.PULMONARY_ARTERY: np.array([12.8, -13.5, 52.5]),
 }
-PRIOR_ML = {L.LV_BLOOD_POOL: 120.0, L.RV: 186.0, L.LA: 68.0, L.RA: 111.0}
-CHAMBERS = (L.LV_BLOOD_POOL, L.RV, L.LA, L.RA)
+PRIOR_ML = {lbl.LV_BLOOD_POOL: 120.0, lbl.RV: 186.0, lbl.LA: 68.0, lbl.RA: 111.0}
+CHAMBERS = (lbl.LV_BLOOD_POOL, lbl.RV, lbl.LA, lbl.RA)
 # a piece further than REACH x (equivalent-sphere radius of the chamber) from its centroid is a vessel
 REACH = 1.4
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
 MIN_OPEN_CONTACT = 0.25  # contact area / smaller lumen cross-section for a vessel to continue
-PV, SVC, IVC = L.value_of("pulmonary_veins"), L.value_of("superior_vena_cava"), L.value_of("inferior_vena_cava")
+PV, SVC, IVC = (
+    lbl.value_of("pulmonary_veins"),
+    lbl.value_of("superior_vena_cava"),
+    lbl.value_of("inferior_vena_cava"),
+)
 
 
 def _fit(cores: list[Region], start: np.ndarray) -> tuple[float, np.ndarray, float, list[int]]:
@@ -82,10 +86,11 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
     """Label value for every piece connected to the chambers (others are left out).
 
     Phase 1 grows the chambers from their cores through contacts, nearest to the prior first, up to
-    ``REACH`` times the chamber's equivalent-sphere radius. Phase 2 starts the aorta at pieces with an open contact to the LV, the
-    pulmonary artery at the RV, pulmonary veins at the LA and the caval veins at the RA, and follows
-    each vessel through open contacts (at least a quarter of the smaller lumen's cross-section),
-    widest contact first, so that vessels that merely touch (partial volume) are not merged."""
+    ``REACH`` times the chamber's equivalent-sphere radius. Phase 2 starts the aorta at pieces with an
+    open contact to the LV, the pulmonary artery at the RV, pulmonary veins at the LA and the caval
+    veins at the RA, and follows each vessel through open contacts (at least a quarter of the
+    smaller lumen's cross-section), widest contact first, so that vessels that merely touch
+    (partial volume) are not merged."""
     named, centre, scale = find_chambers(regions, voxel_ml)
     if not named:
         return {}
@@ -130,14 +135,14 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
         named[rid] = lab
         push(rid, CHAMBERS)
     # phase 2: vessels leaving the chambers
-    start = {L.LV_BLOOD_POOL: L.AORTA, L.RV: L.PULMONARY_ARTERY, L.LA: PV}
-    ra_z = centre[2] + scale * PRIOR[L.RA][2]
+    start = {lbl.LV_BLOOD_POOL: lbl.AORTA, lbl.RV: lbl.PULMONARY_ARTERY, lbl.LA: PV}
+    ra_z = centre[2] + scale * PRIOR[lbl.RA][2]
     for rid, lab in list(named.items()):
         for nb in by_id[rid].neighbours:
             if nb in named:
                 continue
             r = by_id[nb]
-            vessel = start.get(lab) if lab != L.RA else (SVC if r.centroid[2] > ra_z else IVC)
+            vessel = start.get(lab) if lab != lbl.RA else (SVC if r.centroid[2] > ra_z else IVC)
             c = open_contact(r, by_id[rid])
             if vessel is not None and c >= MIN_OPEN_CONTACT:
                 heapq.heappush(heap, (continuation(r, by_id[rid]), nb, vessel))

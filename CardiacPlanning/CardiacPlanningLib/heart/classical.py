@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 WORK_SPACING_MM = 1.5
 
 
-def resample(volume: Volume, spacing_mm: float, label: bool = False, reference: Volume | None = None) -> Volume:
+def resample(
+    volume: Volume, spacing_mm: float, label: bool = False, reference: Volume | None = None
+) -> Volume:
     """``volume`` on an isotropic ``spacing_mm`` grid over the same extent and axes, or on the grid of
     ``reference``; nearest neighbour for label maps, linear for HU."""
     image = volume.to_sitk()
@@ -31,16 +33,19 @@ def resample(volume: Volume, spacing_mm: float, label: bool = False, reference: 
         new_size = [max(1, int(round(s / spacing_mm))) for s in size]
         ref = sitk.Image(new_size, sitk.sitkUInt8)
         ref.SetSpacing([spacing_mm] * 3)
-        ref.SetDirection(volume.direction.ravel().tolist() if False else image.GetDirection())
-        shift = (np.array(volume.spacing) - spacing_mm) / 2.0
-        ref.SetOrigin(tuple(np.asarray(volume.origin) + volume.direction @ (shift - 0.0)))
+        ref.SetDirection(image.GetDirection())
+        # same outer extent: the first voxel centre moves by half the spacing change
+        shift = (spacing_mm - np.array(volume.spacing)) / 2.0
+        ref.SetOrigin(tuple(np.asarray(volume.origin) + volume.direction @ shift))
     interp = sitk.sitkNearestNeighbor if label else sitk.sitkLinear
     default = 0 if label else -1024
     out = sitk.Resample(image, ref, sitk.Transform(), interp, default, image.GetPixelID())
     return Volume.from_sitk(out)
 
 
-def segment_classical(volume: Volume, progress: Progress | None = None, name: str = "image") -> tuple[Volume, dict]:
+def segment_classical(
+    volume: Volume, progress: Progress | None = None, name: str = "image"
+) -> tuple[Volume, dict]:
     """Label map (label table values) of the heart in ``volume`` (HU) on the input grid, plus info:
     the contrast model and the working spacing."""
     progress = as_progress(progress)

@@ -52,7 +52,9 @@ def body_mask(array: np.ndarray) -> np.ndarray:
     return mask
 
 
-def estimate_contrast(array: np.ndarray, voxel_ml: float, body: np.ndarray | None = None, name: str = "image"):
+def estimate_contrast(
+    array: np.ndarray, voxel_ml: float, body: np.ndarray | None = None, name: str = "image"
+):
     """Estimate the :class:`ContrastModel` of ``array`` (HU); ``voxel_ml`` is one voxel's volume in ml.
 
     Raises :class:`CardiacInputError` naming ``name`` when there is no opacified blood pool (a

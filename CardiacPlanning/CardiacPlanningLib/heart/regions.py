@@ -91,7 +91,10 @@ def split_pool(
     counts = np.bincount(ids.ravel(), minlength=n + 1)
     zz, yy, xx = np.indices(pool.shape, sparse=True)
     cen = np.stack(
-        [ndi.sum(np.broadcast_to(c, pool.shape), ids, index) / np.maximum(counts[1:], 1) for c in (xx, yy, zz)],
+        [
+            ndi.sum(np.broadcast_to(c, pool.shape), ids, index) / np.maximum(counts[1:], 1)
+            for c in (xx, yy, zz)
+        ],
         axis=1,
     )
     radius = ndi.maximum(dist, ids, index)

@@ -12,7 +12,7 @@ import logging
 import numpy as np
 from scipy import ndimage as ndi
 
-from .. import labels as L
+from .. import labels as lbl
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +31,24 @@ def add_walls(seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_m
     smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
     tissue = (smooth > FAT_HU) & (smooth < threshold_hu) & (seg == 0)
     blood_any = seg > 0
-    d_lv = _distance(seg == L.LV_BLOOD_POOL, spacing_mm)
-    d_other = _distance(blood_any & (seg != L.LV_BLOOD_POOL), spacing_mm)
-    if (seg == L.LV_BLOOD_POOL).any():
+    d_lv = _distance(seg == lbl.LV_BLOOD_POOL, spacing_mm)
+    d_other = _distance(blood_any & (seg != lbl.LV_BLOOD_POOL), spacing_mm)
+    if (seg == lbl.LV_BLOOD_POOL).any():
         shell = tissue & (d_lv <= LV_WALL_MM) & (d_lv <= d_other)
         # keep what is connected to the LV border (no islands in the liver or the chest wall)
-        lab, n = ndi.label(shell | (seg == L.LV_BLOOD_POOL))
-        keep = np.unique(lab[seg == L.LV_BLOOD_POOL])
+        lab, n = ndi.label(shell | (seg == lbl.LV_BLOOD_POOL))
+        keep = np.unique(lab[seg == lbl.LV_BLOOD_POOL])
         shell &= np.isin(lab, keep[keep > 0])
         shell = ndi.binary_opening(shell, iterations=1) | (shell & (d_lv <= 1.6 * spacing_mm))
         # fill small fat/blood-free gaps inside the wall (trabeculae, papillary roots)
-        closed = ndi.binary_closing(shell | (seg == L.LV_BLOOD_POOL), iterations=2) & (seg == 0)
+        closed = ndi.binary_closing(shell | (seg == lbl.LV_BLOOD_POOL), iterations=2) & (seg == 0)
         shell |= closed & (d_lv <= LV_WALL_MM) & (smooth > FAT_HU - 40)
-        seg[shell] = L.LV_MYOCARDIUM
+        seg[shell] = lbl.LV_MYOCARDIUM
         tissue &= ~shell
     for chamber, wall, thick in (
-        (L.RV, L.value_of("rv_myocardium"), RV_WALL_MM),
-        (L.RA, L.value_of("atrial_wall"), ATRIAL_WALL_MM),
-        (L.LA, L.value_of("atrial_wall"), ATRIAL_WALL_MM),
+        (lbl.RV, lbl.value_of("rv_myocardium"), RV_WALL_MM),
+        (lbl.RA, lbl.value_of("atrial_wall"), ATRIAL_WALL_MM),
+        (lbl.LA, lbl.value_of("atrial_wall"), ATRIAL_WALL_MM),
     ):
         m = seg == chamber
         if not m.any():
