@@ -184,3 +184,16 @@ def test_read_export_verify_only_for_audit_admin(tmp_path):
         ("sys", "audit.export"),
         ("sys", "audit.read"),
     }
+
+
+def test_batch_commits_together_or_not_at_all(log):
+    with log.batch():
+        for i in range(30):
+            log.append("bulk", "clinician", "export.identified", f"file-{i}", "success")
+    assert log.count() == 55 and log.verify().ok
+    assert json.loads(log.sidecar.read_text())["seq"] == 50  # checkpoint inside the batch, file after commit
+    with pytest.raises(ZeroDivisionError):
+        with log.batch():
+            log.append("bulk", "clinician", "export.identified", "x", "success")
+            raise ZeroDivisionError
+    assert log.count() == 55 and log.verify().ok

@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -97,6 +98,8 @@ class AuditLog:
         self.workstation = workstation or platform.node() or "workstation"
         self.checkpoint_every = checkpoint_every
         self.sidecar = self.path.with_suffix(".checkpoint.json")
+        self._in_batch = False
+        self._pending_sidecar: dict | None = None
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -117,38 +120,69 @@ class AuditLog:
         return hmac_sm3(self._key, payload).hex()
 
     def append(self, operator: str, role: str, action: str, obj: str, outcome: str, detail: str = "") -> int:
-        """Append one record durably (committed with fsync before returning). Returns its seq."""
+        """Append one record durably (committed with fsync before returning, or at the end of the
+        enclosing :meth:`batch`). Returns its seq."""
+        if self._in_batch:
+            return self._append_row(operator, role, action, obj, outcome, detail)
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT seq, mac FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-            values = {
-                "seq": seq,
-                "time": _utc(self.clock),
-                "operator": operator,
-                "role": role,
-                "workstation": self.workstation,
-                "action": action,
-                "object": obj,
-                "outcome": outcome,
-                "detail": detail,
-            }
-            mac = self._mac(values, prev)
-            db.execute(
-                "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [values[f] for f in FIELDS] + [prev, mac],
-            )
-            signed = None
-            if self.checkpoint_every and seq % self.checkpoint_every == 0:
-                signed = self._insert_checkpoint(seq, mac)
+            seq = self._append_row(operator, role, action, obj, outcome, detail)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
+            self._pending_sidecar = None
             raise
-        if signed:
-            self._write_sidecar(signed)
+        self._flush_sidecar()
         return seq
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the appends inside into one transaction (one fsync): for bulk operations such as
+        exporting a series. The records are acknowledged (durable) when the block exits."""
+        if self._in_batch:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_batch = True
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._pending_sidecar = None
+            raise
+        finally:
+            self._in_batch = False
+        self._flush_sidecar()
+
+    def _append_row(self, operator: str, role: str, action: str, obj: str, outcome: str, detail: str) -> int:
+        db = self._db
+        row = db.execute("SELECT seq, mac FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        values = {
+            "seq": seq,
+            "time": _utc(self.clock),
+            "operator": operator,
+            "role": role,
+            "workstation": self.workstation,
+            "action": action,
+            "object": obj,
+            "outcome": outcome,
+            "detail": detail,
+        }
+        mac = self._mac(values, prev)
+        db.execute(
+            "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?)", [values[f] for f in FIELDS] + [prev, mac]
+        )
+        if self.checkpoint_every and seq % self.checkpoint_every == 0:
+            self._pending_sidecar = self._insert_checkpoint(seq, mac)
+        return seq
+
+    def _flush_sidecar(self) -> None:
+        if self._pending_sidecar:
+            self._write_sidecar(self._pending_sidecar)
+            self._pending_sidecar = None
 
     def _insert_checkpoint(self, seq: int, mac: str) -> dict:
         t = _utc(self.clock)
@@ -166,6 +200,8 @@ class AuditLog:
 
     def checkpoint(self) -> int | None:
         """Sign the current last record now (call at logout/shutdown). Returns its seq."""
+        if self._in_batch:
+            raise RuntimeError("AuditLog.checkpoint() cannot run inside batch()")
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -11,7 +11,7 @@ import contextlib
 import errno
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import StoreWriteError
@@ -57,8 +57,8 @@ def write_error(path: Path, exc: OSError) -> StoreWriteError:
     )
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably (see module docstring)."""
+def atomic_write(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write ``data`` (bytes, or an iterable of byte pieces) to ``path`` atomically and durably."""
     path = Path(path)
     folder = path.parent
     tmp = folder / f"{TEMP_PREFIX}{path.name}.{os.getpid()}.{os.urandom(4).hex()}"
@@ -68,7 +68,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise write_error(path, exc) from exc
     try:
         try:
-            _write_all(fd, data)
+            for piece in [data] if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                _write_all(fd, piece)
             os.fsync(fd)
         finally:
             os.close(fd)

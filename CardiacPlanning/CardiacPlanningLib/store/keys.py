@@ -23,7 +23,7 @@ import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .atomic import atomic_write
+from .atomic import atomic_write, make_dirs
 from .crypto import KEY_BYTES, hmac_sm3, pbkdf2_sm3, random_bytes, self_test, sm4_gcm_decrypt, sm4_gcm_encrypt
 from .errors import IntegrityError, KeyFileError
 
@@ -74,6 +74,7 @@ class KeyRing:
             raise KeyFileError(f"key-file passphrase must have at least {MIN_PASSPHRASE_CHARS} characters")
         from ..security.sm2sign import generate_keypair  # local import: security depends on store
 
+        make_dirs(path.parent)
         salt = random_bytes(16)
         kek = pbkdf2_sm3(_passphrase_bytes(passphrase), salt, iterations)
         private, public = generate_keypair()

@@ -24,8 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives import hashes
+
 from .atomic import atomic_write, file_lock, fsync_dir, make_dirs, remove_temp_files
-from .container import master_of, open_sealed, rewrap, seal
+from .container import master_of, open_sealed, rewrap, seal, seal_iter
 from .crypto import hmac_sm3, self_test, sm3_hex
 from .errors import IntegrityError, NotFoundError, StoreError
 from .guard import Guard, UncheckedGuard
@@ -141,15 +143,23 @@ class CaseStore:
             oid = self._object_id(case_id, name)
             fname = f"{oid}-{seq:08d}.obj"
             full_meta = {"name": name, "case_id": case_id, "content_type": content_type, "meta": meta}
-            blob = seal(self.ring, folder.name, oid, data, full_meta)
-            atomic_write(folder / fname, blob)
+            digest, size = hashes.Hash(hashes.SM3()), 0
+
+            def hashed_pieces():  # hash the ciphertext while it is written, piece by piece
+                nonlocal size
+                for piece in seal_iter(self.ring, folder.name, oid, data, full_meta):
+                    digest.update(piece)
+                    size += len(piece)
+                    yield piece
+
+            atomic_write(folder / fname, hashed_pieces())
             old = manifest["objects"].get(name)
             manifest["seq"] = seq
             manifest["objects"][name] = {
                 "oid": oid,
                 "file": fname,
-                "sm3": sm3_hex(blob),
-                "size": len(blob),
+                "sm3": digest.finalize().hex(),
+                "size": size,
                 "content_type": content_type,
                 "saved": datetime.now(timezone.utc).isoformat(),
             }
