@@ -1,8 +1,8 @@
 """Semi-automatic mode: complete user seeds (a label map or labelled points) over the blood pool.
 
-The random walker (Grady, IEEE PAMI 2006; ``skimage.segmentation.random_walker``) gives every
-opacified blood voxel the seed label a random walk from it most likely reaches first, with steps
-between similar intensities favoured; voxels outside the contrast blood pool take no part.
+Seeds are spread over the opacified blood pool piece by piece (pieces split at valve-like necks),
+and pieces that hold seeds of several structures are divided by the random walker (Grady, IEEE
+PAMI 2006; ``skimage.segmentation.random_walker``); voxels outside the blood pool take no part.
 """
 
 from __future__ import annotations
@@ -80,32 +80,70 @@ def complete_seeds(
     image: np.ndarray,
     seeds: np.ndarray,
     pool: np.ndarray,
-    beta: float = 130.0,
+    spacing_mm: float,
     progress: Progress | None = None,
 ) -> np.ndarray:
-    """Random-walker completion of ``seeds`` (label values, 0 = unknown) over ``pool`` (bool).
+    """Complete ``seeds`` (label values, 0 = unknown) over ``pool`` (bool) on an isotropic grid.
 
-    Returns a label array: every pool voxel connected to a seed gets a seed label; 0 elsewhere.
-    ``image`` is in HU; it is scaled by the pool's spread before the walker's ``beta``."""
+    The pool is split into pieces at its narrow necks (:func:`.regions.split_pool`); a piece takes
+    the majority seed label inside it (a piece holding several labels is divided by the random
+    walker), and unseeded pieces take the label of the seeded piece they are best connected to
+    (widest contact, most similar HU first). Pool components without a seed stay 0."""
+    import heapq
+
+    from .regions import split_pool
+
     progress = as_progress(progress)
-    seeds = np.where(pool, seeds, 0).astype(np.int32)
-    values = [int(v) for v in np.unique(seeds) if v > 0]
-    if not values:
+    seeds = np.where(pool, seeds, 0).astype(np.uint8)
+    if not seeds.any():
         raise CardiacInputError("the seeds do not touch the contrast blood pool; place them inside it")
-    # only pool components that hold a seed take part
     lab, _ = ndi.label(pool)
     pool = np.isin(lab, np.unique(lab[seeds > 0]))
+    progress(0.1, "splitting the blood pool")
+    ids, regions = split_pool(pool, image, spacing_mm, lambda p: p * spacing_mm)
+    by_id = {r.rid: r for r in regions}
     out = np.zeros(image.shape, np.uint8)
-    if len(values) == 1:
-        out[pool] = values[0]
-        return out
-    box = ndi.find_objects(pool.astype(np.uint8))[0]
-    sub_pool = pool[box]
-    markers = np.where(sub_pool, seeds[box], -1)
-    data = image[box].astype(np.float64)
-    spread = float(np.std(data[sub_pool])) or 1.0
-    progress(0.2, "random walker")
-    result = random_walker(data / spread, markers, beta=beta, mode="cg_j", tol=1e-3)
-    out[box] = np.where(sub_pool, np.maximum(result, 0), 0).astype(np.uint8)
+    named: dict[int, int] = {}
+    for r in regions:
+        in_piece = seeds[ids == r.rid]
+        values, counts = np.unique(in_piece[in_piece > 0], return_counts=True)
+        if len(values) == 1:
+            named[r.rid] = int(values[0])
+        elif len(values) > 1:
+            box = ndi.find_objects((ids == r.rid).astype(np.uint8))[0]
+            piece = ids[box] == r.rid
+            markers = np.where(piece, seeds[box], -1).astype(np.int32)
+            walk = random_walker(
+                image[box].astype(np.float64) / 25.0, markers, beta=1.0, mode="cg_j", tol=1e-3
+            )
+            out[box][piece] = walk[piece]
+            named[r.rid] = int(values[np.argmax(counts)])
+    progress(0.6, "completing the seeds")
+    face = spacing_mm**2
+
+    def cost(r, via) -> float:
+        lumen = np.pi * min(r.radius, via.radius) ** 2
+        opening = min(r.neighbours.get(via.rid, 0) * face / max(lumen, 1e-6), 1.0)
+        return -opening + abs(r.mean_hu - via.mean_hu) / 100.0
+
+    heap = [
+        (cost(by_id[nb], by_id[rid]), nb, lab_) for rid, lab_ in named.items() for nb in by_id[rid].neighbours
+    ]
+    heapq.heapify(heap)
+    seeded = set(named)
+    while heap:
+        _, rid, value = heapq.heappop(heap)
+        if rid in named:
+            continue
+        named[rid] = value
+        for nb in by_id[rid].neighbours:
+            if nb not in named:
+                heapq.heappush(heap, (cost(by_id[nb], by_id[rid]), nb, value))
+    lut = np.zeros(int(ids.max()) + 1, np.uint8)
+    for rid, value in named.items():
+        if rid not in seeded or not out[ids == rid].any():
+            lut[rid] = value
+    filled = lut[ids]
+    out = np.where(out > 0, out, filled)
     progress(1.0, "seeds completed")
     return out

@@ -34,7 +34,7 @@ def segment_seeded(
     model = estimate_contrast(image, work_mm**3 / 1000.0, body, name)
     pool = blood_mask(image, model.threshold_hu, work_mm) & body
     progress(0.2, "completing the seeds")
-    seg = complete_seeds(image, work_seeds.array, pool, progress=progress.sub(0.2, 0.8))
+    seg = complete_seeds(image, work_seeds.array, pool, work_mm, progress=progress.sub(0.2, 0.8))
     add_walls(seg, image, model.threshold_hu, work_mm)
     out = work.with_array(seg)
     if not same:
