@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from click.testing import CliRunner
 
 from CardiacPlanningLib.cli.main import cli
+from CardiacPlanningLib.imaging import Volume
 
 
 def test_admin_audit_backup_cli(tmp_path, monkeypatch):
@@ -54,6 +56,30 @@ def test_admin_audit_backup_cli(tmp_path, monkeypatch):
     run("backup", "restore", str(bk), "--target", str(tmp_path / "restored"), "--store", store,
         "--user", "root_sys", password="Sys-Passw0rd-01")  # fmt: skip
     assert (tmp_path / "restored" / "users.db").exists() and (tmp_path / "restored" / "keyfile.json").exists()
+    run("admin", "user-add", "doc", "--role", "clinician", "--store", store, "--user", "root_sys",
+        password="Sys-Passw0rd-01", new="Temp-Passw0rd-01")  # fmt: skip
+    run(
+        "admin",
+        "passwd",
+        "--store",
+        store,
+        "--user",
+        "doc",
+        password="Temp-Passw0rd-01",
+        new="Clinic-Passw0rd-02",
+    )
+    arr = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    Volume(arr, spacing=(0.5, 0.5, 2.0)).write(tmp_path / "ct.nii.gz")
+    doc = {"password": "Clinic-Passw0rd-02"}
+    run("case", "import", str(tmp_path / "ct.nii.gz"), "--case", "C-01", "--name", "ct", "--store", store,
+        "--user", "doc", **doc)  # fmt: skip
+    assert run("case", "list", "--store", store, "--user", "doc", **doc).split() == ["C-01"]
+    run("case", "export", "--case", "C-01", "--name", "ct", "--out", str(tmp_path / "back.nrrd"), "--store",
+        store, "--user", "doc", **doc)  # fmt: skip
+    back = Volume.read(tmp_path / "back.nrrd")
+    assert np.array_equal(back.array, arr) and back.spacing == (0.5, 0.5, 2.0)
+    out = run("case", "list", "--store", store, "--user", "root_sys", password="Sys-Passw0rd-01", code=1)
+    assert "may not case.list" in out
     out = run("audit", "verify", "--store", store, "--user", "aud", password="Review-Passw0rd-02")
     assert "audit log OK" in out
     out = run("audit", "export", "--store", store, "--user", "aud", "--out", str(tmp_path / "a.json"),

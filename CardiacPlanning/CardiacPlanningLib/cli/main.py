@@ -20,6 +20,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("admin", "admin"),
     ("audit", "audit"),
     ("backup", "backup"),
+    ("case", "case"),
     ("phantom", "phantom"),
     ("fourd", "import_phases"),
     ("fourd", "propagate"),
