@@ -85,5 +85,9 @@ def test_admin_audit_backup_cli(tmp_path, monkeypatch):
     out = run("audit", "export", "--store", store, "--user", "aud", "--out", str(tmp_path / "a.json"),
               "--format", "json", password="Review-Passw0rd-02")  # fmt: skip
     assert "exported" in out and (tmp_path / "a.json").exists()
+    res = runner.invoke(cli, ["admin", "change-passphrase", "--store", store, "--user", "root_sys"],
+                        env={"CARDIAC_PLANNING_PASSWORD": "Sys-Passw0rd-01",
+                             "CARDIAC_PLANNING_NEW_PASSPHRASE": "another long passphrase"})  # fmt: skip
+    assert res.exit_code == 1 and "may not key.rotate" in res.output
     out = run("audit", "verify", "--store", store, "--user", "aud", password="wrong-Passw0rd-9", code=1)
     assert "Error: unknown user or wrong password" in out

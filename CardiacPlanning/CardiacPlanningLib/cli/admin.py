@@ -14,6 +14,7 @@ from ..store.crypto import self_test
 from ..store.keys import DEFAULT_ITERATIONS
 from .common import user_errors
 from .secure import (
+    ENV_NEW_PASSPHRASE,
     ENV_NEW_PASSWORD,
     ENV_PASSPHRASE,
     login,
@@ -202,3 +203,19 @@ def recover(store_dir, key_file, username, totp_code) -> None:
         guard.record("store.verify", "recover", "success", f"{len(removed)} files removed")
         ws.close()
     click.echo(f"removed {len(removed)} leftover files")
+
+
+@admin.command("change-passphrase")
+@store_options
+@login_options
+def change_passphrase(store_dir, key_file, username, totp_code) -> None:
+    """Re-protect the key file with a new passphrase from $CARDIAC_PLANNING_NEW_PASSPHRASE or a prompt
+    (security administrator). Keys themselves do not change; existing backups keep their own copy."""
+    with user_errors():
+        ws = open_workstation(store_dir, key_file)
+        guard = ws.guard(login(ws, username, totp_code))
+        guard.authorize("key.rotate", "keyfile passphrase")
+        ws.ring.change_passphrase(secret(ENV_NEW_PASSPHRASE, "New key-file passphrase", confirm=True))
+        guard.record("key.rotate", "keyfile passphrase", "success")
+        ws.close()
+    click.echo("key-file passphrase changed")

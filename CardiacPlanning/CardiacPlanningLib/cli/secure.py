@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 ENV_PASSPHRASE = "CARDIAC_PLANNING_PASSPHRASE"  # key-file passphrase
 ENV_PASSWORD = "CARDIAC_PLANNING_PASSWORD"  # the --user's login password
 ENV_NEW_PASSWORD = "CARDIAC_PLANNING_NEW_PASSWORD"  # a password being set (new user, change)
+ENV_NEW_PASSPHRASE = "CARDIAC_PLANNING_NEW_PASSPHRASE"  # a new key-file passphrase
 
 
 def secret(env: str, prompt: str, confirm: bool = False) -> str:
