@@ -193,11 +193,11 @@ def build_coronary_tree(
 
     # Left tree: LM towards the anterior-left AV groove, bifurcating into LAD and LCX.
     phi_lad = np.deg2rad(jit(20, 35))
-    lm = pather.straight_from(ostia["left"], frame.surface_point(frame.h_av, np.deg2rad(jit(40, 55))))
+    lm = pather.straight_from(ostia["left"], frame.surface_point(frame.h_av, np.deg2rad(jit(85, 100))))
     lm = pather.truncate(lm, jit(8.0, 13.0))
     add("LM", "left", None, None, lm)
     add("LAD", "left", "LM", len(lm) - 1, pather.groove_path(lm[-1], "iv", phi_lad, _RADII["LAD"][0]))
-    phi_lcx_end = np.deg2rad(jit(140, 165))
+    phi_lcx_end = np.deg2rad(jit(115, 140))  # right-dominant: LCX ends at the obtuse margin
     lcx = pather.groove_path(lm[-1], "av", (np.deg2rad(60), phi_lcx_end), _RADII["LCX"][0])
     add("LCX", "left", "LM", len(lm) - 1, lcx)
     child("D1", "LAD", jit(0.18, 0.26), np.deg2rad(jit(45, 60)), 0.55, jit(38, 50))
@@ -212,7 +212,9 @@ def build_coronary_tree(
     k_am = int(np.argmin(np.abs(np.angle(np.exp(1j * off)))))  # the acute margin (right lateral)
     child("AM", "RCA", branches["RCA"].arc_length[k_am] / branches["RCA"].length_mm, 0.0, 0.6, jit(35, 48))
     pda_phi = float(frame.angle(rca)[-1])
-    pda = pather.groove_path(rca[-1], "iv", pda_phi, _RADII["PDA"][0], h_end=0.85 * frame.height)
+    pda = pather.groove_path(
+        rca[-1], "iv", pda_phi, _RADII["PDA"][0], h_end=0.85 * frame.height, window_deg=24
+    )
     add("PDA", "right", "RCA", len(rca) - 1, pather.truncate(pda, jit(55, 75)))
 
     tree = CoronaryTree([branches[n] for n in BRANCH_NAMES])
@@ -257,13 +259,16 @@ def _apply_stenosis(tree: CoronaryTree, spec: Stenosis | dict) -> Stenosis:
 
 
 def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[CalciumBlob]:
-    """Eccentric calcium spheres (0.6-1.4 mm) at the outer wall: one under each stenosis and 3-6 in
-    the proximal-mid segments of LM/LAD/LCX/RCA."""
+    """Eccentric calcium spheres (radius 0.6-1.4 mm) in the wall, centred 0.4 radius outside the lumen
+    (so 60 % of the radius protrudes into it): one under each stenosis and 3-6 in the proximal-mid
+    segments of LM/LAD/LCX/RCA."""
     spots = [(s.branch, s.position) for s in tree.stenoses]
     for _ in range(int(rng.integers(3, 7))):
         spots.append(
             (str(rng.choice(["LM", "LAD", "LAD", "LCX", "RCA", "RCA"])), float(rng.uniform(0.05, 0.6)))
         )
+    every = np.vstack([b.points for b in tree.branches])
+    every_r = np.concatenate([b.radii for b in tree.branches])
     blobs = []
     for name, frac in spots:
         b = tree.branch(name)
@@ -271,11 +276,15 @@ def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[Calcium
         k1 = min(k + 1, len(b.points) - 1)
         t = b.points[k1] - b.points[max(k1 - 1, 0)]
         t /= np.linalg.norm(t)
-        d = rng.normal(size=3)
-        d -= d.dot(t) * t
-        d /= np.linalg.norm(d)
         rad = float(rng.uniform(0.6, 1.4))
-        blobs.append(CalciumBlob(name, b.points[k] + d * (b.radii[k] + 0.4 * rad), rad))
+        for _ in range(20):  # a direction whose blob does not reach deeper into any lumen
+            d = rng.normal(size=3)
+            d -= d.dot(t) * t
+            d /= np.linalg.norm(d)
+            center = b.points[k] + d * (b.radii[k] + 0.4 * rad)
+            if np.min(np.linalg.norm(every - center, axis=1) - every_r) > 0.4 * rad - 0.05:
+                break
+        blobs.append(CalciumBlob(name, center, rad))
     return blobs
 
 

@@ -21,7 +21,7 @@ from ..metrics import resample_polyline
 
 logger = logging.getLogger(__name__)
 
-FAT_GAP_MM = 0.3  # epicardial fat between the vessel wall and the myocardial surface
+FAT_GAP_MM = 0.6  # epicardial fat between the vessel wall and the myocardial surface
 AV_GROOVE_FRACTION = 0.08  # AV groove height below the aortic annulus, fraction of base-apex height
 
 
@@ -46,9 +46,21 @@ class HeartFrame:
         e2 = np.cross(self.u, self.e1)
         self.e2 = e2 if e2[0] >= 0 else -e2  # towards the patient's left (+x)
         self.h_av = AV_GROOVE_FRACTION * self.height
-        self._obb = vtk.vtkOBBTree()
-        self._obb.SetDataSet(epicardium)
-        self._obb.BuildLocator()
+        # Cap open valve rings so that rays cannot escape through them (outermost hit = outline).
+        fill = vtk.vtkFillHolesFilter()
+        fill.SetInputData(epicardium)
+        fill.SetHoleSize(1.0e4)
+        tri = vtk.vtkTriangleFilter()
+        tri.SetInputConnection(fill.GetOutputPort())
+        tri.Update()
+        epicardium = tri.GetOutput()
+        pts = vtk_to_numpy(epicardium.GetPoints().GetData()).astype(float)
+        cells = vtk_to_numpy(epicardium.GetPolys().GetConnectivityArray()).reshape(-1, 3)
+        normals = np.cross(pts[cells[:, 1]] - pts[cells[:, 0]], pts[cells[:, 2]] - pts[cells[:, 0]])
+        self._normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        self._rays = vtk.vtkStaticCellLocator()  # ~25x faster line intersections than vtkOBBTree
+        self._rays.SetDataSet(epicardium)
+        self._rays.BuildLocator()
         self._cell_locator = vtk.vtkStaticCellLocator()
         self._cell_locator.SetDataSet(epicardium)
         self._cell_locator.BuildLocator()
@@ -83,16 +95,37 @@ class HeartFrame:
     def direction(self, phi: float) -> np.ndarray:
         return np.cos(phi) * self.e1 + np.sin(phi) * self.e2
 
-    def cast(self, h: float, phi: float) -> np.ndarray | None:
-        """The outermost epicardium point on the ray from the axis at height ``h`` (mm) along angle
-        ``phi`` (rad), or None when the ray misses."""
-        q = self.center + h * self.u
+    def ray(self, origin: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(outermost epicardium hit, its unit triangle normal facing along the ray) on the ray from
+        ``origin`` along unit ``direction`` (LPS mm), or None when the ray misses. Beyond the
+        outermost hit nothing is inside any chamber surface, even where chamber surfaces overlap."""
         hits, ids = vtk.vtkPoints(), vtk.vtkIdList()
-        self._obb.IntersectWithLine(q, q + 400.0 * self.direction(phi), hits, ids)
+        self._rays.IntersectWithLine(origin, origin + 400.0 * direction, 1e-6, hits, ids)
         if hits.GetNumberOfPoints() == 0:
             return None
         arr = vtk_to_numpy(hits.GetData()).astype(float)
-        return arr[int(np.argmax(np.linalg.norm(arr - q, axis=1)))]
+        k = int(np.argmax(np.linalg.norm(arr - origin, axis=1)))
+        normal = self._normals[ids.GetId(k)]
+        return arr[k], normal if normal.dot(direction) >= 0 else -normal
+
+    def radial_hit(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(hit, normal, axis foot, unit radial direction) of :meth:`ray` from the axis foot of
+        ``point`` through it, or None (point on the axis or ray missing)."""
+        rel = np.asarray(point, dtype=float) - self.center
+        foot = self.center + rel.dot(self.u) * self.u
+        radial = point - foot
+        norm = float(np.linalg.norm(radial))
+        if norm < 1e-6:
+            return None
+        d = radial / norm
+        hit = self.ray(foot, d)
+        return None if hit is None else (hit[0], hit[1], foot, d)
+
+    def cast(self, h: float, phi: float) -> np.ndarray | None:
+        """The outermost epicardium point on the ray from the axis at height ``h`` (mm) along angle
+        ``phi`` (rad), or None when the ray misses."""
+        hit = self.ray(self.center + h * self.u, self.direction(phi))
+        return None if hit is None else hit[0]
 
     def surface_point(self, h: float, phi: float) -> np.ndarray:
         """:meth:`cast`, or the surface point closest to the axis point when the ray misses."""
@@ -170,26 +203,40 @@ class SurfacePather:
         return pts[: max(n, 2)]
 
     def snap(self, pts: np.ndarray, offsets: np.ndarray, blend_mm: float = 6.0) -> np.ndarray:
-        """Move points to the closest epicardium point + ``offsets`` mm along the outward normal; the
-        first point stays, the move ramps up over ``blend_mm`` of arc length."""
+        """Move points onto the epicardium + ``offsets`` mm along its outward normal; the first point
+        stays, the move ramps up over ``blend_mm`` of arc length. The surface point is the outermost
+        hit of the radial ray from the heart axis through the point (robust where chamber surfaces
+        overlap); the closest surface point is used where that ray misses (beyond the apex)."""
         s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
         weight = np.clip(s / blend_mm, 0.0, 1.0) if blend_mm > 0 else np.ones(len(pts))
         out = pts.copy()
-        closest = [0.0, 0.0, 0.0]
-        grad = [0.0, 0.0, 0.0]
         for n, p in enumerate(pts):
             if weight[n] == 0.0:
                 continue
-            signed = self._implicit.EvaluateFunctionAndGetClosestPoint(p, closest)
-            c = np.array(closest)
-            normal = p - c
-            norm = np.linalg.norm(normal)
-            if norm < 1e-6:
-                self._implicit.EvaluateGradient(p, grad)
-                normal, norm = np.array(grad), np.linalg.norm(grad)
-            normal = normal / max(norm, 1e-12) * (1.0 if signed >= 0 else -1.0)
-            out[n] = p + weight[n] * (c + offsets[n] * normal - p)
+            hit = self.frame.radial_hit(p)
+            if hit is None:
+                target = self._closest_offset(p, offsets[n])
+            else:
+                target = hit[0] + offsets[n] * hit[1]
+                again = self.frame.radial_hit(target)
+                if again is not None:  # still inside (or too close to) another part of the outline
+                    h2, _, foot, d = again
+                    if np.linalg.norm(target - foot) < np.linalg.norm(h2 - foot) + 0.5 * offsets[n]:
+                        target = h2 + offsets[n] * d
+            out[n] = p + weight[n] * (target - p)
         return out
+
+    def _closest_offset(self, p: np.ndarray, offset: float) -> np.ndarray:
+        closest = [0.0, 0.0, 0.0]
+        signed = self._implicit.EvaluateFunctionAndGetClosestPoint(p, closest)
+        c = np.array(closest)
+        normal = p - c
+        norm = np.linalg.norm(normal)
+        if norm < 1e-6:
+            grad = [0.0, 0.0, 0.0]
+            self._implicit.EvaluateGradient(p, grad)
+            normal, norm = np.array(grad), np.linalg.norm(grad)
+        return c + offset * normal / max(norm, 1e-12) * (1.0 if signed >= 0 else -1.0)
 
     def finish(self, control: np.ndarray, r0: float, blend_mm: float = 6.0) -> np.ndarray:
         """Control points -> smooth centreline on the surface, the first point kept exactly."""
@@ -209,17 +256,33 @@ class SurfacePather:
 
     # --- named path shapes -------------------------------------------------------------------------
     def groove_path(
-        self, start: np.ndarray, kind: str, phi, r0: float, h_end: float | None = None
+        self,
+        start: np.ndarray,
+        kind: str,
+        phi,
+        r0: float,
+        h_end: float | None = None,
+        window_deg: float = 48.0,
     ) -> np.ndarray:
         """A centreline from ``start`` along a groove. ``kind="iv"``: interventricular groove near
         angle ``phi`` (rad) from the start down to height ``h_end`` (default: the apex); ``kind="av"``:
-        AV groove from angle ``phi[0]`` to ``phi[1]`` (rad)."""
+        AV groove from angle ``phi[0]`` to ``phi[1]`` (rad). ``window_deg``: how far (degrees) an
+        interventricular groove may stray from ``phi``."""
         f = self.frame
         if kind == "iv":
-            h0 = max(float(f.height_of(start)) + 4.0, f.h_av + 4.0)
+            h_start = float(f.height_of(start))
+            h0 = max(h_start + 4.0, f.h_av + 12.0)
             h1 = 0.97 * f.height if h_end is None else h_end
             hs = np.linspace(h0, h1, max(int(abs(h1 - h0) / 4.0), 4))
-            ctrl = f.groove(hs, phi + np.deg2rad(np.arange(-48.0, 48.1, 4.0)), along="h", prior=phi)
+            ctrl = f.groove(
+                hs, phi + np.deg2rad(np.arange(-window_deg, window_deg + 0.1, 4.0)), along="h", prior=phi
+            )
+            if h0 - h_start > 8.0:  # from above the AV groove (left main): come down beside the
+                # outflow tracts first, then turn into the groove
+                phi_s = float(f.angle(start)[0])
+                turn = float(np.angle(np.exp(1j * (phi - phi_s))))  # shortest way round
+                bend = f.surface_point(0.5 * (h_start + h0) + 2.0, phi_s + 0.3 * turn)
+                ctrl = np.vstack([bend[None], ctrl])
         elif kind == "av":
             phis = np.linspace(phi[0], phi[1], max(int(np.rad2deg(abs(phi[1] - phi[0])) / 5.0), 4))
             ctrl = f.groove(phis, f.h_av + np.arange(-20.0, 50.1, 2.5), along="phi", prior=f.h_av)
