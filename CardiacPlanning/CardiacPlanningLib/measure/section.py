@@ -9,8 +9,9 @@ Definitions (all in the section plane, mm):
   (the usual CT annulus-sizing diameters, e.g. Blanke et al., JACC Cardiovasc Imaging 2019).
 
 A label-map section resamples a lightly smoothed binary mask (Gaussian, sigma 0.6 voxel) on a fine
-grid in the plane (trilinear) and takes the 0.5 iso-line (marching squares), which follows the true
-boundary closely instead of the voxel staircase. A surface section cuts the mesh with VTK.
+grid in the plane (trilinear), takes the 0.5 iso-line (marching squares) and averages the outline
+over 1.5 voxels of arc length, so it follows the true boundary instead of the voxel staircase.
+A surface section cuts the mesh with VTK.
 """
 
 from __future__ import annotations
@@ -106,6 +107,25 @@ def outline_metrics(contour_uv: np.ndarray, plane: Plane) -> Section:
     )
 
 
+def smooth_outline(xy: np.ndarray, window_mm: float, step_mm: float = 0.1) -> np.ndarray:
+    """Resample a closed 2D outline every ``step_mm`` of arc length and average it over a circular
+    window of ``window_mm`` arc length (removes the voxel staircase that inflates perimeters; a
+    circle of radius R shrinks by about ``window^2 / (24 R)``)."""
+    closed = np.vstack([xy, xy[:1]])
+    seg = np.linalg.norm(np.diff(closed, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    n = max(int(s[-1] / step_mm), 8)
+    t = np.linspace(0.0, s[-1], n, endpoint=False)
+    res = np.stack([np.interp(t, s, closed[:, 0]), np.interp(t, s, closed[:, 1])], 1)
+    k = int(round(window_mm / (s[-1] / n)))
+    if k < 2:
+        return res
+    kernel = np.ones(k) / k
+    padded = np.vstack([res[-k:], res, res[:k]])
+    out = np.stack([np.convolve(padded[:, i], kernel, mode="same") for i in range(2)], 1)
+    return out[k:-k]
+
+
 def _pick_loop(loops: list[np.ndarray], what: str) -> np.ndarray:
     """The smallest closed loop (in-plane coords) that contains the plane origin (0, 0)."""
     best, best_area = None, np.inf
@@ -129,6 +149,54 @@ def _mask_of(labelmap: Volume, labels: int | Iterable[int] | None) -> np.ndarray
     return np.isin(arr, values)
 
 
+class MaskSampler:
+    """A smoothed binary mask of ``labels`` cropped to an LPS box, reused for many section planes
+    (e.g. a search along the aortic root). ``center`` (LPS mm) and ``half_size_mm`` bound the box."""
+
+    def __init__(
+        self, labelmap: Volume, labels: int | Iterable[int] | None, center, half_size_mm: float
+    ) -> None:
+        self.labelmap = labelmap
+        self.what = f"label(s) {labels}" if labels is not None else "the mask"
+        c = np.asarray(center, dtype=float)
+        offsets = np.array([[a, b, d] for a in (-1, 1) for b in (-1, 1) for d in (-1, 1)], float)
+        ijk = labelmap.lps_to_index(c + half_size_mm * offsets)
+        shape = np.array(labelmap.shape[::-1])
+        self.lo = np.clip(np.floor(ijk.min(axis=0)).astype(int) - 3, 0, shape)
+        hi = np.clip(np.ceil(ijk.max(axis=0)).astype(int) + 4, 0, shape)
+        crop = _mask_of(labelmap, labels)[self.lo[2] : hi[2], self.lo[1] : hi[1], self.lo[0] : hi[0]]
+        if crop.size == 0 or not crop.any():
+            raise CardiacInputError(f"{self.what} is empty near {c.round(2).tolist()} mm")
+        self.smooth = ndimage.gaussian_filter(crop.astype(np.float32), sigma=0.6, mode="constant")
+
+    def section(self, plane: Plane, radius_mm: float = 40.0, step_mm: float = 0.25) -> Section:
+        """Section by ``plane`` (see :func:`section_of_labelmap`)."""
+        what = self.what
+        self.labelmap.require_inside(plane.origin[None, :], "section plane origin")
+        n = int(np.ceil(radius_mm / step_mm))
+        grid = np.arange(-n, n + 1) * step_mm
+        gu, gv = np.meshgrid(grid, grid, indexing="ij")
+        pts = plane.from_plane_coords(np.stack([gu, gv], axis=-1))
+        idx = self.labelmap.lps_to_index(pts) - self.lo
+        sampled = ndimage.map_coordinates(
+            self.smooth, [idx[..., 2], idx[..., 1], idx[..., 0]], order=1, cval=0.0
+        )
+        if sampled[n, n] < 0.5:
+            raise CardiacInputError(
+                f"the section plane origin {plane.origin.round(2).tolist()} mm is not inside {what}"
+            )
+        # pad with zeros so that every iso-line closes; an outline touching the pad reached the radius
+        padded = np.pad(sampled, 1)
+        loops = [(c - 1) * step_mm - radius_mm for c in skmeasure.find_contours(padded, 0.5)]
+        loop = _pick_loop(loops, what)
+        if np.abs(loop).max() >= radius_mm:
+            raise CardiacInputError(
+                f"the section of {what} reaches the {radius_mm} mm search radius; increase radius_mm"
+            )
+        window = 1.5 * max(self.labelmap.spacing)
+        return outline_metrics(smooth_outline(loop, window), plane)
+
+
 def section_of_labelmap(
     labelmap: Volume,
     plane: Plane,
@@ -143,41 +211,8 @@ def section_of_labelmap(
     the radius. Raises :class:`CardiacInputError` when the origin is outside the structure.
     """
     labelmap.require_inside(plane.origin[None, :], "section plane origin")
-    mask = _mask_of(labelmap, labels)
-    what = f"label(s) {labels}" if labels is not None else "the mask"
-    # crop a box around the section disc (index space), smooth it, sample the plane
-    u, v = plane.basis()
-    corners = np.array(
-        [plane.origin + a * u * radius_mm + b * v * radius_mm for a in (-1, 1) for b in (-1, 1)]
-    )
-    ijk = labelmap.lps_to_index(np.vstack([corners, plane.origin]))
-    lo = np.maximum(np.floor(ijk.min(axis=0)).astype(int) - 3, 0)
-    hi = np.minimum(np.ceil(ijk.max(axis=0)).astype(int) + 4, np.array(labelmap.shape[::-1]))
-    crop = mask[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]].astype(np.float32)
-    if not crop.any():
-        raise CardiacInputError(
-            f"{what} is empty near the section plane at {plane.origin.round(2).tolist()} mm"
-        )
-    smooth = ndimage.gaussian_filter(crop, sigma=0.6, mode="constant")
-    n = int(np.ceil(radius_mm / step_mm))
-    grid = np.arange(-n, n + 1) * step_mm
-    gu, gv = np.meshgrid(grid, grid, indexing="ij")
-    pts = plane.from_plane_coords(np.stack([gu, gv], axis=-1))
-    idx = labelmap.lps_to_index(pts) - lo
-    sampled = ndimage.map_coordinates(smooth, [idx[..., 2], idx[..., 1], idx[..., 0]], order=1, cval=0.0)
-    if sampled[n, n] < 0.5:
-        raise CardiacInputError(
-            f"the section plane origin {plane.origin.round(2).tolist()} mm is not inside {what}"
-        )
-    # pad with zeros so that every iso-line closes; an outline touching the pad reached the radius
-    padded = np.pad(sampled, 1)
-    loops = [(c - 1) * step_mm - radius_mm for c in skmeasure.find_contours(padded, 0.5)]
-    loop = _pick_loop(loops, what)
-    if np.abs(loop).max() >= radius_mm:
-        raise CardiacInputError(
-            f"the section of {what} reaches the {radius_mm} mm search radius; increase radius_mm"
-        )
-    return outline_metrics(loop, plane)
+    sampler = MaskSampler(labelmap, labels, plane.origin, radius_mm * np.sqrt(2))
+    return sampler.section(plane, radius_mm, step_mm)
 
 
 def section_of_surface(polydata, plane: Plane) -> Section:

@@ -27,35 +27,70 @@ from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .plane import Plane, height_above_plane, plane_from_points
 from .projection import coplanar_curve, coplanar_view_at, perpendicular_view
-from .section import Section, section_of_labelmap
+from .section import MaskSampler, Section
 
 logger = logging.getLogger(__name__)
 
 CALCIUM = 14
 
 
-def _section_at(labelmap: Volume, plane: Plane, h: float, lumen) -> Section | None:
+def _section_at(sampler: MaskSampler, plane: Plane, h: float) -> Section | None:
     try:
-        return section_of_labelmap(labelmap, plane.shifted(h), lumen, radius_mm=45.0, step_mm=0.3)
+        return sampler.section(plane.shifted(h), radius_mm=45.0, step_mm=0.3)
     except CardiacInputError as exc:
         logger.info("no section %.1f mm from the annulus: %s", h, exc)
         return None
 
 
-def _extreme_level(labelmap, plane, lumen, lo, hi, largest: bool) -> tuple[float, Section] | None:
-    best = None
-    for h in np.arange(lo, hi + 1e-9, 1.0):
-        sec = _section_at(labelmap, plane, float(h), lumen)
-        if sec is not None and (best is None or (sec.area_mm2 > best[1].area_mm2) == largest):
-            best = (float(h), sec)
-    if best is None:
-        return None
+def _refine(sampler, plane, best: tuple[float, Section], largest: bool) -> tuple[float, Section]:
     h0 = best[0]
     for h in np.arange(h0 - 0.75, h0 + 0.76, 0.25):
-        sec = _section_at(labelmap, plane, float(h), lumen)
+        sec = _section_at(sampler, plane, float(h))
         if sec is not None and (sec.area_mm2 > best[1].area_mm2) == largest:
             best = (float(h), sec)
     return best
+
+
+def _largest_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section] | None:
+    best = None
+    for h in np.arange(lo, hi + 1e-9, 1.0):
+        sec = _section_at(sampler, plane, float(h))
+        if sec is not None and (best is None or sec.area_mm2 > best[1].area_mm2):
+            best = (float(h), sec)
+    return _refine(sampler, plane, best, True) if best else None
+
+
+def _first_minimum_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section] | None:
+    """The first level going up whose area is not exceeded by a smaller one within the next 3 mm
+    (the first waist above the sinus)."""
+    levels = []
+    for h in np.arange(lo, hi + 1e-9, 1.0):
+        sec = _section_at(sampler, plane, float(h))
+        if sec is None:
+            break
+        levels.append((float(h), sec))
+    if not levels:
+        return None
+    areas = np.array([sec.area_mm2 for _, sec in levels])
+    for i in range(len(levels)):
+        ahead = areas[i + 1 : i + 4]
+        if len(ahead) and ahead.min() >= areas[i] * 0.995:
+            return _refine(sampler, plane, levels[i], False)
+    return _refine(sampler, plane, levels[int(np.argmin(areas))], False)
+
+
+def _axis_section(sampler, plane: Plane, h: float) -> Section | None:
+    """Section at height ``h`` perpendicular to the local vessel axis (through the centroids of the
+    sections 5 mm below and above), centred on the vessel."""
+    below, above = _section_at(sampler, plane, h - 5.0), _section_at(sampler, plane, h + 5.0)
+    mid = _section_at(sampler, plane, h)
+    if below is None or above is None or mid is None:
+        return mid
+    axis = above.centroid - below.centroid
+    try:
+        return sampler.section(Plane(mid.centroid, axis), radius_mm=45.0, step_mm=0.3)
+    except CardiacInputError:
+        return mid
 
 
 def tavr_measurements(
@@ -88,22 +123,24 @@ def tavr_measurements(
         "annulus_plane": {"origin_lps": plane.origin.tolist(), "normal_lps": plane.normal.tolist()},
         "hinge_points_lps": pts.tolist(),
     }
-    ann = section_of_labelmap(labelmap, plane, lumen_labels, radius_mm=45.0, step_mm=0.2)
+    sampler = MaskSampler(
+        labelmap,
+        lumen_labels,
+        plane.origin + 0.5 * ascending_offset_mm * plane.normal,
+        0.5 * ascending_offset_mm + 50.0,
+    )
+    ann = sampler.section(plane, radius_mm=45.0, step_mm=0.2)
     out["annulus"] = ann.to_dict()
     progress(0.2, "LVOT")
-    lvot = _section_at(labelmap, plane, -lvot_offset_mm, lumen_labels)
+    lvot = _section_at(sampler, plane, -lvot_offset_mm)
     out["lvot"] = lvot.to_dict() if lvot else None
     progress(0.3, "sinus of Valsalva")
-    sinus = _extreme_level(labelmap, plane, lumen_labels, 2.0, 30.0, largest=True)
+    sinus = _largest_level(sampler, plane, 2.0, 30.0)
     out["sinus"] = {"height_mm": sinus[0], **sinus[1].to_dict()} if sinus else None
     progress(0.6, "sinotubular junction")
-    stj = (
-        _extreme_level(labelmap, plane, lumen_labels, sinus[0] + 1.0, sinus[0] + 25.0, False)
-        if sinus
-        else None
-    )
+    stj = _first_minimum_level(sampler, plane, sinus[0] + 1.0, sinus[0] + 25.0) if sinus else None
     out["stj"] = {"height_mm": stj[0], **stj[1].to_dict()} if stj else None
-    asc = _section_at(labelmap, plane, ascending_offset_mm, lumen_labels)
+    asc = _axis_section(sampler, plane, ascending_offset_mm)
     out["ascending_aorta"] = {"height_mm": ascending_offset_mm, **asc.to_dict()} if asc else None
     progress(0.8, "coronary heights")
     out["coronary_heights_mm"] = {k: height_above_plane(p, plane) for k, p in (ostia or {}).items()}
