@@ -11,7 +11,7 @@ from phantom_fixtures import fixture_anatomy
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.phantom.coronary import build_coronary_tree
-from CardiacPlanningLib.phantom.devices import coronary_stent, valve_frame, wire_occupancy
+from CardiacPlanningLib.phantom.devices import coronary_stent, valve_frame, wire_mask, wire_occupancy
 from CardiacPlanningLib.phantom.sweep import densify
 
 
@@ -140,3 +140,14 @@ def test_bad_device_input_is_named(tree, anatomy):
         valve_frame(anatomy.aortic_root, "mechanical")
     with pytest.raises(CardiacInputError, match="annulus_center"):
         valve_frame({}, "balloon_expandable")
+
+
+def test_wire_mask_labels_thin_struts(tree):
+    stent = coronary_stent(tree.branch("LAD"), 0.1, 8.0, rng=2)
+    ref = _reference(np.vstack(stent.struts), 0.5)
+    occ = wire_occupancy(stent, ref)
+    assert not (occ >= 0.5).any()  # 0.06 mm struts never fill half a 0.5 mm voxel
+    mask = wire_mask(stent, ref, occ)
+    ijk = np.rint(ref.lps_to_index(np.vstack(stent.struts))).astype(int)
+    assert mask[ijk[:, 2], ijk[:, 1], ijk[:, 0]].all()
+    assert abs(int(mask.sum()) - int((occ > 0).sum())) <= 0.05 * mask.sum()  # ~ the voxels holding metal

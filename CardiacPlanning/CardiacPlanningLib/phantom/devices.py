@@ -257,3 +257,13 @@ def wire_occupancy(device: Device, reference, supersample: int = 3) -> np.ndarra
         centers = np.vstack(pts)
         return sweep.sphere_sweep_occupancy(centers, device.strut_radius_mm, reference, supersample)
     return sweep.wire_deposit_occupancy(device.struts, device.strut_radius_mm, reference, supersample)
+
+
+def wire_mask(device: Device, reference, occupancy: np.ndarray | None = None) -> np.ndarray:
+    """Boolean ``[z, y, x]`` label mask of the device: voxels a strut centreline passes through, plus
+    voxels at least half metal. Use it for the label map: struts far thinner than a voxel never fill
+    half a voxel, so ``occupancy >= 0.5`` alone would label nothing."""
+    mask = sweep.polyline_voxels(device.struts, reference)
+    if occupancy is not None:
+        mask |= occupancy >= 0.5
+    return mask

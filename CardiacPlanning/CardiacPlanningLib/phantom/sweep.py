@@ -107,9 +107,9 @@ def wire_deposit_occupancy(polylines, wire_radius_mm: float, reference, supersam
     adds its exact metal volume ``pi r^2 l`` to the voxel holding its midpoint (volume-conserving
     line-integral partial volume; clipped at 1)."""
     sp, shape = _grid_geometry(reference)
-    out = np.zeros(int(np.prod(shape)), dtype=np.float64)
     step = float(sp.min()) / max(int(supersample), 1)
     area = np.pi * wire_radius_mm**2
+    flats, vols = [], []
     for line in polylines:
         dense, _ = densify(np.asarray(line, dtype=float), None, step)
         if len(dense) < 2:
@@ -118,7 +118,24 @@ def wire_deposit_occupancy(polylines, wire_radius_mm: float, reference, supersam
         length = np.linalg.norm(np.diff(dense, axis=0), axis=1)
         ijk = np.rint(reference.lps_to_index(mid)).astype(int)
         ok = np.all((ijk >= 0) & (ijk < np.array(shape[::-1])), axis=1)
-        flat = np.ravel_multi_index((ijk[ok, 2], ijk[ok, 1], ijk[ok, 0]), shape)
-        np.add.at(out, flat, area * length[ok])
-    out /= float(np.prod(sp))
-    return np.minimum(out, 1.0).astype(np.float32).reshape(shape)
+        flats.append(np.ravel_multi_index((ijk[ok, 2], ijk[ok, 1], ijk[ok, 0]), shape))
+        vols.append(area * length[ok])
+    out = np.zeros(shape, dtype=np.float32)
+    if flats:
+        voxels, inverse = np.unique(np.concatenate(flats), return_inverse=True)
+        total = np.bincount(inverse, weights=np.concatenate(vols)) / float(np.prod(sp))
+        out.ravel()[voxels] = np.minimum(total, 1.0)
+    return out
+
+
+def polyline_voxels(polylines, reference) -> np.ndarray:
+    """Boolean ``[z, y, x]`` mask of the voxels that LPS polylines pass through."""
+    sp, shape = _grid_geometry(reference)
+    out = np.zeros(shape, dtype=bool)
+    size = np.array(shape[::-1])
+    for line in polylines:
+        dense, _ = densify(np.asarray(line, dtype=float), None, 0.25 * float(sp.min()))
+        ijk = np.rint(reference.lps_to_index(dense)).astype(int)
+        ijk = ijk[np.all((ijk >= 0) & (ijk < size), axis=1)]
+        out[ijk[:, 2], ijk[:, 1], ijk[:, 0]] = True
+    return out
