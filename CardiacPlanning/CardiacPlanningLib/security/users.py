@@ -56,6 +56,7 @@ class UserDB:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.policy = policy or PasswordPolicy()
         self.hash_iterations = hash_iterations
+        self._dummy_hash: str | None = None
         self._mac_key = hmac_sm3(ring.secret("audit_mac"), b"users-db")
         self._totp_key = hmac_sm3(ring.secret("index"), b"totp-secrets")[:16]
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -263,7 +264,9 @@ class UserDB:
         now = self.clock()
         user = self._get(username)
         if user is None:
-            verify_password(password, hash_password("x", 1))  # similar timing for unknown users
+            if self._dummy_hash is None:
+                self._dummy_hash = hash_password("unknown-user", self.hash_iterations)
+            verify_password(password, self._dummy_hash)  # same work as for a real account
             self.audit.append(username, "?", "login", username, "failure", "unknown user")
             raise AuthenticationError("unknown user or wrong password")
         role = user["roles"]
