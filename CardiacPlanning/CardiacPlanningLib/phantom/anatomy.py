@@ -286,7 +286,12 @@ def _pericardium(tissue: np.ndarray, grid: Grid, heart_points: np.ndarray) -> No
     if box is None:
         return
     view = tissue[box]
-    dist = ndimage.distance_transform_edt(~np.isin(view, HEART_CODES), sampling=grid.spacing)
+    heart = np.isin(view, HEART_CODES)
+    # valve planes: the thin gaps between neighbouring cavities (mitral/tricuspid caps of the mesh)
+    # become fibrous tissue rather than fat
+    gaps = ndimage.binary_closing(heart, iterations=2) & ~heart & np.isin(view, (tis.LUNG, tis.FAT))
+    view[gaps] = tis.VESSEL_WALL
+    dist = ndimage.distance_transform_edt(~(heart | gaps), sampling=grid.spacing)
     free = np.isin(view, (tis.LUNG, tis.FAT))
     view[free & (dist > 0) & (dist <= 6.0)] = tis.PERICARDIAL_FAT
     view[free & (dist > 6.0) & (dist <= 7.5)] = tis.PERICARDIUM

@@ -49,8 +49,20 @@ def _coarse_field(motion: CardiacMotion, geom: Volume, f: float):
     kk, jj, ii = np.meshgrid(ks, js, is_, indexing="ij")
     ijk = np.stack([ii, jj, kk], axis=-1).reshape(-1, 3)
     y = geom.index_to_lps(ijk)
-    x = motion.backward(y, f, tol_mm=1e-4, initial=y - motion.displacement(y, f))
+    x = motion.backward(y, f, tol_mm=1e-3, initial=y - motion.displacement(y, f))
     return (x - y).reshape(len(ks), len(js), len(is_), 3), step
+
+
+def _interp_axis(arr: np.ndarray, axis: int, n_out: int, step: int, start: int = 0) -> np.ndarray:
+    """Linear interpolation along ``axis`` of a field sampled every ``step`` output voxels, at output
+    indices ``start .. start + n_out - 1``."""
+    pos = (np.arange(start, start + n_out) / step).astype(np.float32)
+    i0 = np.clip(np.floor(pos).astype(int), 0, arr.shape[axis] - 2)
+    w = pos - i0
+    shape = [1] * arr.ndim
+    shape[axis] = n_out
+    w = w.reshape(shape)
+    return np.take(arr, i0, axis=axis) * (1 - w) + np.take(arr, i0 + 1, axis=axis) * w
 
 
 def sample_phase(
@@ -72,6 +84,7 @@ def sample_phase(
     progress = as_progress(progress)
     nz, ny, nx = geom.shape
     field, step = _coarse_field(motion, geom, f)
+    field_xy = _interp_axis(_interp_axis(field.astype(np.float32), 2, nx, step), 1, ny, step)
     lut_hu = tis.hu_table()
     lut_label = tis.label_table_lut()
     labels_out = np.zeros(geom.shape, dtype=np.uint8)
@@ -85,21 +98,26 @@ def sample_phase(
         k1 = min(k0 + slab, nz)
         kk = np.arange(k0, k1)[:, None, None]
         ijk = np.stack(np.broadcast_arrays(ii[None], jj[None], kk), axis=-1).reshape(-1, 3)
-        y = geom.index_to_lps(ijk)
-        coords = (ijk[:, ::-1] / step).T
-        v = np.stack(
-            [ndimage.map_coordinates(field[..., a], coords, order=1, mode="nearest") for a in range(3)], 1
-        )
-        moving = np.abs(v).max(axis=1) > 1e-6
+        y = ijk.astype(np.float32) * np.float32(geom.spacing[0]) + np.asarray(geom.origin, dtype=np.float32)
+        v = _interp_axis(field_xy, 0, k1 - k0, step, start=k0).reshape(-1, 3)
+        moving = np.flatnonzero(np.abs(v).max(axis=1) > 1e-6)
         x = y + v
         for _ in range(refine):
-            x[moving] = y[moving] - motion.displacement(x[moving], f)
-        x = x.astype(np.float32)
-        labels_out[k0:k1] = lut_label[_lookup(anatomy, x)].reshape(k1 - k0, ny, nx)
-        acc = np.zeros(len(x), dtype=np.float32)
-        for d in sub.astype(np.float32):
-            acc += lut_hu[_lookup(anatomy, x + d)]
-        hu[k0:k1] = (acc / len(sub)).reshape(k1 - k0, ny, nx)
+            x[moving] = y[moving] - motion.displacement(x[moving], f).astype(np.float32)
+        centre = _lookup(anatomy, x)
+        labels_out[k0:k1] = lut_label[centre].reshape(k1 - k0, ny, nx)
+        values = lut_hu[centre]
+        if len(sub) > 1:
+            # partial volume only where the tissue changes within one voxel of the centre
+            block = centre.reshape(k1 - k0, ny, nx)
+            edge = ndimage.maximum_filter(block, size=3) != ndimage.minimum_filter(block, size=3)
+            edge[[0, -1]] = True
+            sel = np.flatnonzero(edge.ravel())
+            acc = np.zeros(len(sel), dtype=np.float32)
+            for d in sub.astype(np.float32):
+                acc += lut_hu[_lookup(anatomy, x[sel] + d)]
+            values[sel] = acc / len(sub)
+        hu[k0:k1] = values.reshape(k1 - k0, ny, nx)
         progress(k1 / nz, f"phase {100 * f:.0f} %")
     return labels_out, hu
 

@@ -125,11 +125,12 @@ def build_case(params: PhantomParameters, progress: Progress | None = None) -> P
 
 
 def _make_device(devices, kind: str, anatomy: Anatomy, tree, rng):
+    """A balloon-expandable valve frame in the annulus, or an 18 mm stent in the proximal LAD."""
     if kind == "valve":
-        return devices.valve_frame(anatomy.aortic_root, rng=rng)
+        return devices.valve_frame(anatomy.aortic_root, style="balloon_expandable", rng=rng)
     if tree is None:
         raise CardiacInputError("--stent coronary needs the coronary tree")
-    return devices.coronary_stent(tree, rng=rng)
+    return devices.coronary_stent(tree.branch("LAD"), start_fraction=0.12, length_mm=18.0, rng=rng)
 
 
 def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress=None):

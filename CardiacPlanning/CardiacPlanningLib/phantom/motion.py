@@ -48,9 +48,10 @@ def ventricular_curve(f) -> np.ndarray:
 
 
 def atrial_curve(f) -> np.ndarray:
-    """Atrial contraction (0..1), peaking at 88 % R-R."""
+    """Atrial contraction (0..1), peaking at 88 % R-R, zero outside 78-98 % (so phase 0 is the
+    reference configuration)."""
     d = np.mod(np.asarray(f, dtype=float) - 0.88 + 0.5, 1.0) - 0.5
-    return np.exp(-0.5 * (d / 0.045) ** 2)
+    return fade(np.abs(d) / 0.1)
 
 
 @dataclass
@@ -75,7 +76,7 @@ class CardiacMotion:
 
     def levels(self, f: float) -> tuple[float, float]:
         """(ventricular, atrial) contraction levels at phase fraction ``f``."""
-        return float(ventricular_curve(f) * self.curve_scale), float(atrial_curve(f))
+        return min(float(ventricular_curve(f) * self.curve_scale), 1.0), float(atrial_curve(f))
 
     def displacement(self, points: np.ndarray, f: float, k: float | None = None) -> np.ndarray:
         """Displacement (mm) of reference points (N,3) LPS mm at phase fraction ``f``."""
