@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[test]"
+	# the phantom's real heart mesh: a local copy, else unpacked from the ansys-health-heart wheel
+	$(PY) -m CardiacPlanningLib.phantom.assets
 	touch $(STAMP)
 
 venv: $(STAMP)
