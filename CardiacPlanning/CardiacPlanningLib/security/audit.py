@@ -232,34 +232,40 @@ class AuditLog:
         """Check the whole chain, the checkpoints and their SM2 signatures, and the side file.
         Each problem names the exact record."""
         rep = VerifyReport()
-        recs = self.records()
-        rep.records = len(recs)
+        db = self._db
         purge_anchors = {}
-        for r in recs:
-            if r["action"] == "audit.purge" and r["outcome"] == "success":
-                d = json.loads(r["detail"])
-                purge_anchors[d["purged_through"]] = d["anchor"]
+        for (detail,) in db.execute(
+            "SELECT detail FROM records WHERE action = 'audit.purge' AND outcome = 'success'"
+        ):
+            d = json.loads(detail)
+            purge_anchors[d["purged_through"]] = d["anchor"]
+        cp_seqs = {row[0] for row in db.execute("SELECT seq FROM checkpoints")}
         prev_mac, expected = GENESIS, 1
-        if recs and recs[0]["seq"] != 1:
-            first = recs[0]["seq"]
-            if purge_anchors.get(first - 1) == recs[0]["prev_mac"]:
-                prev_mac, expected = recs[0]["prev_mac"], first
-            else:
-                rep.add(1, f"records 1..{first - 1} are missing (deleted from the head without a purge)")
-                prev_mac, expected = recs[0]["prev_mac"], first
-        by_seq = {}
-        for r in recs:
+        by_seq: dict[int, str] = {}  # macs of checkpointed records only (memory stays small)
+        first_seq, last_seq = 1, 0
+        cur = db.execute("SELECT * FROM records ORDER BY seq")  # streamed: the log may be large
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            r = dict(zip(names, row))
             seq = r["seq"]
+            if rep.records == 0:
+                first_seq = seq
+                if seq != 1:
+                    if purge_anchors.get(seq - 1) != r["prev_mac"]:
+                        rep.add(
+                            1, f"records 1..{seq - 1} are missing (deleted from the head without a purge)"
+                        )
+                    prev_mac, expected = r["prev_mac"], seq
+            rep.records += 1
             if seq != expected:
                 rep.add(expected, f"records {expected}..{seq - 1} are missing (deleted)")
             if not constant_time_equal(bytes.fromhex(self._mac(r, r["prev_mac"])), bytes.fromhex(r["mac"])):
                 rep.add(seq, "content was edited (HMAC-SM3 mismatch)")
             elif r["prev_mac"] != prev_mac and seq == expected:
                 rep.add(seq, "chain broken: the record before it was replaced, removed or reordered")
-            prev_mac, expected = r["mac"], seq + 1
-            by_seq[seq] = r["mac"]
-        last_seq = recs[-1]["seq"] if recs else 0
-        first_seq = recs[0]["seq"] if recs else 1
+            prev_mac, expected, last_seq = r["mac"], seq + 1, seq
+            if seq in cp_seqs:
+                by_seq[seq] = r["mac"]
         cps = self._db.execute("SELECT seq, mac, time, signature FROM checkpoints ORDER BY id").fetchall()
         rep.checkpoints = len(cps)
         max_cp = 0
