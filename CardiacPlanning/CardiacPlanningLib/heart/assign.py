@@ -35,7 +35,10 @@ PRIOR_ML = {lbl.LV_BLOOD_POOL: 120.0, lbl.RV: 186.0, lbl.LA: 68.0, lbl.RA: 111.0
 CHAMBERS = (lbl.LV_BLOOD_POOL, lbl.RV, lbl.LA, lbl.RA)
 # a piece further than REACH x (equivalent-sphere radius of the chamber) from its centroid is a vessel
 REACH = 1.4
+VESSEL_REACH_MM = 35.0  # a great-artery piece found by position lies this close to its prior
+DESCENDING_MIN_MM = 50.0  # vertical extent of a descending-aorta column
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
+CHAMBER_OPEN_CONTACT = 0.5  # contact area / smaller lumen cross-section for a chamber to continue
 MIN_OPEN_CONTACT = 0.25  # contact area / smaller lumen cross-section for a vessel to continue
 PV, SVC, IVC = (
     lbl.value_of("pulmonary_veins"),
@@ -122,9 +125,9 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
                 heapq.heappush(heap, (cost(by_id[nb], by_id[rid], lab), nb, lab))
 
     def cost(r: Region, via: Region, lab: int) -> float:
-        if lab in CHAMBERS:
-            return dist(r, lab)
-        return -open_contact(r, via)
+        if open_contact(r, via) < CHAMBER_OPEN_CONTACT:
+            return np.inf  # a chamber continues only through a wide opening
+        return dist(r, lab)
 
     for rid in list(named):
         push(rid, CHAMBERS)
@@ -134,6 +137,8 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             continue
         named[rid] = lab
         push(rid, CHAMBERS)
+    hu = {lab: np.mean([by_id[r].mean_hu for r, v in named.items() if v == lab]) for lab in CHAMBERS}
+    named.update(_descending_aorta(regions, named, centre, scale, hu[lbl.LV_BLOOD_POOL]))
     # phase 2: vessels leaving the chambers
     start = {lbl.LV_BLOOD_POOL: lbl.AORTA, lbl.RV: lbl.PULMONARY_ARTERY, lbl.LA: PV}
     ra_z = centre[2] + scale * PRIOR[lbl.RA][2]
@@ -146,6 +151,9 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             c = open_contact(r, by_id[rid])
             if vessel is not None and c >= MIN_OPEN_CONTACT:
                 heapq.heappush(heap, (continuation(r, by_id[rid]), nb, vessel))
+    # great arteries behind a closed valve (a separate blood component): nearest pieces to the prior
+    for rid, vessel in _great_artery_seeds(regions, named, dist, hu).items():
+        heapq.heappush(heap, (-1.0, rid, vessel))
     while heap:
         d, rid, lab = heapq.heappop(heap)
         if rid in named:
@@ -156,3 +164,56 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
                 if open_contact(by_id[nb], by_id[rid]) >= MIN_OPEN_CONTACT:
                     heapq.heappush(heap, (continuation(by_id[nb], by_id[rid]), nb, lab))
     return named
+
+
+def _descending_aorta(regions: list[Region], named: dict[int, int], centre, scale: float, lv_hu: float):
+    """Pieces of a descending aorta: a vertical column (>= DESCENDING_MIN_MM) of contact-connected
+    unnamed pieces behind the atria, enhanced like the LV and homogeneous (bone is not: its cortex
+    and marrow differ by hundreds of HU)."""
+    ok = {
+        r.rid: r
+        for r in regions
+        if r.rid not in named
+        and 6.0 <= r.radius <= 22.0
+        and abs(r.mean_hu - lv_hu) <= 0.25 * abs(lv_hu)
+        and r.hu_std <= max(0.3 * abs(lv_hu), 60.0)
+        and (r.centroid[1] - centre[1]) / scale >= 25.0
+    }
+    out: dict[int, int] = {}
+    seen: set[int] = set()
+    for rid in ok:
+        if rid in seen:
+            continue
+        group, stack = [], [rid]
+        seen.add(rid)
+        while stack:
+            cur = stack.pop()
+            group.append(ok[cur])
+            for nb in ok[cur].neighbours:
+                if nb in ok and nb not in seen:
+                    seen.add(nb)
+                    stack.append(nb)
+        top = max(r.centroid[2] + r.z_extent_mm / 2 for r in group)
+        bottom = min(r.centroid[2] - r.z_extent_mm / 2 for r in group)
+        xy = np.array([r.centroid[:2] for r in group])
+        if top - bottom >= DESCENDING_MIN_MM and np.ptp(xy, axis=0).max() <= 40.0:
+            out.update({r.rid: lbl.AORTA for r in group})
+    return out
+
+
+def _great_artery_seeds(regions: list[Region], named: dict[int, int], dist, hu: dict) -> dict[int, int]:
+    """Unnamed pieces that best match the aorta / pulmonary artery priors (position, and HU like the
+    LV / RV blood), one each, within VESSEL_REACH_MM; {} entries for vessels already started."""
+    vessels = [v for v in (lbl.AORTA, lbl.PULMONARY_ARTERY) if v not in named.values()]
+    cands = [r for r in regions if r.rid not in named and r.radius >= 7.0]
+    if not vessels or not cands:
+        return {}
+    ref_hu = {lbl.AORTA: hu[lbl.LV_BLOOD_POOL], lbl.PULMONARY_ARTERY: hu[lbl.RV]}
+    cost = np.array(
+        [
+            [dist(r, v) + 30.0 * abs(r.mean_hu - ref_hu[v]) / max(abs(ref_hu[v]), 1.0) for v in vessels]
+            for r in cands
+        ]
+    )
+    rows, cols = linear_sum_assignment(cost)
+    return {cands[i].rid: vessels[j] for i, j in zip(rows, cols) if cost[i, j] <= VESSEL_REACH_MM}

@@ -12,7 +12,7 @@ from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .assign import name_regions
 from .contrast import ContrastModel, body_mask, estimate_contrast
-from .regions import blood_mask, heart_component, split_pool
+from .regions import blood_mask, heart_component, near_components, split_pool
 from .walls import add_walls
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def segment_classical(
     model: ContrastModel = estimate_contrast(image, voxel_ml, body, name)
     progress(0.2, "blood pool")
     blood = blood_mask(image, model.threshold_hu, work_mm) & body
-    pool = heart_component(blood, work_mm, voxel_ml, name)
+    pool = near_components(blood, heart_component(blood, work_mm, voxel_ml, name), work_mm)
     progress(0.35, "splitting the blood pool")
     ids, regions = split_pool(pool, image, work_mm, work.index_to_lps)
     progress(0.6, "naming chambers and vessels")

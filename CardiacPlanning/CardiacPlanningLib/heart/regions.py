@@ -34,6 +34,8 @@ class Region:
     mean_hu: float
     z_extent_mm: float
     neighbours: dict[int, int]
+    component: int = 0
+    hu_std: float = 0.0
 
     def ml(self, voxel_ml: float) -> float:
         return self.voxels * voxel_ml
@@ -45,6 +47,19 @@ def blood_mask(image: np.ndarray, threshold: float, spacing_mm: float) -> np.nda
     smooth = ndi.gaussian_filter(image.astype(np.float32), 0.6)
     mask = smooth > threshold
     return ndi.binary_opening(mask, structure=ndi.generate_binary_structure(3, 1))
+
+
+def near_components(
+    blood: np.ndarray, heart: np.ndarray, spacing_mm: float, reach_mm: float = 30.0
+) -> np.ndarray:
+    """Blood components of at least 3 ml with a voxel within ``reach_mm`` of the heart component
+    (great arteries behind closed valves, a descending aorta below the field of view's arch)."""
+    near = ndi.distance_transform_edt(~heart) * spacing_mm <= reach_mm
+    lab, n = ndi.label(blood)
+    sizes = np.bincount(lab.ravel()) * spacing_mm**3 / 1000.0
+    hits = np.unique(lab[near & blood])
+    keep = [c for c in hits if c > 0 and sizes[c] >= 3.0]
+    return np.isin(lab, keep) | heart
 
 
 def heart_component(blood: np.ndarray, spacing_mm: float, voxel_ml: float, name: str) -> np.ndarray:
@@ -99,9 +114,12 @@ def split_pool(
     )
     radius = ndi.maximum(dist, ids, index)
     hu = ndi.mean(image, ids, index)
+    hu_std = ndi.standard_deviation(image, ids, index)
     zmin = ndi.minimum(np.broadcast_to(zz, pool.shape), ids, index)
     zmax = ndi.maximum(np.broadcast_to(zz, pool.shape), ids, index)
     contacts = _contacts(ids)
+    comp, _ = ndi.label(pool)
+    comp_of = ndi.maximum(comp, ids, index)
     lps = to_lps(cen)
     regions = [
         Region(
@@ -112,6 +130,8 @@ def split_pool(
             float(hu[i - 1]),
             float((zmax[i - 1] - zmin[i - 1] + 1) * spacing_mm),
             contacts.get(i, {}),
+            int(comp_of[i - 1]),
+            float(hu_std[i - 1]),
         )
         for i in index
     ]
