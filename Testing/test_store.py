@@ -23,6 +23,7 @@ from CardiacPlanningLib.store import (
     KeyFileError,
     KeyRing,
     NotFoundError,
+    StoreError,
     StoreWriteError,
     atomic,
     crypto,
@@ -253,3 +254,19 @@ def test_recover_removes_orphans_and_temp_files(store):
     removed = sorted(p.name for p in store.recover())
     assert removed == [".tmp-junk.123", "0" * 32 + "-00000099.obj"]
     assert store.get_bytes("CASE-O", "a")[0] == b"1"
+
+
+def test_delete_case_and_deidentified_flag(store):
+    store.put_bytes("CASE-D", "a", b"1")
+    store.put_bytes("CASE-K", "a", b"2", deidentified=True)
+    assert store.is_deidentified("CASE-K") and not store.is_deidentified("CASE-D")
+    with pytest.raises(StoreError, match="de-identified flag"):
+        store.put_bytes("CASE-K", "b", b"3", deidentified=False)
+    folder = store._case_dir("CASE-D")
+    store.delete_case("CASE-D")
+    assert not folder.exists()
+    assert store.list_cases() == ["CASE-K"]
+    with pytest.raises(NotFoundError):
+        store.get_bytes("CASE-D", "a")
+    with pytest.raises(StoreError, match="invalid case id"):
+        store.put_bytes("", "a", b"1")

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +80,10 @@ def run_soak(
     voxels: tuple[int, int, int] = (32, 128, 128),
     max_rss_growth_mb: float = 20.0,
     log: Callable[[int, SoakReport], None] | None = None,
+    stop_after_s: float | None = None,
 ) -> SoakReport:
-    """Run ``cycles`` cycles (at least 6) and return the measurements and any problem found."""
+    """Run ``cycles`` cycles (at least 6; or until ``stop_after_s`` seconds have passed) and return
+    the measurements and any problem found."""
     root = Path(root)
     ring = KeyRing.create(root / "store" / "keyfile.json", "soak passphrase, not secret", iterations=1000)
     ws = Workstation(root / "store", ring, hash_iterations=1000)
@@ -93,7 +96,10 @@ def run_soak(
     rng = np.random.default_rng(0)
     rep = SoakReport()
     backups: list[Path] = []
+    t_end = time.monotonic() + stop_after_s if stop_after_s else None
     for c in range(cycles):
+        if t_end is not None and time.monotonic() > t_end:
+            break
         vol = Volume(rng.integers(-1000, 1500, size=voxels).astype(np.int16), spacing=(0.7, 0.7, 1.0))
         store.put_volume("SOAK-1", "ct", vol)
         if not np.array_equal(store.get_volume("SOAK-1", "ct").array, vol.array):
