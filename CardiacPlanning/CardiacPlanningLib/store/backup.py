@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..progress import Progress, as_progress
-from .atomic import atomic_write, make_dirs
+from .atomic import atomic_write, file_lock, make_dirs
 from .container import open_sealed, seal
 from .crypto import sm3_hex
 from .errors import IntegrityError, StoreError
@@ -55,10 +55,9 @@ def _sqlite_snapshot(src: Path) -> bytes:
         dst_db.close()
 
 
-def _store_files(root: Path) -> list[str]:
-    rels = [p.relative_to(root).as_posix() for p in sorted((root / "cases").rglob("*")) if p.is_file()]
-    rels = [r for r in rels if not Path(r).name.startswith((".tmp-", ".lock"))]
-    return rels + [r for r in SQLITE_FILES if (root / r).exists()]
+def _case_folders(root: Path) -> list[Path]:
+    cases = root / "cases"
+    return sorted(p for p in cases.iterdir() if p.is_dir()) if cases.is_dir() else []
 
 
 def create_backup(
@@ -77,16 +76,27 @@ def create_backup(
     folder = dest / f"backup-{stamp}"
     try:
         make_dirs(folder / "data")
-        files, total = {}, 0
-        rels = _store_files(root)
-        for i, rel in enumerate(rels):
-            progress(i / max(len(rels), 1), f"backing up {i + 1}/{len(rels)}")
-            raw = _sqlite_snapshot(root / rel) if rel in SQLITE_FILES else (root / rel).read_bytes()
+        files: dict[str, dict] = {}
+        total = 0
+
+        def add(rel: str, raw: bytes) -> None:
+            nonlocal total
             blob = seal(ring, BACKUP_CASE, rel, raw, {})
-            name = f"data/{i:06d}.enc"
+            name = f"data/{len(files):06d}.enc"
             atomic_write(folder / name, blob)
             files[rel] = {"file": name, "sm3": sm3_hex(blob), "size": len(blob)}
             total += len(blob)
+
+        case_folders = _case_folders(root)
+        for i, case_folder in enumerate(case_folders):
+            progress(i / max(len(case_folders), 1), f"backing up case {i + 1}/{len(case_folders)}")
+            with file_lock(case_folder / ".lock"):  # a consistent case: no save in between
+                for p in sorted(case_folder.iterdir()):
+                    if p.is_file() and not p.name.startswith((".tmp-", ".lock")):
+                        add(p.relative_to(root).as_posix(), p.read_bytes())
+        for rel in SQLITE_FILES:
+            if (root / rel).exists():
+                add(rel, _sqlite_snapshot(root / rel))
         shutil.copyfile(ring.path, folder / "keyfile.json")
         manifest = {
             "created": stamp,
