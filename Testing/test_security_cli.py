@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import time
+
 import numpy as np
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 from CardiacPlanningLib.cli.main import cli
 from CardiacPlanningLib.imaging import Volume
@@ -91,3 +96,13 @@ def test_admin_audit_backup_cli(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "may not key.rotate" in res.output
     out = run("audit", "verify", "--store", store, "--user", "aud", password="wrong-Passw0rd-9", code=1)
     assert "Error: unknown user or wrong password" in out
+    out = run("admin", "totp-enroll", "--store", store, "--user", "aud", password="Review-Passw0rd-02")
+    b32 = out.split("secret (base32): ")[1].split()[0]
+    assert "otpauth://totp/CardiacPlanning:aud?secret=" + b32 in out
+    run(
+        "audit", "verify", "--store", store, "--user", "aud", password="Review-Passw0rd-02", code=1
+    )  # no code
+    key = base64.b32decode(b32 + "=" * (-len(b32) % 8))
+    code = TOTP(key, 6, SHA1(), 30).generate(time.time()).decode()
+    assert "audit log OK" in run("audit", "verify", "--store", store, "--user", "aud", "--totp", code,
+                                 password="Review-Passw0rd-02")  # fmt: skip

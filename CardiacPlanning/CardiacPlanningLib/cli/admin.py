@@ -219,3 +219,22 @@ def change_passphrase(store_dir, key_file, username, totp_code) -> None:
         guard.record("key.rotate", "keyfile passphrase", "success")
         ws.close()
     click.echo("key-file passphrase changed")
+
+
+@admin.command("totp-enroll")
+@store_options
+@login_options
+def totp_enroll(store_dir, key_file, username, totp_code) -> None:
+    """Turn on the second factor for your own account; prints the secret (base32) and an otpauth://
+    URI to load into an authenticator app. Shown once: from now on log in with --totp CODE."""
+    import base64
+
+    with user_errors():
+        ws = open_workstation(store_dir, key_file)
+        secret_bytes = ws.users.enroll_totp(login(ws, username, totp_code))
+        ws.close()
+    b32 = base64.b32encode(secret_bytes).decode().rstrip("=")
+    click.echo(f"secret (base32): {b32}")
+    click.echo(
+        f"otpauth://totp/CardiacPlanning:{username}?secret={b32}&issuer=CardiacPlanning&digits=6&period=30"
+    )
