@@ -151,18 +151,22 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             c = open_contact(r, by_id[rid])
             if vessel is not None and c >= MIN_OPEN_CONTACT:
                 heapq.heappush(heap, (continuation(r, by_id[rid]), nb, vessel))
-    # great arteries behind a closed valve (a separate blood component): nearest pieces to the prior
+
+    def drain() -> None:
+        while heap:
+            _, rid, lab = heapq.heappop(heap)
+            if rid in named:
+                continue
+            named[rid] = lab
+            for nb in by_id[rid].neighbours:
+                if nb not in named and open_contact(by_id[nb], by_id[rid]) >= MIN_OPEN_CONTACT:
+                    heapq.heappush(heap, (continuation(by_id[nb], by_id[rid]), nb, lab))
+
+    drain()
+    # great arteries behind a closed valve (no open contact): the pieces that best match the prior
     for rid, vessel in _great_artery_seeds(regions, named, dist, hu).items():
         heapq.heappush(heap, (-1.0, rid, vessel))
-    while heap:
-        d, rid, lab = heapq.heappop(heap)
-        if rid in named:
-            continue
-        named[rid] = lab
-        for nb in by_id[rid].neighbours:
-            if nb not in named:
-                if open_contact(by_id[nb], by_id[rid]) >= MIN_OPEN_CONTACT:
-                    heapq.heappush(heap, (continuation(by_id[nb], by_id[rid]), nb, lab))
+    drain()
     return named
 
 
