@@ -134,3 +134,13 @@ def test_centerline_bad_input_names_it():
         metrics.centerline_scores(_line(10), np.ones(3), _line(10))
     with pytest.raises(CardiacInputError, match="centerline"):
         metrics.centerline_scores(_line(10)[:1], np.ones(1), _line(10))
+
+
+def test_best_centerline_is_picked_among_candidates():
+    ref = _line(50.0)
+    radii = np.full(len(ref), 1.5)
+    cands = [_line(50.0, offset=(5.0, 0.0)), _line(20.0, offset=(0.3, 0.0)), _line(50.0, offset=(0.5, 0.0))]
+    idx, s = metrics.best_centerline_scores(ref, radii, cands)
+    assert idx == 2 and s.ov == 1.0 and s.ai_mm == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(CardiacInputError, match="no evaluated"):
+        metrics.best_centerline_scores(ref, radii, [])

@@ -172,3 +172,16 @@ def test_bad_anatomy_is_named():
 
     with pytest.raises(CardiacInputError, match="epicardium"):
         build_coronary_tree(SimpleNamespace(epicardium=None, aortic_root={}), 0)
+
+
+def test_vessel_path_runs_from_the_ostium_through_the_parents(tree, anatomy):
+    pts, rad = tree.vessel_path("D1")
+    lm, lad, d1 = tree.branch("LM"), tree.branch("LAD"), tree.branch("D1")
+    assert len(pts) == len(lm.points) - 1 + d1.parent_index + len(d1.points)
+    np.testing.assert_array_equal(pts[0], anatomy.aortic_root["ostia"]["left"])
+    np.testing.assert_array_equal(pts[-1], d1.points[-1])
+    np.testing.assert_array_equal(
+        rad[len(lm.points) - 1 : len(lm.points) - 1 + d1.parent_index], lad.radii[: d1.parent_index]
+    )
+    steps = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    assert steps.max() < 0.45  # continuous: no jump at the branch points

@@ -289,6 +289,18 @@ def centerline_scores(
     return CenterlineScores(ov, of, ot, ai, tpr, fn, tpm, fp)
 
 
+def best_centerline_scores(
+    ref_points: np.ndarray, ref_radii: np.ndarray, candidates: list[np.ndarray], **kwargs
+) -> tuple[int, CenterlineScores]:
+    """(index, scores) of the evaluated centerline among ``candidates`` with the highest OV against
+    the reference (ties: lower AI); for methods that return several unnamed paths."""
+    if not candidates:
+        raise CardiacInputError("no evaluated centerlines to score")
+    scored = [centerline_scores(ref_points, ref_radii, c, **kwargs) for c in candidates]
+    best = max(range(len(scored)), key=lambda i: (scored[i].ov, -np.nan_to_num(scored[i].ai_mm, nan=1e9)))
+    return best, scored[best]
+
+
 # --- helpers -------------------------------------------------------------------------------------
 def _pair(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(getattr(a, "array", a)), np.asarray(getattr(b, "array", b))

@@ -101,6 +101,20 @@ class CoronaryTree:
                 return b
         raise CardiacInputError(f"no coronary branch named {name!r} (have {', '.join(self.names)})")
 
+    def vessel_path(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(points (N, 3) LPS mm, radii (N,) mm) from the ostium through the parents to the end of
+        branch ``name`` (e.g. LM + LAD + D1), as vessels are scored in the Rotterdam framework."""
+        chain = [self.branch(name)]
+        while chain[-1].parent is not None:
+            chain.append(self.branch(chain[-1].parent))
+        chain.reverse()
+        pts, rad = [], []
+        for b, nxt in zip(chain, chain[1:] + [None]):
+            stop = len(b.points) if nxt is None else nxt.parent_index  # the child repeats that point
+            pts.append(b.points[:stop])
+            rad.append(b.radii[:stop])
+        return np.vstack(pts), np.concatenate(rad)
+
     def to_json(self) -> dict:
         """``{"coordinateSystem": "LPS", "branches": [{name, tree, parent, points, radii}], ...}``."""
         return {
