@@ -25,6 +25,7 @@ STAGES: list[tuple[str, str, str]] = [
     # (stage name, module path relative to CardiacPlanningLib, function name)
     ("phantom", "phantom.demo_stage", "run"),
     ("propagate", "motion.demo_stage", "run"),
+    ("report", "report.demo_stage", "run"),  # keep last: it reports on the other stages' outputs
 ]
 
 

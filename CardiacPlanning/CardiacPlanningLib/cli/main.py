@@ -24,6 +24,8 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("phantom", "phantom"),
     ("fourd", "import_phases"),
     ("fourd", "propagate"),
+    ("measure", "measure"),
+    ("report", "report"),
 ]
 
 

@@ -34,9 +34,9 @@ logger = logging.getLogger(__name__)
 CALCIUM = 14
 
 
-def _section_at(sampler: MaskSampler, plane: Plane, h: float) -> Section | None:
+def _section_at(sampler: MaskSampler, plane: Plane, h: float, diameters: bool = True) -> Section | None:
     try:
-        return sampler.section(plane.shifted(h), radius_mm=45.0, step_mm=0.3)
+        return sampler.section(plane.shifted(h), radius_mm=45.0, step_mm=0.3, diameters=diameters)
     except CardiacInputError as exc:
         logger.info("no section %.1f mm from the annulus: %s", h, exc)
         return None
@@ -45,16 +45,16 @@ def _section_at(sampler: MaskSampler, plane: Plane, h: float) -> Section | None:
 def _refine(sampler, plane, best: tuple[float, Section], largest: bool) -> tuple[float, Section]:
     h0 = best[0]
     for h in np.arange(h0 - 0.75, h0 + 0.76, 0.25):
-        sec = _section_at(sampler, plane, float(h))
+        sec = _section_at(sampler, plane, float(h), diameters=False)
         if sec is not None and (sec.area_mm2 > best[1].area_mm2) == largest:
             best = (float(h), sec)
-    return best
+    return best[0], _section_at(sampler, plane, best[0])
 
 
 def _largest_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section] | None:
     best = None
     for h in np.arange(lo, hi + 1e-9, 1.0):
-        sec = _section_at(sampler, plane, float(h))
+        sec = _section_at(sampler, plane, float(h), diameters=False)
         if sec is not None and (best is None or sec.area_mm2 > best[1].area_mm2):
             best = (float(h), sec)
     return _refine(sampler, plane, best, True) if best else None
@@ -65,7 +65,7 @@ def _first_minimum_level(sampler, plane, lo: float, hi: float) -> tuple[float, S
     (the first waist above the sinus)."""
     levels = []
     for h in np.arange(lo, hi + 1e-9, 1.0):
-        sec = _section_at(sampler, plane, float(h))
+        sec = _section_at(sampler, plane, float(h), diameters=False)
         if sec is None:
             break
         levels.append((float(h), sec))
@@ -82,15 +82,15 @@ def _first_minimum_level(sampler, plane, lo: float, hi: float) -> tuple[float, S
 def _axis_section(sampler, plane: Plane, h: float) -> Section | None:
     """Section at height ``h`` perpendicular to the local vessel axis (through the centroids of the
     sections 5 mm below and above), centred on the vessel."""
-    below, above = _section_at(sampler, plane, h - 5.0), _section_at(sampler, plane, h + 5.0)
-    mid = _section_at(sampler, plane, h)
+    below, above = _section_at(sampler, plane, h - 5.0, False), _section_at(sampler, plane, h + 5.0, False)
+    mid = _section_at(sampler, plane, h, False)
     if below is None or above is None or mid is None:
-        return mid
+        return _section_at(sampler, plane, h)
     axis = above.centroid - below.centroid
     try:
         return sampler.section(Plane(mid.centroid, axis), radius_mm=45.0, step_mm=0.3)
     except CardiacInputError:
-        return mid
+        return _section_at(sampler, plane, h)
 
 
 def tavr_measurements(

@@ -1,0 +1,168 @@
+"""Valve planes found automatically from the label map, and the TEER / PPVI / volume measurements.
+
+- Interface plane of two labels (e.g. LV blood pool and aorta = the aortic annulus level; LV and LA
+  = the mitral annulus; RV and pulmonary artery = the pulmonary valve): the least-squares plane
+  through the voxels of either label near the other (see :func:`interface_plane`), oriented
+  towards label B. Automatic "hinge points" are the three outline points of that plane's section at 0/120/240
+  degrees from the in-plane axis.
+- Mitral annulus (TEER): section of LA and LV blood pool in the LV-LA interface plane; the
+  anteroposterior (AP) diameter is the outline's width along the in-plane direction towards the
+  aortic annulus centre, the intercommissural (IC) diameter its width perpendicular to it.
+- PPVI: RVOT = section of RV and pulmonary artery 5 mm below the pulmonary valve plane; main
+  pulmonary artery (MPA) = section of the pulmonary artery 10 mm above it; MPA length = distance
+  along the followed vessel centroids from the valve plane to the bifurcation (the first level,
+  in 1 mm steps, whose section grows by more than 40 % or leaves the vessel).
+- Chamber volumes: voxel count x voxel volume per label (mL); ejection fraction from the largest
+  and smallest LV blood-pool volume over the phases.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage
+
+from .. import labels
+from ..errors import CardiacInputError
+from ..imaging.volume import Volume
+from .plane import Plane, fit_plane
+from .section import MaskSampler
+
+logger = logging.getLogger(__name__)
+
+
+def interface_plane(labelmap: Volume, label_a: int, label_b: int, max_gap_mm: float = 8.0) -> Plane:
+    """Plane between two labels (LPS mm), normal pointing from A towards B: fitted to the voxels of
+    each label that lie within the smallest gap (one voxel, then 2, 3, 4, 6, 8 mm up to
+    ``max_gap_mm``) of the other, so a wall between the labels (mitral, pulmonary valve) is bridged."""
+    a = labelmap.array == label_a
+    b = labelmap.array == label_b
+    names = f"{labels.by_value(label_a).name} and {labels.by_value(label_b).name}"
+    if not a.any() or not b.any():
+        raise CardiacInputError(f"the label map lacks {names}; place the valve points by hand")
+    # work in the box where the two labels come within max_gap_mm of each other
+    sampling = labelmap.spacing[::-1]
+    pad = [int(np.ceil(max_gap_mm / s)) + 1 for s in sampling]
+    box_b = ndimage.find_objects(b.astype(np.uint8))[0]
+    grown = tuple(slice(max(sl.start - p, 0), sl.stop + p) for sl, p in zip(box_b, pad))
+    near_a = np.argwhere(a[grown])
+    if len(near_a) == 0:
+        raise CardiacInputError(
+            f"{names} are more than {max_gap_mm} mm apart; place the valve points by hand"
+        )
+    lo = np.array([sl.start for sl in grown]) + near_a.min(0) - pad
+    hi = np.array([sl.start for sl in grown]) + near_a.max(0) + 1 + pad
+    box = tuple(slice(max(int(lo_), 0), int(hi_)) for lo_, hi_ in zip(lo, hi))
+    offset = np.array([sl.start for sl in box])
+    a, b = a[box], b[box]
+    if not b.any():
+        raise CardiacInputError(
+            f"{names} are more than {max_gap_mm} mm apart; place the valve points by hand"
+        )
+    dist_b = ndimage.distance_transform_edt(~b, sampling=sampling)
+    dist_a = ndimage.distance_transform_edt(~a, sampling=sampling)
+    for gap in [max(labelmap.spacing) * 1.01, 2.0, 3.0, 4.0, 6.0, 8.0]:
+        if gap > max_gap_mm:
+            break
+        near = (a & (dist_b <= gap)) | (b & (dist_a <= gap))
+        if near.sum() >= 50:
+            idx = np.argwhere(near) + offset
+            pts = labelmap.index_to_lps(idx[:, ::-1].astype(float))
+            b_centroid = labelmap.index_to_lps((np.argwhere(b) + offset).mean(axis=0)[::-1])
+            plane = fit_plane(pts, toward=b_centroid)
+            return Plane(pts.mean(axis=0), plane.normal)
+    raise CardiacInputError(f"{names} are more than {max_gap_mm} mm apart; place the valve points by hand")
+
+
+def automatic_hinge_points(labelmap: Volume) -> np.ndarray:
+    """Three annulus points (LPS mm) from the LV-aorta interface plane (see module docstring)."""
+    plane = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.AORTA)
+    sampler = MaskSampler(labelmap, (labels.LV_BLOOD_POOL, labels.AORTA), plane.origin, 50.0)
+    sec = sampler.section(plane, radius_mm=45.0, step_mm=0.25)
+    uv = plane.to_plane_coords(sec.contour)
+    ang = np.arctan2(uv[:, 1], uv[:, 0])
+    picks = [int(np.argmin(np.abs(np.angle(np.exp(1j * (ang - t)))))) for t in (0.0, 2.094395, 4.18879)]
+    return sec.contour[picks]
+
+
+def _width_along(contour_uv: np.ndarray, direction: np.ndarray) -> float:
+    d = direction / np.linalg.norm(direction)
+    proj = contour_uv @ d
+    return float(proj.max() - proj.min())
+
+
+def teer_measurements(labelmap: Volume) -> dict:
+    """Mitral annulus AP and intercommissural diameters (mm), area and perimeter, LA volume (mL)."""
+    plane = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.LA)
+    sampler = MaskSampler(labelmap, (labels.LV_BLOOD_POOL, labels.LA), plane.origin, 50.0)
+    sec = sampler.section(plane, radius_mm=45.0, step_mm=0.25)
+    uv = plane.to_plane_coords(sec.contour)
+    try:
+        aortic = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.AORTA).origin
+    except CardiacInputError:
+        aortic = plane.origin + np.array([0.0, -1.0, 0.0])  # no aorta: use the anterior direction
+    ap_dir = plane.to_plane_coords(plane.project(aortic))
+    if np.linalg.norm(ap_dir) < 1e-6:
+        ap_dir = np.array([1.0, 0.0])
+    ic_dir = np.array([-ap_dir[1], ap_dir[0]])
+    la_ml = float((labelmap.array == labels.LA).sum() * labelmap.voxel_volume_mm3 / 1000.0)
+    return {
+        "mitral_plane": {"origin_lps": plane.origin.tolist(), "normal_lps": plane.normal.tolist()},
+        "mitral_annulus": sec.to_dict(),
+        "ap_diameter_mm": _width_along(uv, ap_dir),
+        "intercommissural_diameter_mm": _width_along(uv, ic_dir),
+        "la_volume_ml": la_ml,
+    }
+
+
+def ppvi_measurements(labelmap: Volume) -> dict:
+    """RVOT and main pulmonary artery sections (mm, mm^2) and MPA length (mm)."""
+    plane = interface_plane(labelmap, labels.RV, labels.PULMONARY_ARTERY)
+    out: dict = {
+        "pulmonary_valve_plane": {"origin_lps": plane.origin.tolist(), "normal_lps": plane.normal.tolist()}
+    }
+    both = MaskSampler(labelmap, (labels.RV, labels.PULMONARY_ARTERY), plane.origin, 60.0)
+    try:
+        out["rvot"] = both.section(plane.shifted(-5.0), radius_mm=45.0, step_mm=0.3).to_dict()
+    except CardiacInputError as exc:
+        logger.info("RVOT section failed: %s", exc)
+        out["rvot"] = None
+    pa = MaskSampler(labelmap, labels.PULMONARY_ARTERY, plane.origin + 25 * plane.normal, 60.0)
+    try:
+        out["mpa"] = pa.section(plane.shifted(10.0), radius_mm=45.0, step_mm=0.3).to_dict()
+    except CardiacInputError as exc:
+        logger.info("MPA section failed: %s", exc)
+        out["mpa"] = None
+    # follow the trunk from the valve until it branches
+    origin, normal, length, prev_area = plane.origin.copy(), plane.normal.copy(), 0.0, None
+    for _ in range(80):
+        nxt = origin + normal
+        try:
+            sec = pa.section(Plane(nxt, normal), radius_mm=45.0, step_mm=0.4)
+        except CardiacInputError:
+            break
+        if prev_area is not None and sec.area_mm2 > 1.4 * prev_area:
+            break
+        step = sec.centroid - origin
+        if np.linalg.norm(step) > 1e-6:
+            normal = 0.7 * normal + 0.3 * step / np.linalg.norm(step)
+            normal /= np.linalg.norm(normal)
+        length += float(np.linalg.norm(sec.centroid - origin))
+        origin, prev_area = sec.centroid, sec.area_mm2
+    out["mpa_length_mm"] = length
+    return out
+
+
+def chamber_volumes(labelmap: Volume, keys=("lv_blood_pool", "la", "rv", "ra")) -> dict[str, float]:
+    """Volumes (mL) of the labels ``keys``."""
+    counts = np.bincount(labelmap.array.ravel().astype(np.int64), minlength=64)
+    return {k: float(counts[labels.value_of(k)] * labelmap.voxel_volume_mm3 / 1000.0) for k in keys}
+
+
+def ejection_fraction(lv_volumes_ml) -> float:
+    """(EDV - ESV) / EDV from LV volumes over the phases (fraction 0..1)."""
+    v = np.asarray(lv_volumes_ml, dtype=float)
+    if len(v) < 2 or v.max() <= 0:
+        raise CardiacInputError("an ejection fraction needs LV volumes of at least two phases")
+    return float(1.0 - v.min() / v.max())
