@@ -14,6 +14,7 @@ import click
 from ..security.sessions import Session
 from ..security.workstation import Workstation
 from ..store.store import default_store_root
+from .common import user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +75,59 @@ def open_workstation(store_dir: Path, key_file: Path | None) -> Workstation:
 
 def login(ws: Workstation, username: str, totp_code: str | None) -> Session:
     return ws.login(username, secret(ENV_PASSWORD, f"Password for {username}"), totp_code)
+
+
+def audited(action: str, target_param: str | None = None) -> Callable:
+    """Decorator for the file-in/file-out commands: adds ``--store``, ``--key-file``, ``--user`` and
+    ``--totp``. Without ``--store`` the command runs as before (research on de-identified files,
+    tests). With ``--store`` the user logs in, ``action`` (an action of the permission matrix) is
+    checked, and the outcome is written to that store's audit log, naming the value of the command's
+    ``target_param`` argument as the object.
+
+    Usage::
+
+        @click.command()
+        @click.argument("image")
+        @audited("export.deidentified", target_param="image")
+        def my_command(image): ...
+    """
+
+    def decorate(func: Callable) -> Callable:
+        @click.option(
+            "--store",
+            "audit_store",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Check this store's permissions and record the run in its audit log.",
+        )
+        @click.option(
+            "--key-file", "audit_key_file", type=click.Path(dir_okay=False, path_type=Path), default=None
+        )
+        @click.option("--user", "audit_user", default=None, help="Your user name (with --store).")
+        @click.option("--totp", "audit_totp", default=None, help="Second-factor code (with --store).")
+        @functools.wraps(func)
+        def wrapper(*args, audit_store, audit_key_file, audit_user, audit_totp, **kwargs):
+            if audit_store is None:
+                return func(*args, **kwargs)
+            if not audit_user:
+                raise click.UsageError("--user is required with --store")
+            with user_errors():
+                ws = open_workstation(audit_store, audit_key_file)
+            try:
+                target = str(kwargs.get(target_param, "")) if target_param else func.__name__
+                with user_errors():
+                    guard = ws.guard(login(ws, audit_user, audit_totp))
+                    guard.authorize(action, target)
+                try:
+                    result = func(*args, **kwargs)
+                except BaseException as exc:
+                    guard.record(action, target, "failure", f"{type(exc).__name__}: {exc}"[:500])
+                    raise
+                guard.record(action, target, "success", func.__name__)
+                return result
+            finally:
+                ws.close()
+
+        return wrapper
+
+    return decorate
