@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint format venv clean
+.PHONY: demo test lint format venv clean sysdeps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# Debian packages the report needs: a CJK TrueType font to embed in PDFs, poppler (pdftotext,
+# pdffonts, pdftoppm) and dicom3tools (dciodvfy). Installed only when missing and running as root
+# with apt-get; otherwise this prints what is missing (their tests are then skipped).
+SYSDEPS_PKGS := fonts-wqy-zenhei poppler-utils dicom3tools
+
+sysdeps:
+	@missing=""; for p in $(SYSDEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "sysdeps: $(SYSDEPS_PKGS) present"; \
+	elif [ "$$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "sysdeps: missing$$missing; install them (apt-get install$$missing) to enable the report checks"; \
+	else (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing) \
+	  || echo "sysdeps: could not install$$missing (offline?); the report checks that need them are skipped"; fi
+
+demo: $(STAMP) sysdeps
 	$(VENV)/bin/cardiac-planning demo --out $(DEMO_OUT)
 
 lint: $(STAMP)
@@ -28,7 +41,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint sysdeps
 	$(PY) -m pytest -q
 
 clean:
