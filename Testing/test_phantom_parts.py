@@ -71,3 +71,16 @@ def test_cli_rejects_bad_input(tmp_path):
     assert result.exit_code != 0 and "--size" in result.output
     result = runner.invoke(cli, ["phantom", "--out", str(tmp_path), "--ef", "95", "--quiet"])
     assert result.exit_code != 0 and "ejection fraction" in result.output
+
+
+def test_mesh_is_unpacked_from_a_wheel(tmp_path):
+    import zipfile
+
+    wheel = tmp_path / "ansys_health_heart-0.16.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name in assets.MESH_FILES:
+            archive.writestr(assets.WHEEL_DATA_DIR + name, f"content of {name}")
+        archive.writestr("ansys/health/heart/other.py", "")
+    target = assets.fetch_from_wheel(tmp_path / "cache", wheel=wheel)
+    assert sorted(p.name for p in target.iterdir()) == sorted(assets.MESH_FILES)
+    assert (target / assets.MESH_FILES[0]).read_text() == f"content of {assets.MESH_FILES[0]}"

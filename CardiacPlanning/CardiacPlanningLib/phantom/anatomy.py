@@ -181,7 +181,7 @@ def _landmarks(mesh: HeartMesh) -> dict[str, np.ndarray]:
         "lv_endo_radius": np.array(float(np.percentile(perp(lv), 75))),
         "lv_epi_radius": np.array(float(np.percentile(perp(myo), 95))),
     }
-    for key in ("la", "ra"):
+    for key in ("la", "ra", "rv"):
         pts = mesh.points[np.unique(mesh.triangles([CAVITY[key]]))]
         marks[f"{key}_center"] = pts.mean(0)
         marks[f"{key}_radius"] = np.array(float(np.percentile(np.linalg.norm(pts - pts.mean(0), axis=1), 90)))

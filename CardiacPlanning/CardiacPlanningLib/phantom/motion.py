@@ -64,11 +64,13 @@ class CardiacMotion:
     r_endo: float
     r_epi: float
     atria: tuple  # ((centre, radius), ...)
+    rv: tuple  # (centre, radius) of the RV cavity
     root_center: np.ndarray
     root_axis: np.ndarray
     k_peak: float = 0.0
     beta: float = 0.12
     atrial_gamma: float = 0.07
+    rv_gamma: float = 0.14
     root_angle_deg: float = 5.0
     curve_scale: float = 1.0
     fade_radial: float = 35.0
@@ -93,9 +95,11 @@ class CardiacMotion:
             r = np.sqrt(r2)
             w_r = fade((r - self.r_epi) / self.fade_radial)
             w_s = fade((s - self.length) / 25.0) * fade(-s / 15.0)
-            re2 = self.r_endo**2
-            safe = np.maximum(r2, 1e-9)
-            g = np.where(r2 < 1e-6 * re2, 1.0 / re2, -np.expm1(-r2 / re2) / safe)
+            # H(r) = t (2 - t), t = min(r^2 / R1^2, 1): homogeneous near the axis (H ~ 2 r^2 / R1^2),
+            # exactly 1 (area-preserving, the wall thickens) beyond R1 = r_endo, C1 at R1
+            r1 = self.r_endo**2
+            t = np.minimum(r2 / r1, 1.0)
+            g = np.where(t < 1.0, (2.0 - t) / r1, 1.0 / np.maximum(r2, 1e-9))
             phi = np.sqrt(np.maximum(1.0 - k * w_s * w_r * g, 1e-6))
             u += (phi - 1.0)[:, None] * q
             ramp = np.where(
@@ -104,6 +108,11 @@ class CardiacMotion:
                 self.length * fade((s - self.length) / self.fade_axial),
             )
             u -= (beta * ramp * w_r)[:, None] * self.axis
+        if cv and self.rv_gamma:
+            center, radius = self.rv
+            d = X - center
+            rho = np.linalg.norm(d, axis=1) / radius
+            u -= (self.rv_gamma * cv * fade((rho - 0.7) / 0.7))[:, None] * d
         if ca and self.atrial_gamma:
             for center, radius in self.atria:
                 d = X - center
@@ -128,18 +137,34 @@ class CardiacMotion:
     def backward(
         self, points_lps: np.ndarray, phase_fraction: float, tol_mm: float = 1e-5, initial=None
     ) -> np.ndarray:
-        """Reference (phase 0) positions of points (N,3 LPS mm) seen at ``phase_fraction``."""
+        """Reference (phase 0) positions of points (N,3 LPS mm) seen at ``phase_fraction``.
+
+        Fixed-point steps ``X <- Y - u(X)`` first, then Newton steps (finite-difference Jacobian) for
+        the points that have not converged to ``tol_mm``."""
         Y = np.atleast_2d(np.asarray(points_lps, dtype=float))
         X = Y.copy() if initial is None else np.array(initial, dtype=float)
         active = np.arange(len(Y))
-        for _ in range(200):
-            Xa = Y[active] - self.displacement(X[active], phase_fraction)
+        for it in range(60):
+            if it < 8:
+                Xa = Y[active] - self.displacement(X[active], phase_fraction)
+            else:
+                Xa = self._newton_step(X[active], Y[active], phase_fraction)
             step = np.abs(Xa - X[active]).max(axis=1)
             X[active] = Xa
             active = active[step > tol_mm]
             if active.size == 0:
                 return X
         raise CardiacInputError(f"motion inverse did not converge at phase {phase_fraction:.2f}")
+
+    def _newton_step(self, X: np.ndarray, Y: np.ndarray, f: float, h: float = 1e-3) -> np.ndarray:
+        residual = X + self.displacement(X, f) - Y
+        cols = []
+        for a in range(3):
+            e = np.zeros(3)
+            e[a] = h
+            cols.append((self.displacement(X + e, f) - self.displacement(X - e, f)) / (2 * h))
+        jac = np.stack(cols, axis=2) + np.eye(3)
+        return X - np.linalg.solve(jac, residual[..., None])[..., 0]
 
     def jacobian_det(self, points: np.ndarray, f: float, k: float | None = None, h: float = 0.05):
         """det(d forward / dX) at reference points (central differences, step ``h`` mm)."""
@@ -162,7 +187,7 @@ class CardiacMotion:
             raise CardiacInputError("the phases contain no systolic phase; use more phases")
         self.curve_scale = 1.0 / float(levels.max())
         f_es = float(np.asarray(phases)[np.argmax(levels)])
-        lo, hi = 0.0, 0.97 * self.r_endo**2
+        lo, hi = 0.0, 0.485 * self.r_endo**2
 
         def ratio(k: float) -> float:
             return float(self.jacobian_det(lv_points, f_es, k).mean())
@@ -185,9 +210,10 @@ def motion_for_anatomy(anatomy, ef: float, phases: np.ndarray, rng: np.random.Ge
         apex=m["lv_apex"],
         axis=m["lv_axis"],
         length=float(m["lv_length"]),
-        r_endo=0.8 * float(m["lv_endo_radius"]),
+        r_endo=1.15 * float(m["lv_endo_radius"]),
         r_epi=float(m["lv_epi_radius"]),
         atria=((m["la_center"], 1.3 * float(m["la_radius"])), (m["ra_center"], 1.3 * float(m["ra_radius"]))),
+        rv=(m["rv_center"], 1.2 * float(m["rv_radius"])),
         root_center=root.center + 0.5 * root.height * root.axis,
         root_axis=root.axis,
         beta=float(rng.uniform(0.10, 0.14)) * min(1.0, ef / 0.6),
