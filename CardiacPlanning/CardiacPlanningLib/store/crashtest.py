@@ -40,11 +40,11 @@ def payload(i: int) -> bytes:
     return rng.bytes(int(rng.integers(1024, 256 * 1024)))
 
 
-def slot(i: int) -> tuple[str, str]:
-    return f"KILL-{i % CASES}", f"object-{(i // CASES) % OBJECTS}"
+def slot(i: int, prefix: str = "") -> tuple[str, str]:
+    return f"KILL-{i % CASES}", f"{prefix}object-{(i // CASES) % OBJECTS}"
 
 
-def writer_main(root: str, start: int) -> None:
+def writer_main(root: str, start: int, prefix: str = "") -> None:
     """Body of a writer process: write, acknowledge, repeat until killed."""
     from ..security.audit import AuditLog
     from .store import CaseStore
@@ -55,7 +55,7 @@ def writer_main(root: str, start: int) -> None:
     print("READY", flush=True)
     i = start
     while True:
-        case, name = slot(i)
+        case, name = slot(i, prefix)
         store.put_bytes(case, name, payload(i), meta={"i": i})
         print(f"S {i}", flush=True)
         seq = audit.append("crashtest", "system", "case.write", f"{case}/{name}", "success", str(i))
@@ -158,3 +158,65 @@ def _check_files(store, rep: KillReport) -> None:
             if sm3_hex((folder / e["file"]).read_bytes()) != e["sm3"]:
                 rep.problems.append(f"{name}: manifest SM3 mismatch")
     json.dumps(rep.__dict__)  # report must stay serialisable for the benchmark
+
+
+def run_concurrent_test(root: Path, writers: int = 3, seconds: float = 2.0) -> KillReport:
+    """``writers`` processes save objects into the same cases (different object names, so they contend
+    for each case's lock and manifest) and append to one audit log at the same time; all are killed
+    after ``seconds``. Checks as :func:`run_kill_test`: every acknowledged write and record survives."""
+    from ..security.audit import AuditLog
+    from .store import CaseStore
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    KeyRing.create(root / "keyfile.json", PASSPHRASE, iterations=1000)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    procs = []
+    for w in range(writers):
+        code = (
+            "from CardiacPlanningLib.store.crashtest import writer_main; "
+            f"writer_main({str(root)!r}, {w * 1_000_000}, 'w{w}-')"
+        )
+        procs.append(
+            subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, text=True)
+        )
+    for p in procs:
+        if p.stdout.readline().strip() != "READY":
+            raise RuntimeError("concurrent writer did not start")
+    time.sleep(seconds)
+    rep = KillReport()
+    acked: dict[tuple[str, str], int] = {}
+    acked_seq: dict[int, str] = {}
+    for w, p in enumerate(procs):
+        os.kill(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+        rep.kills += 1
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == "S":
+                i = int(parts[1])
+                key = slot(i, f"w{w}-")
+                acked[key] = max(acked.get(key, -1), i)
+                rep.acked_writes += 1
+            elif len(parts) == 3 and parts[0] == "A":
+                if int(parts[1]) in acked_seq:
+                    rep.problems.append(f"audit seq {parts[1]} acknowledged to two writers")
+                acked_seq[int(parts[1])] = parts[2]
+                rep.acked_appends += 1
+    ring = KeyRing.open(root / "keyfile.json", PASSPHRASE)
+    store = CaseStore(root, ring)
+    _check_files(store, rep)
+    for (case, name), i in sorted(acked.items()):
+        data, info = store.get_bytes(case, name)
+        if info["meta"]["i"] < i or data != payload(info["meta"]["i"]):
+            rep.problems.append(f"{case}/{name}: acknowledged write {i} lost")
+    store.recover()
+    rep.problems += [str(p) for p in store.verify()]
+    audit = AuditLog(root / "audit" / "audit.db", ring)
+    recs = {r["seq"]: r for r in audit.records()}
+    rep.problems += [
+        f"audit record {s} lost" for s, i in acked_seq.items() if recs.get(s, {}).get("detail") != i
+    ]
+    rep.problems += audit.verify().problems
+    audit.close()
+    return rep
