@@ -130,6 +130,8 @@ def test_stenosis_narrows_by_the_requested_percentage(anatomy):
         build_coronary_tree(anatomy, 11, stenoses=[Stenosis("XYZ", 0.5, 50)])
     with pytest.raises(CardiacInputError, match="percent"):
         build_coronary_tree(anatomy, 11, stenoses=[Stenosis("LAD", 0.5, 120)])
+    with pytest.raises(CardiacInputError, match="lacks position"):
+        build_coronary_tree(anatomy, 11, stenoses=[{"branch": "LAD", "percent": 50}])
 
 
 def test_calcium_blobs_sit_at_the_wall(anatomy):

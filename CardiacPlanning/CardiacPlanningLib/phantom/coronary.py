@@ -150,8 +150,8 @@ class CoronaryTree:
         return CoronaryTree(branches, stenoses, calcium)
 
 
-# Branch specifications: (name, tree, parent, start fraction on parent, start radius, end radius)
-# radii in mm; angles/heights of the paths live in coronary_paths.
+# Nominal (proximal, distal) lumen radii in mm, each varied by +-10 % per seed; a child starts at most
+# at 85 % of its parent's radius at the branch point. Path angles and heights: see the calls below.
 _RADII = {
     "LM": (2.3, 2.15),
     "LAD": (1.8, 0.7),
@@ -176,7 +176,7 @@ def build_coronary_tree(
     """Build the left (LM, LAD, D1, D2, LCX, OM1, OM2) and right (RCA, AM, PDA) trees for ``anatomy``.
 
     Paths start at the ostia, run on / just outside the epicardium (centre at surface + radius +
-    0.3 mm): LAD in the anterior interventricular groove to the apex, LCX and RCA in the AV groove,
+    a 0.6 mm fat gap): LAD in the anterior interventricular groove to the apex, LCX and RCA in the AV groove,
     PDA in the posterior groove. Lengths, angles and radii are varied per ``rng`` (seed or Generator).
     ``stenoses``: :class:`Stenosis` or dicts with branch, position, percent, length_mm.
     ``calcified``: add calcium blobs at the wall (and under each stenosis).
@@ -205,7 +205,8 @@ def build_coronary_tree(
         pts = pather.side_branch(par.points[k], dphi, dh_frac * frame.height, length, _RADII[name][0])
         add(name, par.tree, parent, k, pts)
 
-    # Left tree: LM towards the anterior-left AV groove, bifurcating into LAD and LCX.
+    # Left tree: LM leftwards (behind the pulmonary trunk) towards the AV groove, bifurcating into the
+    # LAD (round the outflow tracts into the anterior interventricular groove) and the LCX.
     phi_lad = np.deg2rad(jit(20, 35))
     lm = pather.straight_from(ostia["left"], frame.surface_point(frame.h_av, np.deg2rad(jit(85, 100))))
     lm = pather.truncate(lm, jit(8.0, 13.0))
@@ -245,6 +246,9 @@ def build_coronary_tree(
 
 def _apply_stenosis(tree: CoronaryTree, spec: Stenosis | dict) -> Stenosis:
     if isinstance(spec, dict):
+        missing = [k for k in ("branch", "position", "percent") if k not in spec]
+        if missing:
+            raise CardiacInputError(f"stenosis {spec} lacks {', '.join(missing)}")
         spec = Stenosis(
             branch=spec["branch"],
             position=float(spec["position"]),
