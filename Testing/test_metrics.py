@@ -67,6 +67,8 @@ def test_concentric_spheres_with_anisotropic_spacing():
     res = metrics.surface_distances(Volume(inner, sp), Volume(outer, sp))  # spacing from the Volume
     assert res.mean_mm == pytest.approx(4.0, abs=0.45)
     assert res.max_mm == pytest.approx(4.0, abs=0.9)
+    with pytest.raises(CardiacInputError, match="different grids"):
+        metrics.dice(Volume(inner, sp), Volume(outer, sp, origin=(1.0, 0.0, 0.0)))
     # Ignoring the spacing would give a clearly different (wrong) answer.
     assert abs(metrics.surface_distances(inner, outer, (1, 1, 1)).max_mm - 4.0) > 2.0
 

@@ -303,6 +303,9 @@ def best_centerline_scores(
 
 # --- helpers -------------------------------------------------------------------------------------
 def _pair(a: np.ndarray, b: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if hasattr(a, "same_geometry") and hasattr(b, "same_geometry") and a.shape == b.shape:
+        if not a.same_geometry(b):
+            raise CardiacInputError(f"{what}: the two volumes lie on different grids; resample first")
     a, b = np.asarray(getattr(a, "array", a)), np.asarray(getattr(b, "array", b))
     if a.shape != b.shape:
         raise CardiacInputError(f"{what}: masks differ in shape {a.shape} vs {b.shape}; resample first")
