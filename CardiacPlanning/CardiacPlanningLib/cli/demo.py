@@ -25,7 +25,8 @@ STAGES: list[tuple[str, str, str]] = [
     # (stage name, module path relative to CardiacPlanningLib, function name)
     ("phantom", "phantom.demo_stage", "run"),
     ("propagate", "motion.demo_stage", "run"),
-    ("report", "report.demo_stage", "run"),  # keep last: it reports on the other stages' outputs
+    ("report", "report.demo_stage", "run"),  # after the analysis stages: it reports on their outputs
+    ("security", "security.demo_stage", "run"),  # last: stores the case and report encrypted, backs up
 ]
 
 
