@@ -33,11 +33,14 @@ logger = logging.getLogger(__name__)
 LABELS = {1: "LV", 2: "LV myo", 3: "RV", 4: "LA", 5: "RA", 6: "aorta", 7: "PA"}
 
 
+PHANTOM_GRID: dict = {"spacing_mm": 0.75, "size": (224, 224, 160)}  # set from the command line
+
+
 def make_case(seed: int, ef: float, out: Path) -> dict:
     from CardiacPlanningLib.phantom.generate import PhantomParameters, generate_case
 
     if not (out / "phantom.json").exists():
-        generate_case(PhantomParameters(seed=seed, ef=ef, dicom=False), out)
+        generate_case(PhantomParameters(seed=seed, ef=ef, dicom=False, **PHANTOM_GRID), out)
     return json.loads((out / "phantom.json").read_text())
 
 
@@ -153,7 +156,15 @@ def main() -> None:
     ap.add_argument("--reg-spacing", type=float, default=1.5)
     ap.add_argument("--clinical", action="store_true", help="also time a 512x512x300 0.5 mm study")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--phantom-spacing", type=float, default=0.75, help="phantom voxel size (mm)")
+    ap.add_argument("--phantom-size", type=int, nargs=3, default=[224, 224, 160], help="x y z voxels")
+    ap.add_argument("--generate-only", action="store_true", help="only generate the phantom cases")
     args = ap.parse_args()
+    PHANTOM_GRID.update(spacing_mm=args.phantom_spacing, size=tuple(args.phantom_size))
+    if args.generate_only:
+        for seed, ef in zip(args.seeds, args.efs):
+            make_case(seed, ef, args.out / f"case_{seed}")
+        return
     logging.basicConfig(level=logging.WARNING)
     settings = RegistrationSettings(spacing_mm=args.reg_spacing)
     results = []

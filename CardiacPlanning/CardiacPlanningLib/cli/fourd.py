@@ -45,7 +45,7 @@ def import_phases(source: Path, out_dir: Path, min_phases: int, quiet: bool) -> 
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--spacing", default=1.5, show_default=True, help="Registration grid spacing (mm).")
-@click.option("--margin", default=15.0, show_default=True, help="Margin around the labels (mm).")
+@click.option("--margin", default=12.0, show_default=True, help="Margin around the labels (mm).")
 @click.option("--no-fields", is_flag=True, help="Do not write the displacement fields.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def propagate(

@@ -33,11 +33,11 @@ logger = logging.getLogger(__name__)
 class RegistrationSettings:
     """Parameters of :func:`register_phase` (mm, HU, iterations per pyramid level)."""
 
-    spacing_mm: float = 1.0  # isotropic registration grid
-    margin_mm: float = 20.0  # around the labels' bounding box
+    spacing_mm: float = 1.5  # isotropic registration grid
+    margin_mm: float = 12.0  # around the labels' bounding box (must exceed the largest motion)
     shrink_factors: tuple[int, ...] = (4, 2, 1)
-    iterations: tuple[int, ...] = (80, 50, 25)
-    field_sigma_voxels: float = 1.5  # Gaussian smoothing of the field after each iteration
+    iterations: tuple[int, ...] = (60, 40, 20)
+    field_sigma_voxels: float = 1.0  # Gaussian smoothing of the field after each iteration
     hu_window: tuple[float, float] = (-200.0, 700.0)
     image_sigma_mm: float = 0.6  # pre-smoothing against noise
 

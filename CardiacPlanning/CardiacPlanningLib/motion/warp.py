@@ -52,33 +52,52 @@ def warp_labels(
     reference_labels: Volume, field: sitk.Image, output_grid: Volume | None = None
 ) -> WarpedLabels:
     """Warp ``reference_labels`` (values kept) onto ``output_grid`` (default: the reference grid)
-    with the pull-back displacement field ``field`` (phase point y -> reference point y + u(y), mm)."""
+    with the pull-back displacement field ``field`` (phase point y -> reference point y + u(y), mm).
+
+    On the reference grid each label is resampled only in its bounding box grown by the largest
+    displacement (+2 voxels), so small structures cost little in a large crop."""
     grid = output_grid if output_grid is not None else reference_labels
+    same_grid = grid.same_geometry(reference_labels, tol=1e-3)
     values = [int(v) for v in np.unique(reference_labels.array) if v != 0]
     transform = sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
-    grid_img = sitk.Image(list(grid.shape[::-1]), sitk.sitkUInt8)
-    grid_img.SetSpacing(grid.spacing)
-    grid_img.SetOrigin(grid.origin)
-    grid_img.SetDirection(tuple(grid.direction.flatten()))
+    max_disp = float(np.sqrt((sitk.GetArrayViewFromImage(field) ** 2).sum(axis=-1).max())) if values else 0.0
     best = np.zeros(grid.shape, dtype=np.float32)
     best_value = np.zeros(grid.shape, dtype=reference_labels.array.dtype)
     total = np.zeros(grid.shape, dtype=np.float32)
     volumes = {}
     voxel_ml = float(np.prod(grid.spacing)) / 1000.0
+    full_box = tuple(slice(0, n) for n in grid.shape)
     for v in values:
-        onehot = reference_labels.with_array((reference_labels.array == v).astype(np.float32)).to_sitk()
+        mask = reference_labels.array == v
+        box = (
+            label_box(reference_labels.with_array(mask), max_disp + 2 * max(grid.spacing))
+            if same_grid
+            else full_box
+        )
+        onehot = reference_labels.with_array(mask.astype(np.float32)).to_sitk()
         weight = sitk.GetArrayFromImage(
-            sitk.Resample(onehot, grid_img, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+            sitk.Resample(
+                onehot, _sitk_grid(sub_volume(grid, box)), transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32
+            )
         )
         volumes[v] = float(weight.sum(dtype=np.float64)) * voxel_ml
-        wins = weight > best
-        best[wins] = weight[wins]
-        best_value[wins] = v
-        total += weight
+        b, bv = best[box], best_value[box]  # views
+        wins = weight > b
+        b[wins] = weight[wins]
+        bv[wins] = v
+        total[box] += weight
     background = 1.0 - total
     best_value[best <= background] = 0
     out = Volume(best_value, grid.spacing, grid.origin, grid.direction.copy(), {})
     return WarpedLabels(out, volumes)
+
+
+def _sitk_grid(grid: Volume) -> sitk.Image:
+    image = sitk.Image(list(grid.shape[::-1]), sitk.sitkUInt8)
+    image.SetSpacing(grid.spacing)
+    image.SetOrigin(grid.origin)
+    image.SetDirection(tuple(grid.direction.flatten()))
+    return image
 
 
 def field_to_reference(field: sitk.Image, points_lps: np.ndarray) -> np.ndarray:
