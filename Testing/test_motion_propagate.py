@@ -59,6 +59,7 @@ def study(tmp_path_factory):
     for pct, s in ((0, 0.0), (40, 0.12), (70, 0.06)):
         ct, lab = _case(s, seed=pct)
         ct.write(folder / f"ct_{pct}%.nii.gz")
+        lab.write(folder.parent / f"truth_{pct}.nii.gz")
         truth[pct] = lab
     truth[0].write(folder.parent / "seg_ref.nii.gz")
     return folder, truth
@@ -147,3 +148,24 @@ def test_propagate_command(study, tmp_path):
     args = ["propagate", str(folder), "--reference", "1", "--seg", str(tmp_path / "small.nii.gz")]
     bad = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "p"), "--quiet"])
     assert bad.exit_code == 1 and "not on the grid of phase 40%" in bad.output
+
+
+def test_demo_stage_propagates_the_phantom_context(study, tmp_path):
+    from CardiacPlanningLib.motion import demo_stage
+    from CardiacPlanningLib.progress import Progress
+
+    folder, truth = study
+    context = {
+        "phantom": {
+            "ct": [str(folder / f"ct_{pct}%.nii.gz") for pct in (0, 40, 70)],
+            "labels": [str(folder.parent / f"truth_{pct}.nii.gz") for pct in (0, 40, 70)],
+            "percent": [0.0, 40.0, 70.0],
+        }
+    }
+    summary = demo_stage.run(tmp_path / "demo", Progress(), context)
+    true_lv = [float((truth[p].array == 1).sum()) * SP**3 / 1000 for p in (0, 40, 70)]
+    assert summary["true_lv_ef_percent"] == pytest.approx(ejection_fraction(true_lv), abs=0.01)
+    assert summary["lv_ef_percent"] == pytest.approx(summary["true_lv_ef_percent"], abs=3.0)
+    assert summary["end_systole"] == "40%" and context["propagate"]["end_systole_phase"] == 1
+    with pytest.raises(CardiacInputError, match="phantom stage"):
+        demo_stage.run(tmp_path / "x", Progress(), {})
