@@ -79,13 +79,13 @@ def segment(
 
         seg, info = segment_with_model(volume, engine, base, name)
         info["engine"] = engine
-    extra: tuple[int, ...] = ()
+    extra: dict[str, tuple[int, ...]] = {}
     if preset != "general":
         from .presets import apply_preset
 
         seg, landmarks, extra = apply_preset(preset, volume, seg, info, progress.sub(0.85, 0.98))
         info["landmarks_lps"] = landmarks
-    seg = seg.with_array(apply_scope(seg.array.astype(np.uint8), scope, extra))
+    seg = seg.with_array(apply_scope(seg.array.astype(np.uint8), scope, extra.get(scope, ())))
     info.update(scope=scope, preset=preset)
     seg.metadata = {k: (v if not hasattr(v, "__dict__") else vars(v)) for k, v in info.items()}
     progress(1.0, "heart segmented")
