@@ -114,3 +114,21 @@ def test_cli_writes_label_map_of_the_scope(toy, tmp_path):
     assert "Left ventricle blood pool" in result.output
     bad = CliRunner().invoke(cli, ["heart", str(tmp_path / "missing.nii.gz"), "--out", str(out)])
     assert bad.exit_code != 0 and "missing.nii.gz" in bad.output
+
+
+def test_demo_stage_segments_the_phantom_case_and_scores_it(toy, tmp_path):
+    from CardiacPlanningLib.heart.demo_stage import run
+
+    image, truth, _ = toy
+    context = {
+        "phantom": {
+            "ct": [str(image.write(tmp_path / "ct.nii.gz"))],
+            "labels": [str(truth.write(tmp_path / "l.nii.gz"))],
+        }
+    }
+    result = run(tmp_path / "heart", Progress(), context)
+    assert Volume.read(result["labels"]).same_geometry(image)
+    assert context["heart"]["dice"]["lv_blood_pool"] > 0.9
+    assert "aortic_annulus_centre" in context["heart"]["landmarks_lps"]
+    with pytest.raises(CardiacInputError, match="phantom stage"):
+        run(tmp_path / "x", Progress(), {})
