@@ -212,15 +212,17 @@ def build_coronary_tree(
     lm = pather.truncate(lm, jit(8.0, 13.0))
     add("LM", "left", None, None, lm)
     add("LAD", "left", "LM", len(lm) - 1, pather.groove_path(lm[-1], "iv", phi_lad, _RADII["LAD"][0]))
-    phi_lcx_end = np.deg2rad(jit(115, 140))  # right-dominant: LCX ends at the obtuse margin
-    lcx = pather.groove_path(lm[-1], "av", (np.deg2rad(60), phi_lcx_end), _RADII["LCX"][0])
+    phi_crux = np.deg2rad(jit(-200, -180))  # where the RCA gives the PDA (right dominance)
+    phi_lcx_end = np.deg2rad(jit(145, 170))  # the LCX ends before the crux
+    phi_lcx0 = float(np.clip(frame.angle(lm[-1:])[0], np.deg2rad(45), np.deg2rad(100)))  # no U-turn
+    phi_lcx_end = min(max(phi_lcx_end, phi_lcx0 + np.deg2rad(50)), phi_crux + 2 * np.pi - np.deg2rad(25))
+    lcx = pather.groove_path(lm[-1], "av", (phi_lcx0, phi_lcx_end), _RADII["LCX"][0])
     add("LCX", "left", "LM", len(lm) - 1, lcx)
     child("D1", "LAD", jit(0.18, 0.26), np.deg2rad(jit(45, 60)), 0.55, jit(38, 50))
     child("D2", "LAD", jit(0.38, 0.48), np.deg2rad(jit(40, 55)), 0.5, jit(32, 45))
     child("OM1", "LCX", jit(0.30, 0.40), np.deg2rad(jit(5, 15)), 0.7, jit(40, 52))
     child("OM2", "LCX", jit(0.60, 0.72), np.deg2rad(jit(0, 12)), 0.7, jit(34, 48))
     # Right tree: RCA round the right AV groove to the crux, AM on the RV free wall, PDA downwards.
-    phi_crux = np.deg2rad(jit(-200, -180))
     rca = pather.groove_path(ostia["right"], "av", (np.deg2rad(-30), phi_crux), _RADII["RCA"][0])
     add("RCA", "right", None, None, rca)
     off = frame.angle(rca) - np.deg2rad(jit(-110, -95))
