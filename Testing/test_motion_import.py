@@ -159,3 +159,61 @@ def test_import_command_writes_ordered_phases(tmp_path):
         cli, ["import", str(tmp_path / "out" / "phases.json"), "--out", str(tmp_path / "x")]
     )
     assert bad.exit_code == 1 and "Error:" in bad.output and "phases.json" in bad.output
+
+
+def _enhanced_ct(path, percents, nz=3, seed=0):
+    """An enhanced CT file: every slice of every phase as one frame, frames in random order.
+    Stored value = HU + 1024 with HU = 10 * percent + slice index."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    def item(**kw):
+        ds = Dataset()
+        for k, v in kw.items():
+            setattr(ds, k, v)
+        return Sequence([ds])
+
+    order = [(p, k) for p in percents for k in range(nz)]
+    random.Random(seed).shuffle(order)
+    ny, nx = 4, 5
+    pixels = np.stack([np.full((ny, nx), 10 * p + k + 1024, np.int16) for p, k in order])
+    per_frame = []
+    for p, k in order:
+        fg = Dataset()
+        fg.PlanePositionSequence = item(ImagePositionPatient=[-30.0, -40.0, 100.0 + 2.0 * k])
+        fg.CardiacSynchronizationSequence = item(NominalPercentageOfCardiacPhase=p)
+        per_frame.append(fg)
+    shared = Dataset()
+    shared.PlaneOrientationSequence = item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+    shared.PixelMeasuresSequence = item(PixelSpacing=[0.8, 0.6], SliceThickness=2.0)
+    shared.PixelValueTransformationSequence = item(RescaleIntercept=-1024, RescaleSlope=1, RescaleType="HU")
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"  # Enhanced CT Image Storage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.SeriesNumber = "CT", 5
+    ds.Rows, ds.Columns, ds.NumberOfFrames = ny, nx, len(order)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.PixelData = pixels.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_enhanced_multiframe_ct_split_into_phases(tmp_path):
+    _enhanced_ct(tmp_path / "enh" / "IM0001", [50, 0, 25, 75])
+    series = open_phases(tmp_path / "enh")
+    assert series.percents == [0, 25, 50, 75]
+    vol = series[2].load()
+    assert vol.shape == (3, 4, 5) and vol.array[:, 0, 0].tolist() == [500, 501, 502]
+    assert vol.spacing == (0.6, 0.8, 2.0) and vol.origin == (-30.0, -40.0, 100.0)
+    _enhanced_ct(tmp_path / "gap" / "IM0001", [0, 20, 40, 80])
+    with pytest.raises(CardiacInputError, match=r"60% missing"):
+        open_phases(tmp_path / "gap")

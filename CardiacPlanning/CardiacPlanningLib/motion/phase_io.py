@@ -137,7 +137,9 @@ def open_phases(
         if volume_files:
             series = _open_volume_folder(path, volume_files)
         else:
-            series = _open_dicom(path, progress)
+            from .dicom_phases import open_dicom_phases
+
+            series = open_dicom_phases(path, progress)
     _check_count(series, min_phases)
     check_missing_phases(series)
     logger.info("%s: %d phases: %s", path, len(series), ", ".join(series.labels))
@@ -187,22 +189,6 @@ def check_missing_phases(series: PhaseSeries) -> None:
                     f"{series.where}: phase(s) {missing} missing between {a:g}% and {a + s:g}% "
                     f"(phases every {step:g}%: {', '.join(series.labels)})"
                 )
-
-
-# --- DICOM ---------------------------------------------------------------------------------------
-def _open_dicom(folder: Path, progress) -> PhaseSeries:
-    from ..imaging.phases import group_phases
-
-    phases = group_phases(folder, progress=progress)
-    entries = [
-        PhaseEntry(p.index, p.percent, p.label, f"{folder} series {p.series_number}", _dicom_loader(p))
-        for p in phases
-    ]
-    return PhaseSeries(entries, str(folder))
-
-
-def _dicom_loader(phase) -> Callable[[], Volume]:
-    return lambda: phase.load()
 
 
 # --- folder of volumes ---------------------------------------------------------------------------
