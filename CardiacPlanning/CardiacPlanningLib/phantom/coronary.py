@@ -216,7 +216,8 @@ def build_coronary_tree(
     phi_lcx_end = np.deg2rad(jit(145, 170))  # the LCX ends before the crux
     phi_lcx0 = float(np.clip(frame.angle(lm[-1:])[0], np.deg2rad(45), np.deg2rad(100)))  # no U-turn
     phi_lcx_end = min(max(phi_lcx_end, phi_lcx0 + np.deg2rad(50)), phi_crux + 2 * np.pi - np.deg2rad(25))
-    lcx = pather.groove_path(lm[-1], "av", (phi_lcx0, phi_lcx_end), _RADII["LCX"][0])
+    lcx = pather.groove_path(lm[-1], "av", (phi_lcx0, phi_lcx_end), _RADII["LCX"][0], descend_mm=60.0)
+    lcx = pather.truncate(lcx, jit(60.0, 85.0))
     add("LCX", "left", "LM", len(lm) - 1, lcx)
     child("D1", "LAD", jit(0.18, 0.26), np.deg2rad(jit(45, 60)), 0.55, jit(38, 50))
     child("D2", "LAD", jit(0.38, 0.48), np.deg2rad(jit(40, 55)), 0.5, jit(32, 45))
@@ -287,24 +288,30 @@ def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[Calcium
         spots.append(
             (str(rng.choice(["LM", "LAD", "LAD", "LCX", "RCA", "RCA"])), float(rng.uniform(0.05, 0.6)))
         )
-    every = np.vstack([b.points for b in tree.branches])
-    every_r = np.concatenate([b.radii for b in tree.branches])
+    dense = [sweep.densify(b.points, b.radii, 0.1) for b in tree.branches]
+    every = np.vstack([p for p, _ in dense])
+    every_r = np.concatenate([r for _, r in dense])
     blobs = []
     for name, frac in spots:
         b = tree.branch(name)
-        k = int(np.argmin(np.abs(b.arc_length - frac * b.length_mm)))
-        k1 = min(k + 1, len(b.points) - 1)
-        t = b.points[k1] - b.points[max(k1 - 1, 0)]
-        t /= np.linalg.norm(t)
         rad = float(rng.uniform(0.6, 1.4))
-        for _ in range(20):  # a direction whose blob does not reach deeper into any lumen
+        best, best_depth = None, -np.inf
+        for attempt in range(40):  # a spot whose blob reaches no deeper into any lumen (bifurcations)
+            shift = 0.0 if attempt < 10 else rng.uniform(-8.0, 8.0)
+            k = int(np.argmin(np.abs(b.arc_length - (frac * b.length_mm + shift))))
+            k1 = min(max(k, 1), len(b.points) - 1)
+            t = b.points[k1] - b.points[k1 - 1]
+            t /= np.linalg.norm(t)
             d = rng.normal(size=3)
             d -= d.dot(t) * t
             d /= np.linalg.norm(d)
             center = b.points[k] + d * (b.radii[k] + 0.4 * rad)
-            if np.min(np.linalg.norm(every - center, axis=1) - every_r) > 0.4 * rad - 0.05:
+            depth = float(np.min(np.linalg.norm(every - center, axis=1) - every_r))
+            if depth > best_depth:
+                best, best_depth = center, depth
+            if depth > 0.4 * rad - 0.02:
                 break
-        blobs.append(CalciumBlob(name, center, rad))
+        blobs.append(CalciumBlob(name, best, rad))
     return blobs
 
 

@@ -263,11 +263,13 @@ class SurfacePather:
         r0: float,
         h_end: float | None = None,
         window_deg: float = 48.0,
+        descend_mm: float = 0.0,
     ) -> np.ndarray:
         """A centreline from ``start`` along a groove. ``kind="iv"``: interventricular groove near
         angle ``phi`` (rad) from the start down to height ``h_end`` (default: the apex); ``kind="av"``:
         AV groove from angle ``phi[0]`` to ``phi[1]`` (rad). ``window_deg``: how far (degrees) an
-        interventricular groove may stray from ``phi``."""
+        interventricular groove may stray from ``phi``; ``descend_mm``: an AV-groove path then turns
+        towards the apex for this far (a non-dominant LCX ending as the last marginal)."""
         f = self.frame
         if kind == "iv":
             h_start = float(f.height_of(start))
@@ -286,6 +288,11 @@ class SurfacePather:
         elif kind == "av":
             phis = np.linspace(phi[0], phi[1], max(int(np.rad2deg(abs(phi[1] - phi[0])) / 5.0), 4))
             ctrl = f.groove(phis, f.h_av + np.arange(-20.0, 50.1, 2.5), along="phi", prior=f.h_av)
+            if descend_mm > 0:
+                h_last = float(f.height_of(ctrl[-1:])[0])
+                hs = h_last + np.arange(6.0, descend_mm + 0.1, 4.0)
+                down = [f.surface_point(min(h, 0.9 * f.height), phi[1]) for h in hs]
+                ctrl = np.vstack([ctrl, np.array(down)])
         else:
             raise CardiacInputError(f"unknown groove kind {kind!r}")
         return self.finish(np.vstack([start[None], ctrl]), r0)
