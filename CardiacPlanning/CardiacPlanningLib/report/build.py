@@ -90,7 +90,7 @@ def _pictures(
     out: list[Picture] = []
     procedure = result["procedure"]
     progress(0.0, "3D view")
-    keep = [v for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16) if v in np.unique(lab.array)]
+    keep = [v for v in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16) if v in (surfaces or {})]
     png = pics.render_3d(lab, pic_dir / "heart_3d.png", keep, surfaces=surfaces)
     if png:
         out.append(
@@ -199,7 +199,7 @@ def generate_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     files = find_case_files(case_dir)
     result = measurements or measure_case(case_dir, procedure, progress=progress.sub(0.0, 0.35))
     (out_dir / "measurements.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
@@ -271,6 +271,7 @@ def generate_report(
         written["surface_count"] = str(len(paths))
         timings["surfaces"] += time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
+    timings["cpu_total"] = time.process_time() - cpu0
     progress(1.0, "report written")
     return {
         "files": written,

@@ -147,7 +147,7 @@ def write_dicom_seg(
     from pydicom.sr.coding import Code
 
     _check_grid(labelmap, source)
-    values = [int(v) for v in np.unique(labelmap.array) if v != 0]
+    values = [int(v) for v in np.flatnonzero(np.bincount(labelmap.array.ravel().astype(np.intp))) if v != 0]
     if not values:
         raise CardiacInputError("the label map is empty; nothing to write as DICOM SEG")
     remap = np.zeros(int(labelmap.array.max()) + 1, dtype=np.uint8)

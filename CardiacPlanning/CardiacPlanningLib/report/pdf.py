@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -100,6 +101,7 @@ def write_pdf(report: PlanningReport, path: str | Path, font_path: Path | None =
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     font = register_cjk_font(font_path)
+    rl_config.useA85 = 0  # binary image/font streams: reportlab's ASCII85 encoder is slow pure Python
     st = _styles(font)
     en, zh = report.procedure_names
     width = A4[0] - 2 * MARGIN

@@ -133,7 +133,7 @@ def render_3d(
     from .. import labels
     from .surfaces import label_surface
 
-    present = [int(v) for v in np.unique(labelmap.array) if v != 0]
+    present = [int(v) for v in np.flatnonzero(np.bincount(labelmap.array.ravel().astype(np.intp))) if v != 0]
     values = [v for v in (values or present) if v in present]
     renderer = vtk.vtkRenderer()
     renderer.SetBackground(1.0, 1.0, 1.0)
