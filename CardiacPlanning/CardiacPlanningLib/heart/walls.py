@@ -32,7 +32,9 @@ def add_walls(seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_m
     tissue = (smooth > FAT_HU) & (smooth < threshold_hu) & (seg == 0)
     blood_any = seg > 0
     d_lv = _distance(seg == lbl.LV_BLOOD_POOL, spacing_mm)
-    d_other = _distance(blood_any & (seg != lbl.LV_BLOOD_POOL), spacing_mm)
+    # the interventricular septum belongs to the LV myocardium (AHA convention): the RV blood does
+    # not compete for it, the other chambers and vessels do
+    d_other = _distance(blood_any & ~np.isin(seg, (lbl.LV_BLOOD_POOL, lbl.RV)), spacing_mm)
     if (seg == lbl.LV_BLOOD_POOL).any():
         shell = tissue & (d_lv <= LV_WALL_MM) & (d_lv <= d_other)
         # keep what is connected to the LV border (no islands in the liver or the chest wall)
@@ -57,4 +59,42 @@ def add_walls(seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_m
         shell = tissue & (d <= thick)
         seg[shell] = wall
         tissue &= ~shell
+    return seg
+
+
+LA_BODY_RADIUS_MM = 9.0
+
+
+def split_left_atrium(seg: np.ndarray, spacing_mm: float, to_lps) -> np.ndarray:
+    """Separate the pulmonary veins and the appendage from the LA body (in place).
+
+    The LA body is the LA opened by a ball of ``LA_BODY_RADIUS_MM`` (veins and the appendage are
+    narrower); each removed piece touching the body is the appendage when it lies anterior-left of
+    the body's centre (LPS: +x left, -y anterior), a pulmonary vein otherwise; pieces touching the
+    LV (the mitral funnel) stay LA. ``to_lps`` maps
+    (N, 3) (x, y, z) indices to LPS mm."""
+    la = seg == lbl.LA
+    if not la.any():
+        return seg
+    r = max(1, int(round(LA_BODY_RADIUS_MM / spacing_mm)))
+    zz, yy, xx = np.ogrid[-r : r + 1, -r : r + 1, -r : r + 1]
+    ball = zz**2 + yy**2 + xx**2 <= r * r
+    body = ndi.binary_opening(la, ball)
+    if not body.any():
+        return seg
+    lab, _ = ndi.label(body)
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    body = lab == int(np.argmax(sizes))
+    centre = to_lps(np.argwhere(body)[:, ::-1].mean(0, keepdims=True))[0]
+    rest, n = ndi.label(la & ~body)
+    pv, laa = lbl.value_of("pulmonary_veins"), lbl.value_of("la_appendage")
+    for i in range(1, n + 1):
+        piece = rest == i
+        if piece.sum() * spacing_mm**3 < 300.0:  # < 0.3 ml: rim of the body, keep as LA
+            continue
+        if (seg[ndi.binary_dilation(piece)] == lbl.LV_BLOOD_POOL).any():
+            continue  # the mitral funnel: a narrow part of the LA next to the LV, not a vessel
+        c = to_lps(np.argwhere(piece)[:, ::-1].mean(0, keepdims=True))[0] - centre
+        seg[piece] = laa if (c[0] > 0 and c[1] < 0) else pv
     return seg
