@@ -153,7 +153,7 @@ def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress
         devices = importlib.import_module(f"{__package__}.devices")
         moved = case.device.transformed(mover)
         metal = devices.wire_occupancy(moved, geom, 3)
-        label_map[metal >= 0.5] = 15 if p.stent == "coronary" else 16
+        label_map[devices.wire_mask(moved, geom, metal)] = 15 if p.stent == "coronary" else 16
     ct = finish_ct(hu, p.spacing_mm, rng, p.noise_hu, p.psf_fwhm_mm, metal=metal)
     return geom.with_array(ct), geom.with_array(label_map)
 
