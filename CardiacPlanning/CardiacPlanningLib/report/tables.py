@@ -80,7 +80,7 @@ def tavr_tables(result: dict) -> list[MeasurementTable]:
                 "窦管交界高度",
                 stj["height_mm"],
                 "mm",
-                "Level of smallest section above the sinus / 窦部以上最小截面的高度",
+                "First waist (narrowest level) above the sinus / 窦部以上第一个最窄截面的高度",
             )
         )
     asc = result.get("ascending_aorta")
