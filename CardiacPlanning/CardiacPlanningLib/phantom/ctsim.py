@@ -33,13 +33,16 @@ def make_output_geometry(spacing_mm: float, size_xyz: tuple[int, int, int], cent
     return Volume(np.zeros((nz, ny, nx), dtype=np.int16), (spacing_mm,) * 3, tuple(origin), np.eye(3))
 
 
-def _lookup(anatomy: Anatomy, points: np.ndarray) -> np.ndarray:
-    """Tissue codes at LPS points (..., 3) by nearest voxel of the reference grid (clamped)."""
+def _lookup(anatomy: Anatomy, xyz: list) -> np.ndarray:
+    """Tissue codes at LPS points given as component arrays [x, y, z] (mm), by nearest voxel of the
+    reference grid (clamped)."""
     g = anatomy.grid
-    idx = np.rint((points - g.origin.astype(points.dtype)) / np.float32(g.spacing)).astype(np.int32)
+    flat = np.zeros(len(xyz[0]), dtype=np.int64)
     for a, n in enumerate(g.shape[::-1]):
-        np.clip(idx[..., a], 0, n - 1, out=idx[..., a])
-    return anatomy.tissue[idx[..., 2], idx[..., 1], idx[..., 0]]
+        i = np.rint((xyz[a] - np.float32(g.origin[a])) * np.float32(1.0 / g.spacing)).astype(np.int64)
+        np.clip(i, 0, n - 1, out=i)
+        flat += i * int(np.prod(g.shape[::-1][:a]))
+    return anatomy.tissue.ravel()[flat] if anatomy.tissue.flags.c_contiguous else anatomy.tissue.flat[flat]
 
 
 def _coarse_field(motion: CardiacMotion, geom: Volume, f: float):
@@ -93,31 +96,42 @@ def sample_phase(
     offsets = ((np.arange(ss) + 0.5) / ss - 0.5) * geom.spacing[0]
     sub = np.stack(np.meshgrid(offsets, offsets, offsets, indexing="ij"), -1).reshape(-1, 3)[:, ::-1]
     slab = max(1, SLAB_VOXELS // (nx * ny))
-    jj, ii = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+    sp = np.float32(geom.spacing[0])
+    org = np.asarray(geom.origin, dtype=np.float32)
+    gx = np.broadcast_to(np.arange(nx, dtype=np.float32) * sp + org[0], (ny, nx))
+    gy = np.broadcast_to((np.arange(ny, dtype=np.float32) * sp + org[1])[:, None], (ny, nx))
     for k0 in range(0, nz, slab):
         k1 = min(k0 + slab, nz)
-        kk = np.arange(k0, k1)[:, None, None]
-        ijk = np.stack(np.broadcast_arrays(ii[None], jj[None], kk), axis=-1).reshape(-1, 3)
-        y = ijk.astype(np.float32) * np.float32(geom.spacing[0]) + np.asarray(geom.origin, dtype=np.float32)
-        v = _interp_axis(field_xy, 0, k1 - k0, step, start=k0).reshape(-1, 3)
-        moving = np.flatnonzero(np.abs(v).max(axis=1) > 1e-6)
-        x = y + v
+        m = k1 - k0
+        y = [
+            np.broadcast_to(gx, (m, ny, nx)).ravel(),
+            np.broadcast_to(gy, (m, ny, nx)).ravel(),
+            np.repeat(np.arange(k0, k1, dtype=np.float32) * sp + org[2], ny * nx),
+        ]
+        v = _interp_axis(field_xy, 0, m, step, start=k0).reshape(-1, 3)
+        v = [np.ascontiguousarray(v[:, a]) for a in range(3)]
+        moving = np.flatnonzero(np.maximum(np.maximum(np.abs(v[0]), np.abs(v[1])), np.abs(v[2])) > 1e-6)
+        x = [y[a] + v[a] for a in range(3)]
         for _ in range(refine):
-            x[moving] = y[moving] - motion.displacement(x[moving], f).astype(np.float32)
+            xm = [x[a][moving] for a in range(3)]
+            um = motion.displacement_xyz(xm, f)
+            for a in range(3):
+                x[a][moving] = y[a][moving] - um[a]
         centre = _lookup(anatomy, x)
-        labels_out[k0:k1] = lut_label[centre].reshape(k1 - k0, ny, nx)
+        labels_out[k0:k1] = lut_label[centre].reshape(m, ny, nx)
         values = lut_hu[centre]
         if len(sub) > 1:
             # partial volume only where the tissue changes within one voxel of the centre
-            block = centre.reshape(k1 - k0, ny, nx)
+            block = centre.reshape(m, ny, nx)
             edge = ndimage.maximum_filter(block, size=3) != ndimage.minimum_filter(block, size=3)
             edge[[0, -1]] = True
             sel = np.flatnonzero(edge.ravel())
+            xs = [x[a][sel] for a in range(3)]
             acc = np.zeros(len(sel), dtype=np.float32)
             for d in sub.astype(np.float32):
-                acc += lut_hu[_lookup(anatomy, x[sel] + d)]
+                acc += lut_hu[_lookup(anatomy, [xs[a] + d[a] for a in range(3)])]
             values[sel] = acc / len(sub)
-        hu[k0:k1] = values.reshape(k1 - k0, ny, nx)
+        hu[k0:k1] = values.reshape(m, ny, nx)
         progress(k1 / nz, f"phase {100 * f:.0f} %")
     return labels_out, hu
 

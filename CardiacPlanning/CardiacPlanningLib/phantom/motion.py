@@ -82,51 +82,61 @@ class CardiacMotion:
 
     def displacement(self, points: np.ndarray, f: float, k: float | None = None) -> np.ndarray:
         """Displacement (mm) of reference points (N,3) LPS mm at phase fraction ``f``."""
-        X = np.asarray(points, dtype=float)
+        X = np.asarray(points)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(float)
+        # component arrays: numpy is much faster on long 1-D arrays than on (N, 3) rows
+        return np.stack(self.displacement_xyz([np.ascontiguousarray(X[:, a]) for a in range(3)], f, k), 1)
+
+    def displacement_xyz(self, c: list, f: float, k: float | None = None) -> list:
+        """:meth:`displacement` on component arrays ``[x, y, z]`` (LPS mm); returns ``[ux, uy, uz]``."""
+        u = [np.zeros_like(c[0]) for _ in range(3)]
         cv, ca = self.levels(f)
         k = (self.k_peak if k is None else k) * cv
         beta = self.beta * cv
-        u = np.zeros_like(X)
         if k or beta:
-            p = X - self.apex
-            s = p @ self.axis
-            q = p - s[:, None] * self.axis
-            r2 = np.einsum("ij,ij->i", q, q)
-            r = np.sqrt(r2)
-            w_r = fade((r - self.r_epi) / self.fade_radial)
+            p = [c[a] - self.apex[a] for a in range(3)]
+            ax = self.axis
+            s = p[0] * ax[0] + p[1] * ax[1] + p[2] * ax[2]
+            q = [p[a] - s * ax[a] for a in range(3)]
+            r2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2]
+            w_r = fade((np.sqrt(r2) - self.r_epi) / self.fade_radial)
             w_s = fade((s - self.length) / 25.0) * fade(-s / 15.0)
             # H(r) = t (2 - t), t = min(r^2 / R1^2, 1): homogeneous near the axis (H ~ 2 r^2 / R1^2),
             # exactly 1 (area-preserving, the wall thickens) beyond R1 = r_endo, C1 at R1
             r1 = self.r_endo**2
             t = np.minimum(r2 / r1, 1.0)
             g = np.where(t < 1.0, (2.0 - t) / r1, 1.0 / np.maximum(r2, 1e-9))
-            phi = np.sqrt(np.maximum(1.0 - k * w_s * w_r * g, 1e-6))
-            u += (phi - 1.0)[:, None] * q
+            scale = np.sqrt(np.maximum(1.0 - k * w_s * w_r * g, 1e-6)) - 1.0
             ramp = np.where(
                 s < self.length,
                 np.clip(s, 0.0, None),
                 self.length * fade((s - self.length) / self.fade_axial),
             )
-            u -= (beta * ramp * w_r)[:, None] * self.axis
+            down = beta * ramp * w_r
+            for a in range(3):
+                u[a] += scale * q[a] - down * ax[a]
+        blobs = []
         if cv and self.rv_gamma:
-            center, radius = self.rv
-            d = X - center
-            rho = np.linalg.norm(d, axis=1) / radius
-            u -= (self.rv_gamma * cv * fade((rho - 0.7) / 0.7))[:, None] * d
+            blobs.append((self.rv[0], self.rv[1], self.rv_gamma * cv, 0.7, 0.7))
         if ca and self.atrial_gamma:
-            for center, radius in self.atria:
-                d = X - center
-                rho = np.linalg.norm(d, axis=1) / radius
-                u -= (self.atrial_gamma * ca * fade((rho - 0.6) / 0.8))[:, None] * d
+            blobs += [(ctr, rad, self.atrial_gamma * ca, 0.6, 0.8) for ctr, rad in self.atria]
+        for center, radius, gamma, inner, width in blobs:
+            d = [c[a] - center[a] for a in range(3)]
+            rho = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) / radius
+            w = gamma * fade((rho - inner) / width)
+            for a in range(3):
+                u[a] -= w * d[a]
         if cv and self.root_angle_deg:
-            d = X - self.root_center
-            w = fade((np.linalg.norm(d, axis=1) - 20.0) / 25.0)
-            ang = np.deg2rad(self.root_angle_deg) * cv * w
             n = self.root_axis
-            cross = np.cross(n, d)
-            along = (d @ n)[:, None] * n
-            rot = d * np.cos(ang)[:, None] + cross * np.sin(ang)[:, None] + along * (1 - np.cos(ang))[:, None]
-            u += rot - d
+            d = [c[a] - self.root_center[a] for a in range(3)]
+            w = fade((np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) - 20.0) / 25.0)
+            ang = np.deg2rad(self.root_angle_deg) * cv * w
+            cos1, sin = np.cos(ang) - 1.0, np.sin(ang)
+            along = d[0] * n[0] + d[1] * n[1] + d[2] * n[2]
+            cross = (n[1] * d[2] - n[2] * d[1], n[2] * d[0] - n[0] * d[2], n[0] * d[1] - n[1] * d[0])
+            for a in range(3):
+                u[a] += d[a] * cos1 + cross[a] * sin - along * n[a] * cos1
         return u
 
     def forward(self, points_lps_ref: np.ndarray, phase_fraction: float) -> np.ndarray:
@@ -145,7 +155,7 @@ class CardiacMotion:
         X = Y.copy() if initial is None else np.array(initial, dtype=float)
         active = np.arange(len(Y))
         for it in range(60):
-            if it < 8:
+            if it < 12:
                 Xa = Y[active] - self.displacement(X[active], phase_fraction)
             else:
                 Xa = self._newton_step(X[active], Y[active], phase_fraction)
