@@ -174,3 +174,23 @@ def test_cli_errors_are_one_line(tmp_path, case_dir):
         str(tmp_path / "m.json"),
     )
     assert code == 1 and "not 'pci'" in output
+
+
+def test_other_modules_can_add_tables_and_settings(case_dir):
+    from CardiacPlanningLib.measure.case import measure_case
+    from CardiacPlanningLib.report import Measurement, MeasurementTable
+
+    case, _ = case_dir
+    result = measure_case(case, "pci")
+    stent = MeasurementTable(
+        "Stent reconstruction",
+        "支架重建",
+        [Measurement("stent_score", "Structure matching score", "结构匹配评分", 0.93, "1", "", 2)],
+    )
+    report = build_planning_report(result, extra_tables=[stent], extra_settings={"Stent algorithm": "B"})
+    assert report.tables[-1] is stent and report.settings["Stent algorithm"] == "B"
+    assert [t.title for t in report.tables[:1]] == ["Lesion 1: LAD (20.4-31.6 mm from the ostium)"]
+    assert report.tables[1].title == "Chamber volumes"
+    assert report.tables[1].rows[0].value == pytest.approx(
+        np.pi * 11**2 * 15 / 1000, rel=0.02
+    )  # LV cylinder, mL

@@ -141,8 +141,12 @@ def build_planning_report(
     pictures: list[Picture] | None = None,
     operator: str = "",
     institution: str = "",
+    extra_tables: list[MeasurementTable] | None = None,
+    extra_settings: dict[str, str] | None = None,
 ) -> PlanningReport:
-    """The report model of a :func:`~CardiacPlanningLib.measure.case.measure_case` result."""
+    """The report model of a :func:`~CardiacPlanningLib.measure.case.measure_case` result.
+    ``extra_tables`` / ``extra_settings``: figures from other steps (e.g. the stent module's chosen
+    algorithm, score and apposition) appended to the measurement tables and the settings."""
     procedure = result["procedure"]
     if procedure == "tavr":
         tables = tavr_tables(result["tavr"])
@@ -164,10 +168,11 @@ def build_planning_report(
         settings["Projection convention / 投照角约定"] = "LAO+/RAO-, CRA+/CAU-, detector direction"
     if procedure == "pci":
         settings["Lesion detection / 病变检测"] = "robust reference fit, 10 % boundary, >= 20 % stenosis"
+    settings.update(extra_settings or {})
     kwargs = {k: v for k, v in (("patient", patient), ("study", study)) if v is not None}
     return PlanningReport(
         procedure,
-        tables=tables,
+        tables=tables + list(extra_tables or []),
         pictures=pictures or [],
         operator=operator,
         institution=institution,
@@ -186,10 +191,13 @@ def generate_report(
     deidentify: bool = False,
     formats: tuple[str, ...] = ALL_FORMATS,
     measurements: dict | None = None,
+    extra_tables: list[MeasurementTable] | None = None,
+    extra_settings: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> dict:
-    """Measure (unless ``measurements`` is given) and write every requested output to ``out_dir``;
-    returns the paths written and the seconds each step took."""
+    """Measure (unless ``measurements`` is given, e.g. corrected by the user) and write every
+    requested output to ``out_dir``; returns the paths written and the seconds each step took.
+    ``extra_tables``/``extra_settings``: see :func:`build_planning_report`."""
     progress = as_progress(progress)
     bad = set(formats) - set(ALL_FORMATS)
     if bad:
@@ -220,7 +228,14 @@ def generate_report(
     pics = _pictures(result, files, lab, out_dir / "pictures", progress.sub(0.35, 0.6), surfaces)
     timings["pictures"] = time.perf_counter() - t
     report = build_planning_report(
-        result, patient=patient, study=study, pictures=pics, operator=operator, institution=institution
+        result,
+        patient=patient,
+        study=study,
+        pictures=pics,
+        operator=operator,
+        institution=institution,
+        extra_tables=extra_tables,
+        extra_settings=extra_settings,
     )
     if deidentify:
         report = report.with_deidentified_patient()
