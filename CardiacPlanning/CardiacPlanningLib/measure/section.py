@@ -222,16 +222,18 @@ def section_of_labelmap(
 def section_of_surface(polydata, plane: Plane) -> Section:
     """Cross-section of a closed VTK surface (points in LPS mm) by ``plane``: the cut loop that
     surrounds the plane origin."""
-    import vtk
-    from vtk.util.numpy_support import vtk_to_numpy
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkCommonCore import vtkIdList
+    from vtkmodules.vtkCommonDataModel import vtkPlane
+    from vtkmodules.vtkFiltersCore import vtkCutter, vtkStripper
 
-    vplane = vtk.vtkPlane()
+    vplane = vtkPlane()
     vplane.SetOrigin(*plane.origin)
     vplane.SetNormal(*plane.normal)
-    cutter = vtk.vtkCutter()
+    cutter = vtkCutter()
     cutter.SetInputData(polydata)
     cutter.SetCutFunction(vplane)
-    stripper = vtk.vtkStripper()
+    stripper = vtkStripper()
     stripper.SetInputConnection(cutter.GetOutputPort())
     stripper.JoinContiguousSegmentsOn()
     stripper.Update()
@@ -241,7 +243,7 @@ def section_of_surface(polydata, plane: Plane) -> Section:
     pts = vtk_to_numpy(out.GetPoints().GetData()).astype(float)
     lines = out.GetLines()
     lines.InitTraversal()
-    ids = vtk.vtkIdList()
+    ids = vtkIdList()
     loops = []
     while lines.GetNextCell(ids):
         idx = [ids.GetId(i) for i in range(ids.GetNumberOfIds())]

@@ -128,23 +128,31 @@ def render_3d(
     """Offscreen VTK render of label surfaces (label-table colours) seen from the front (AP view).
     ``surfaces``: precomputed ``{value: vtkPolyData}``. Returns None (and logs why) when this VTK
     build cannot render offscreen."""
-    import vtk
+    import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 (registers the OpenGL render window)
+    from vtkmodules.vtkIOImage import vtkPNGWriter
+    from vtkmodules.vtkRenderingCore import (
+        vtkActor,
+        vtkPolyDataMapper,
+        vtkRenderer,
+        vtkRenderWindow,
+        vtkWindowToImageFilter,
+    )
 
     from .. import labels
     from .surfaces import label_surface
 
     present = [int(v) for v in np.flatnonzero(np.bincount(labelmap.array.ravel().astype(np.intp))) if v != 0]
     values = [v for v in (values or present) if v in present]
-    renderer = vtk.vtkRenderer()
+    renderer = vtkRenderer()
     renderer.SetBackground(1.0, 1.0, 1.0)
     for v in values:
         poly = (
             surfaces[v] if surfaces and v in surfaces else label_surface(labelmap, v, smoothing_iterations=15)
         )
-        mapper = vtk.vtkPolyDataMapper()
+        mapper = vtkPolyDataMapper()
         mapper.SetInputData(poly)
         mapper.ScalarVisibilityOff()
-        actor = vtk.vtkActor()
+        actor = vtkActor()
         actor.SetMapper(mapper)
         try:
             actor.GetProperty().SetColor(*labels.by_value(v).color_float)
@@ -153,7 +161,7 @@ def render_3d(
         if v in (labels.LV_MYOCARDIUM, 17, 18):
             actor.GetProperty().SetOpacity(0.35)
         renderer.AddActor(actor)
-    window = vtk.vtkRenderWindow()
+    window = vtkRenderWindow()
     window.SetOffScreenRendering(1)
     window.AddRenderer(renderer)
     window.SetSize(*size)
@@ -162,12 +170,13 @@ def render_3d(
     cam.SetPosition(0, -1, 0)  # viewer anterior of the patient (LPS: -y)
     cam.SetViewUp(0, 0, 1)  # head up
     renderer.ResetCamera()
+    cam.Zoom(1.4)
     try:
         window.Render()
-        grab = vtk.vtkWindowToImageFilter()
+        grab = vtkWindowToImageFilter()
         grab.SetInput(window)
         grab.Update()
-        writer = vtk.vtkPNGWriter()
+        writer = vtkPNGWriter()
         writer.SetFileName(str(path))
         writer.SetInputConnection(grab.GetOutputPort())
         writer.Write()

@@ -14,9 +14,15 @@ import re
 from pathlib import Path
 
 import numpy as np
-import vtk
 from scipy import ndimage
-from vtk.util.numpy_support import numpy_to_vtk
+from vtkmodules.util.numpy_support import numpy_to_vtk
+from vtkmodules.vtkCommonCore import VTK_UNSIGNED_CHAR
+from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkCommonTransforms import vtkTransform
+from vtkmodules.vtkFiltersCore import vtkPolyDataNormals, vtkWindowedSincPolyDataFilter
+from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D, vtkTransformPolyDataFilter
+from vtkmodules.vtkIOGeometry import vtkOBJWriter, vtkSTLWriter
 
 from .. import labels
 from ..errors import CardiacInputError
@@ -28,41 +34,41 @@ logger = logging.getLogger(__name__)
 
 def label_surface(
     labelmap: Volume, value: int, smoothing_iterations: int = 20, bbox: tuple[slice, ...] | None = None
-) -> vtk.vtkPolyData:
+) -> vtkPolyData:
     """Closed triangle surface (LPS mm) of the voxels equal to ``value``; empty polydata if absent.
     ``bbox``: the label's bounding box (slices z, y, x, e.g. from ``ndimage.find_objects``)."""
     if bbox is None:
         found = ndimage.find_objects((labelmap.array == value).astype(np.uint8))
         if not found or found[0] is None:
-            return vtk.vtkPolyData()
+            return vtkPolyData()
         bbox = found[0]
     offset = np.array([bbox[2].start, bbox[1].start, bbox[0].start], dtype=float)  # (i, j, k)
     arr = np.ascontiguousarray((labelmap.array[bbox] == value).astype(np.uint8))
     if not arr.any():
-        return vtk.vtkPolyData()
+        return vtkPolyData()
     arr = np.pad(arr, 1)  # close surfaces touching the image border
-    image = vtk.vtkImageData()
+    image = vtkImageData()
     image.SetDimensions(arr.shape[2], arr.shape[1], arr.shape[0])
     image.SetOrigin(*(offset - 1.0))  # index space; padding shifts by one voxel
-    image.GetPointData().SetScalars(numpy_to_vtk(arr.ravel(), deep=True, array_type=vtk.VTK_UNSIGNED_CHAR))
-    fe = vtk.vtkDiscreteFlyingEdges3D()
+    image.GetPointData().SetScalars(numpy_to_vtk(arr.ravel(), deep=True, array_type=VTK_UNSIGNED_CHAR))
+    fe = vtkDiscreteFlyingEdges3D()
     fe.SetInputData(image)
     fe.SetValue(0, 1)
     fe.ComputeNormalsOff()
     # go to physical units before smoothing so the smoothing is isotropic in mm
-    transform = vtk.vtkTransform()
-    matrix = vtk.vtkMatrix4x4()
+    transform = vtkTransform()
+    matrix = vtkMatrix4x4()
     m = labelmap.index_to_lps_matrix()
     for i in range(4):
         for j in range(4):
             matrix.SetElement(i, j, float(m[i, j]))
     transform.SetMatrix(matrix)
-    tf = vtk.vtkTransformPolyDataFilter()
+    tf = vtkTransformPolyDataFilter()
     tf.SetInputConnection(fe.GetOutputPort())
     tf.SetTransform(transform)
     last = tf
     if smoothing_iterations > 0:
-        smooth = vtk.vtkWindowedSincPolyDataFilter()
+        smooth = vtkWindowedSincPolyDataFilter()
         smooth.SetInputConnection(tf.GetOutputPort())
         smooth.SetNumberOfIterations(smoothing_iterations)
         smooth.SetPassBand(0.1)
@@ -71,7 +77,7 @@ def label_surface(
         smooth.NonManifoldSmoothingOn()
         smooth.NormalizeCoordinatesOn()
         last = smooth
-    normals = vtk.vtkPolyDataNormals()
+    normals = vtkPolyDataNormals()
     normals.SetInputConnection(last.GetOutputPort())
     normals.ConsistencyOn()
     normals.AutoOrientNormalsOn()
@@ -84,7 +90,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def label_surfaces(labelmap: Volume, values: list[int] | None = None) -> dict[int, vtk.vtkPolyData]:
+def label_surfaces(labelmap: Volume, values: list[int] | None = None) -> dict[int, vtkPolyData]:
     """Surfaces (LPS mm) of the labels ``values`` (default: every label present), keyed by value."""
     boxes = ndimage.find_objects(labelmap.array.astype(np.int32))
     present = [v + 1 for v, b in enumerate(boxes) if b is not None]
@@ -98,7 +104,7 @@ def write_surfaces(
     formats: tuple[str, ...] = ("stl", "obj"),
     values: list[int] | None = None,
     progress: Progress | None = None,
-    surfaces: dict[int, vtk.vtkPolyData] | None = None,
+    surfaces: dict[int, vtkPolyData] | None = None,
 ) -> list[Path]:
     """Write one surface file per label present (or per ``values``) and per format into ``out_dir``
     as ``<value>_<key>_LPS.<ext>``; returns the paths. STL is binary. ``surfaces``: already
@@ -129,7 +135,7 @@ def write_surfaces(
             continue
         stem = out_dir / f"{value:02d}_{_slug(key)}_LPS"
         if "stl" in formats:
-            w = vtk.vtkSTLWriter()
+            w = vtkSTLWriter()
             w.SetFileName(str(stem.with_suffix(".stl")))
             w.SetInputData(poly)
             w.SetFileTypeToBinary()
@@ -137,7 +143,7 @@ def write_surfaces(
             w.Write()
             paths.append(stem.with_suffix(".stl"))
         if "obj" in formats:
-            w = vtk.vtkOBJWriter()
+            w = vtkOBJWriter()
             w.SetFileName(str(stem.with_suffix(".obj")))
             w.SetInputData(poly)
             w.Write()
