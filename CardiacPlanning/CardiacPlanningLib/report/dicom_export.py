@@ -43,11 +43,11 @@ PATIENT_STUDY_KEYWORDS = (
 
 
 def read_source_series(files: Sequence[str | Path]) -> list[Dataset]:
-    """Read CT files (with pixels, as highdicom needs them) sorted along the slice normal."""
+    """Read the headers of CT files (highdicom needs no pixels) sorted along the slice normal."""
     datasets = []
     for f in files:
         try:
-            datasets.append(pydicom.dcmread(str(f)))
+            datasets.append(pydicom.dcmread(str(f), stop_before_pixels=True))
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             raise DicomInputError(f"cannot read DICOM file {f}: {exc}") from exc
     if not datasets:
