@@ -12,7 +12,8 @@
 - PPVI: RVOT = section of RV and pulmonary artery 5 mm below the pulmonary valve plane; main
   pulmonary artery (MPA) = section of the pulmonary artery 10 mm above it; MPA length = distance
   along the followed vessel centroids from the valve plane to the bifurcation (the first level,
-  in 1 mm steps, whose section is 15 % larger than the trunk's first section, or leaves the vessel).
+  in 1 mm steps, whose section is 15 % larger than the MPA section 10 mm above the valve, or
+  leaves the vessel).
 - Chamber volumes: voxel count x voxel volume per label (mL); ejection fraction from the largest
   and smallest LV blood-pool volume over the phases.
 """
@@ -150,15 +151,23 @@ def ppvi_measurements(labelmap: Volume) -> dict:
     except CardiacInputError as exc:
         logger.info("MPA section failed: %s", exc)
         out["mpa"] = None
-    # follow the trunk from the valve until it branches
-    origin, normal, length, prev_area = plane.origin.copy(), plane.normal.copy(), 0.0, None
+    # follow the trunk from the valve until it branches (the first mm may still be in the valve gap)
+    origin, normal, length = plane.origin.copy(), plane.normal.copy(), 0.0
+    ref_area = out["mpa"]["area_mm2"] if out["mpa"] else None
+    started = False
     for _ in range(80):
         nxt = origin + normal
         try:
             sec = pa.section(Plane(nxt, normal), radius_mm=45.0, step_mm=0.4)
         except CardiacInputError:
+            if not started and length < 5.0:
+                origin, length = nxt, length + 1.0
+                continue
             break
-        if prev_area is not None and sec.area_mm2 > 1.15 * prev_area:
+        started = True
+        if ref_area is None:
+            ref_area = sec.area_mm2
+        if length > 10.0 and sec.area_mm2 > 1.15 * ref_area:
             break  # the section now takes in the branches: bifurcation
         step = sec.centroid - origin
         if np.linalg.norm(step) > 1e-6:
@@ -166,7 +175,6 @@ def ppvi_measurements(labelmap: Volume) -> dict:
             normal /= np.linalg.norm(normal)
         length += float(np.linalg.norm(sec.centroid - origin))
         origin = sec.centroid
-        prev_area = sec.area_mm2 if prev_area is None else prev_area  # compare with the trunk's start
     out["mpa_length_mm"] = length
     return out
 
