@@ -35,6 +35,7 @@ PRIOR_ML = {lbl.LV_BLOOD_POOL: 120.0, lbl.RV: 186.0, lbl.LA: 68.0, lbl.RA: 111.0
 CHAMBERS = (lbl.LV_BLOOD_POOL, lbl.RV, lbl.LA, lbl.RA)
 # a piece further than REACH x (equivalent-sphere radius of the chamber) from its centroid is a vessel
 REACH = 1.4
+ROOT_REACH_MM = 45.0  # aortic / pulmonary root pieces grown with the chambers lie this close to the prior
 VESSEL_REACH_MM = 35.0  # a great-artery piece found by position lies this close to its prior
 DESCENDING_MIN_MM = 50.0  # vertical extent of a descending-aorta column
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
@@ -113,34 +114,46 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
         in HU in most phases, which tells touching vessels apart)."""
         return -min(open_contact(r, via), 1.0) + abs(r.mean_hu - via.mean_hu) / HU_TOLERANCE
 
-    # phase 1: chambers
+    # a descending aorta column first, so that no chamber takes it
+    core_hu = {lab: by_id[r].mean_hu for r, lab in named.items()}
+    named.update(_descending_aorta(regions, named, centre, scale, core_hu[lbl.LV_BLOOD_POOL]))
+    # phase 1: chambers, and the aortic / pulmonary roots leaving the LV / RV, nearest to the prior
+    # first (a root that also touches an atrium goes to whichever prior is nearer)
     heap: list[tuple[float, int, int]] = []
+    outflow = {lbl.LV_BLOOD_POOL: lbl.AORTA, lbl.RV: lbl.PULMONARY_ARTERY}
 
-    def push(rid: int, allowed) -> None:
+    def reach(lab: int) -> float:
+        if lab in CHAMBERS:
+            return REACH * (3.0 * PRIOR_ML[lab] * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
+        return ROOT_REACH_MM
+
+    def push(rid: int) -> None:
+        lab = named[rid]
+        options = {lab, outflow[lab]} if lab in outflow else {lab}
         for nb in by_id[rid].neighbours:
-            if nb in named:
-                continue
-            lab = named[rid]
-            if lab in allowed:
-                heapq.heappush(heap, (cost(by_id[nb], by_id[rid], lab), nb, lab))
-
-    def cost(r: Region, via: Region, lab: int) -> float:
-        if open_contact(r, via) < CHAMBER_OPEN_CONTACT:
-            return np.inf  # a chamber continues only through a wide opening
-        return dist(r, lab)
+            if nb in named or open_contact(by_id[nb], by_id[rid]) < CHAMBER_OPEN_CONTACT:
+                continue  # chambers and roots continue only through wide openings
+            for option in options & (set(CHAMBERS) | {lbl.AORTA, lbl.PULMONARY_ARTERY}):
+                heapq.heappush(heap, (dist(by_id[nb], option), nb, option))
 
     for rid in list(named):
-        push(rid, CHAMBERS)
+        if named[rid] in CHAMBERS:
+            push(rid)
     while heap:
         d, rid, lab = heapq.heappop(heap)
-        if rid in named or d > REACH * (3.0 * PRIOR_ML[lab] * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0):
+        if rid in named or d > reach(lab):
             continue
         named[rid] = lab
-        push(rid, CHAMBERS)
+        push(rid)
     hu = {lab: np.mean([by_id[r].mean_hu for r, v in named.items() if v == lab]) for lab in CHAMBERS}
-    named.update(_descending_aorta(regions, named, centre, scale, hu[lbl.LV_BLOOD_POOL]))
     # phase 2: vessels leaving the chambers
-    start = {lbl.LV_BLOOD_POOL: lbl.AORTA, lbl.RV: lbl.PULMONARY_ARTERY, lbl.LA: PV}
+    start = {
+        lbl.LV_BLOOD_POOL: lbl.AORTA,
+        lbl.RV: lbl.PULMONARY_ARTERY,
+        lbl.LA: PV,
+        lbl.AORTA: lbl.AORTA,
+        lbl.PULMONARY_ARTERY: lbl.PULMONARY_ARTERY,
+    }
     ra_z = centre[2] + scale * PRIOR[lbl.RA][2]
     for rid, lab in list(named.items()):
         for nb in by_id[rid].neighbours:
