@@ -101,7 +101,7 @@ def tavr_measurements(
     hinge_points,
     ostia: dict | None = None,
     *,
-    lumen_labels=(labels.AORTA, labels.LV_BLOOD_POOL),
+    lumen_labels=(labels.AORTA, labels.LV_BLOOD_POOL, 19, 20, 21),
     calcium_label: int = CALCIUM,
     toward=None,
     lvot_offset_mm: float = 5.0,
@@ -110,13 +110,15 @@ def tavr_measurements(
 ) -> dict:
     """TAVR measurements (see module docstring). ``hinge_points``: 3 LPS points (mm); ``ostia``:
     ``{"left": p, "right": p}`` LPS mm; ``toward``: a point in the aorta to orient the normal (default:
-    centroid of the aorta label). Values in mm, mm^2, mm^3 and degrees."""
+    centroid of the aorta and aortic root labels). ``lumen_labels`` default: LV blood pool, aorta and
+    the heart module's aortic root (19), annulus region (20) and LVOT (21) labels. Values in mm, mm^2,
+    mm^3 and degrees."""
     progress = as_progress(progress)
     pts = np.asarray(hinge_points, dtype=float)
     if pts.shape != (3, 3):
         raise CardiacInputError(f"TAVR measurements need exactly three hinge points (3 x 3), got {pts.shape}")
     if toward is None:
-        idx = np.argwhere(labelmap.array == labels.AORTA)
+        idx = np.argwhere(np.isin(labelmap.array, (labels.AORTA, 19)))
         if len(idx) == 0:
             raise CardiacInputError("the label map has no aorta label; give 'toward' to orient the annulus")
         toward = labelmap.index_to_lps(idx.mean(axis=0)[::-1])

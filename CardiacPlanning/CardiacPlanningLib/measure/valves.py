@@ -34,13 +34,18 @@ from .section import MaskSampler
 logger = logging.getLogger(__name__)
 
 
-def interface_plane(labelmap: Volume, label_a: int, label_b: int, max_gap_mm: float = 8.0) -> Plane:
+def _values(label) -> list[int]:
+    return [int(label)] if np.isscalar(label) else [int(v) for v in label]
+
+
+def interface_plane(labelmap: Volume, label_a, label_b, max_gap_mm: float = 8.0) -> Plane:
     """Plane between two labels (LPS mm), normal pointing from A towards B: fitted to the voxels of
     each label that lie within the smallest gap (one voxel, then 2, 3, 4, 6, 8 mm up to
-    ``max_gap_mm``) of the other, so a wall between the labels (mitral, pulmonary valve) is bridged."""
-    a = labelmap.array == label_a
-    b = labelmap.array == label_b
-    names = f"{labels.by_value(label_a).name} and {labels.by_value(label_b).name}"
+    ``max_gap_mm``) of the other, so a wall between the labels (mitral, pulmonary valve) is bridged.
+    ``label_a``/``label_b``: a label value or several (e.g. LV blood pool + LVOT)."""
+    a = np.isin(labelmap.array, _values(label_a))
+    b = np.isin(labelmap.array, _values(label_b))
+    names = " and ".join("/".join(labels.by_value(v).name for v in _values(x)) for x in (label_a, label_b))
     if not a.any() or not b.any():
         raise CardiacInputError(f"the label map lacks {names}; place the valve points by hand")
     # work in the box where the two labels come within max_gap_mm of each other
@@ -77,10 +82,17 @@ def interface_plane(labelmap: Volume, label_a: int, label_b: int, max_gap_mm: fl
     raise CardiacInputError(f"{names} are more than {max_gap_mm} mm apart; place the valve points by hand")
 
 
+# label groups of the left ventricular outflow and the aortic root; the heart module's valve preset
+# splits them into LVOT (21), annulus region (20) and root (19) labels
+LV_SIDE = (labels.LV_BLOOD_POOL, 21)
+AORTIC_SIDE = (labels.AORTA, 19)
+AORTIC_LUMEN = (labels.LV_BLOOD_POOL, labels.AORTA, 19, 20, 21)
+
+
 def automatic_hinge_points(labelmap: Volume) -> np.ndarray:
     """Three annulus points (LPS mm) from the LV-aorta interface plane (see module docstring)."""
-    plane = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.AORTA)
-    sampler = MaskSampler(labelmap, (labels.LV_BLOOD_POOL, labels.AORTA), plane.origin, 50.0)
+    plane = interface_plane(labelmap, LV_SIDE, AORTIC_SIDE)
+    sampler = MaskSampler(labelmap, AORTIC_LUMEN, plane.origin, 50.0)
     sec = sampler.section(plane, radius_mm=45.0, step_mm=0.25)
     uv = plane.to_plane_coords(sec.contour)
     ang = np.arctan2(uv[:, 1], uv[:, 0])
@@ -116,7 +128,7 @@ def teer_measurements(labelmap: Volume) -> dict:
         raise CardiacInputError("no mitral annulus section within 4 mm of the LV-LA interface plane")
     uv = plane.to_plane_coords(sec.contour)
     try:
-        aortic = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.AORTA).origin
+        aortic = interface_plane(labelmap, LV_SIDE, AORTIC_SIDE).origin
     except CardiacInputError:
         aortic = plane.origin + np.array([0.0, -1.0, 0.0])  # no aorta: use the anterior direction
     ap_dir = plane.to_plane_coords(plane.project(aortic))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import labels
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..measure.case import find_case_files, measure_case
@@ -109,9 +108,10 @@ def _pictures(
         if files.ct is not None:
             from ..measure.plane import Plane
             from ..measure.section import section_of_labelmap
+            from ..measure.valves import AORTIC_LUMEN
 
             plane = Plane(t["annulus_plane"]["origin_lps"], t["annulus_plane"]["normal_lps"])
-            sec = section_of_labelmap(lab, plane, (labels.AORTA, labels.LV_BLOOD_POOL), radius_mm=45.0)
+            sec = section_of_labelmap(lab, plane, AORTIC_LUMEN, radius_mm=45.0)
             png = pics.plane_slice_plot(
                 Volume.read(files.ct), plane, pic_dir / "annulus_plane.png", sec.contour
             )

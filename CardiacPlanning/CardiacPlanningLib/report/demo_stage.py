@@ -83,5 +83,25 @@ def run(out_dir: Path, progress: Progress, context: dict) -> dict:
 
         measured = json.loads(Path(tavr["files"]["measurements"]).read_text(encoding="utf-8"))
         summary["tavr_vs_phantom"] = _ground_truth_check(measured, root)
+        heart = context.get("heart")
+        if heart and heart.get("labels"):
+            summary["tavr_on_heart_segmentation_vs_phantom"] = _on_segmentation(heart["labels"], root)
     context["report"] = summary
     return summary
+
+
+def _on_segmentation(labels_path: str, root: dict) -> dict:
+    """The TAVR check again on the heart stage's automatic segmentation instead of the phantom's
+    labels (the whole pipeline: segmentation -> automatic annulus plane -> measurements)."""
+    from ..errors import CardiacInputError
+    from ..imaging.volume import Volume
+    from ..measure import tavr_measurements
+    from ..measure.valves import automatic_hinge_points
+
+    try:
+        lab = Volume.read(labels_path)
+        ostia = {k: np.asarray(v, float) for k, v in root["ostia"].items()}
+        result = tavr_measurements(lab, automatic_hinge_points(lab), ostia)
+    except CardiacInputError as exc:
+        return {"status": f"failed: {exc}"}
+    return {"status": "done", **_ground_truth_check({"tavr": result}, root)}
