@@ -185,16 +185,17 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
 
 def _descending_aorta(regions: list[Region], named: dict[int, int], centre, scale: float, lv_hu: float):
     """Pieces of a descending aorta: a vertical column (>= DESCENDING_MIN_MM) of contact-connected
-    unnamed pieces behind the atria, enhanced like the LV and homogeneous (bone is not: its cortex
-    and marrow differ by hundreds of HU)."""
+    unnamed pieces (at least three, stacked: they rise more than they spread) behind the atria,
+    enhanced like the LV and homogeneous (HU interquartile range; bone is not: its cortex and
+    marrow differ by hundreds of HU, while wall calcium of an aorta touches few voxels)."""
     ok = {
         r.rid: r
         for r in regions
         if r.rid not in named
         and 6.0 <= r.radius <= 22.0
         and abs(r.mean_hu - lv_hu) <= 0.25 * abs(lv_hu)
-        and r.hu_std <= max(0.3 * abs(lv_hu), 60.0)
-        and (r.centroid[1] - centre[1]) / scale >= 25.0
+        and r.hu_iqr <= max(0.3 * abs(lv_hu), 60.0)
+        and (r.centroid[1] - centre[1]) / scale >= 40.0
     }
     out: dict[int, int] = {}
     seen: set[int] = set()
@@ -212,8 +213,9 @@ def _descending_aorta(regions: list[Region], named: dict[int, int], centre, scal
                     stack.append(nb)
         top = max(r.centroid[2] + r.z_extent_mm / 2 for r in group)
         bottom = min(r.centroid[2] - r.z_extent_mm / 2 for r in group)
-        xy = np.array([r.centroid[:2] for r in group])
-        if top - bottom >= DESCENDING_MIN_MM and np.ptp(xy, axis=0).max() <= 40.0:
+        xyz = np.array([r.centroid for r in group])
+        rise, spread = np.ptp(xyz[:, 2]), np.ptp(xyz[:, :2], axis=0).max()
+        if len(group) >= 3 and top - bottom >= DESCENDING_MIN_MM and rise >= 1.5 * spread and spread <= 40.0:
             out.update({r.rid: lbl.AORTA for r in group})
     return out
 

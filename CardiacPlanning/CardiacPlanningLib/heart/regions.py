@@ -36,6 +36,7 @@ class Region:
     neighbours: dict[int, int]
     component: int = 0
     hu_std: float = 0.0
+    hu_iqr: float = 0.0
 
     def ml(self, voxel_ml: float) -> float:
         return self.voxels * voxel_ml
@@ -115,6 +116,7 @@ def split_pool(
     radius = ndi.maximum(dist, ids, index)
     hu = ndi.mean(image, ids, index)
     hu_std = ndi.standard_deviation(image, ids, index)
+    hu_iqr = _iqr_per_label(image, ids, n)
     zmin = ndi.minimum(np.broadcast_to(zz, pool.shape), ids, index)
     zmax = ndi.maximum(np.broadcast_to(zz, pool.shape), ids, index)
     contacts = _contacts(ids)
@@ -132,11 +134,28 @@ def split_pool(
             contacts.get(i, {}),
             int(comp_of[i - 1]),
             float(hu_std[i - 1]),
+            float(hu_iqr[i]),
         )
         for i in index
     ]
     logger.info("blood pool split into %d regions", n)
     return ids, regions
+
+
+def _iqr_per_label(image: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """Interquartile range of HU per id (index = id; 0 unused), by one sort of the labelled voxels."""
+    sel = ids > 0
+    lab, val = ids[sel], image[sel]
+    order = np.lexsort((val, lab))
+    lab, val = lab[order], val[order]
+    counts = np.bincount(lab, minlength=n + 1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.zeros(n + 1)
+    ok = counts > 0
+    q1 = starts + (0.25 * (counts - 1)).astype(int)
+    q3 = starts + (0.75 * (counts - 1)).astype(int)
+    out[ok] = val[q3[ok]] - val[q1[ok]]
+    return out
 
 
 def _contacts(ids: np.ndarray) -> dict[int, dict[int, int]]:
