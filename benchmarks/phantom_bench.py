@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/phantom_bench.py demo       # 160x160x112 @ 1.25 mm, 10 phases
     .venv/bin/python benchmarks/phantom_bench.py clinical   # 512x512x300 @ 0.5 mm, 10 phases
-    .venv/bin/python benchmarks/phantom_bench.py montage    # docs/phantom_montage.png from a demo case
+    .venv/bin/python benchmarks/phantom_bench.py montage    # docs/phantom_montage.png (demo geometry,
+                                                            # balloon-expandable valve frame, phase 0)
 
 Each case runs in this process; peak memory is the process's maximum resident set size
 (``resource.getrusage``), CPU time is user + system. Results are appended as JSON lines to
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> None:
         out = keep or Path(tmp) / what
         if what == "montage":
             params = CASES["demo"]
-            params.stent = "valve" if "--valve" in argv else "none"
+            params.stent, params.phases, params.dicom = "valve", 2, False
             generate_case(params, out)
             sys.stdout.write(f"{montage(out)}\n")
             return
