@@ -35,7 +35,7 @@ PRIOR_ML = {lbl.LV_BLOOD_POOL: 120.0, lbl.RV: 186.0, lbl.LA: 68.0, lbl.RA: 111.0
 CHAMBERS = (lbl.LV_BLOOD_POOL, lbl.RV, lbl.LA, lbl.RA)
 # a piece further than REACH x (equivalent-sphere radius of the chamber) from its centroid is a vessel
 REACH = 1.4
-ROOT_REACH_MM = 45.0  # aortic / pulmonary root pieces grown with the chambers lie this close to the prior
+ROOT_REACH_MM = 35.0  # aortic / pulmonary root pieces grown with the chambers lie this close to the prior
 VESSEL_REACH_MM = 35.0  # a great-artery piece found by position lies this close to its prior
 DESCENDING_MIN_MM = 50.0  # vertical extent of a descending-aorta column
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
@@ -120,7 +120,9 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
     # phase 1: chambers, and the aortic / pulmonary roots leaving the LV / RV, nearest to the prior
     # first (a root that also touches an atrium goes to whichever prior is nearer)
     heap: list[tuple[float, int, int]] = []
-    outflow = {lbl.LV_BLOOD_POOL: lbl.AORTA, lbl.RV: lbl.PULMONARY_ARTERY}
+    # the aortic root may open onto the LA piece when the LVOT joined it (partial volume at the
+    # anterior mitral leaflet); it then still goes to the aorta if nearer to the aorta's prior
+    outflow = {lbl.LV_BLOOD_POOL: lbl.AORTA, lbl.LA: lbl.AORTA, lbl.RV: lbl.PULMONARY_ARTERY}
 
     def reach(lab: int) -> float:
         if lab in CHAMBERS:
