@@ -12,7 +12,7 @@ from CardiacPlanningLib.phantom import demo_stage
 from CardiacPlanningLib.phantom.generate import PhantomParameters
 from CardiacPlanningLib.progress import Progress
 
-TINY = dict(phases=2, spacing_mm=3.0, size=(64, 64, 48), dicom=False, noise_hu=10.0)
+TINY = dict(phases=2, spacing_mm=3.0, size=(64, 64, 48), dicom=False, noise_hu=10.0, ref_factor=1)
 
 
 def test_demo_stage_fills_the_context(tmp_path, monkeypatch):
