@@ -122,6 +122,20 @@ def test_ct_numbers_are_those_of_a_contrast_cta(case):
     assert ct.min() < -800 and ct.max() > 700  # lungs and bone present
 
 
+def test_coronary_centerlines_lie_inside_their_labels_at_every_phase(case):
+    built, meta, _ = case
+    if built.tree is None:
+        pytest.skip("coronary module not available")
+    for i, f in enumerate(PARAMS.phase_fractions):
+        lab = _labels(meta, i)
+        moved = built.tree.transformed(lambda p, f=f: built.motion.forward(p, f))
+        for branch in moved.branches:
+            ijk = np.rint(lab.lps_to_index(branch.points)).astype(int)
+            inside = lab.array[ijk[:, 2], ijk[:, 1], ijk[:, 0]]
+            value = labels.LEFT_CORONARY if branch.tree == "left" else labels.RIGHT_CORONARY
+            assert np.all(inside == value), (f, branch.name, np.unique(inside))
+
+
 def test_ostia_sit_on_the_aortic_wall_and_files_are_complete(case):
     built, meta, out = case
     root = built.anatomy.aortic_root

@@ -152,6 +152,13 @@ def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress
         lut = tis.hu_table()
         apply_overlay(hu, label_map, left, lut[labels.LEFT_CORONARY], labels.LEFT_CORONARY)
         apply_overlay(hu, label_map, right, lut[labels.RIGHT_CORONARY], labels.RIGHT_CORONARY)
+        # label also every voxel a centreline passes through, so that thin distal branches stay
+        # connected and every centreline point lies inside its tree's label
+        sweep = importlib.import_module(f"{__package__}.sweep")
+        for side, value in (("left", labels.LEFT_CORONARY), ("right", labels.RIGHT_CORONARY)):
+            lines = [b.points for b in tree.branches if b.tree == side]
+            if lines:
+                label_map[sweep.polyline_voxels(lines, geom)] = value
         if tree.calcium:
             apply_overlay(hu, label_map, coronary.calcium_occupancy(tree, geom, 3), lut[14], 14)
     if case.device is not None:
