@@ -102,7 +102,7 @@ def great_vessels(mesh: HeartMesh, root: AorticRoot, body: BodyLayout, rng: np.r
         [r, 1.15 * r, 0.85 * r, 0.3 * r],
         10,
     )
-    # --- lung vessels fanning out of the hila (contrast-filled, so visible in the lungs)
+    # --- lung vessels fanning out of the hila, each splitting once (contrast-filled: bright in the lungs)
     hila = [
         (lpa_end, 1.0),
         (rpa_end, -1.0),
@@ -110,16 +110,25 @@ def great_vessels(mesh: HeartMesh, root: AorticRoot, body: BodyLayout, rng: np.r
         (out["left_superior_pulmonary_vein"][0][-1], 1.0),
     ]
     for h, (start, side) in enumerate(hila):
-        for b in range(4):
-            d = _unit(np.array([side * 1.0, rng.uniform(-0.6, 0.8), rng.uniform(-1.0, 1.0)]))
-            bend = _unit(d + rng.normal(scale=0.3, size=3))
-            p1 = np.asarray(start) + 35 * d
+        for b in range(5):
+            d = _unit(np.array([side * 1.0, rng.uniform(-0.8, 0.9), rng.uniform(-1.1, 1.1)]))
+            p1 = np.asarray(start) + 30 * d
+            p2 = p1 + 25 * _unit(d + rng.normal(scale=0.3, size=3))
             out[f"lung_vessel_{h}_{b}"] = _tube(
-                [start, p1, p1 + 40 * bend], [4.0, 2.6, 1.2], tis.PULMONARY_VESSEL
+                [start, p1, p2], [4.0, 3.0, 2.2], tis.PULMONARY_VESSEL, step=3.0
             )
+            for c in range(2):
+                e = _unit(d + rng.normal(scale=0.6, size=3))
+                q = p2 + 30 * e
+                out[f"lung_vessel_{h}_{b}_{c}"] = _tube(
+                    [p2, q, q + 20 * _unit(e + rng.normal(scale=0.3, size=3))],
+                    [2.0, 1.4, 0.9],
+                    tis.PULMONARY_VESSEL,
+                    step=3.0,
+                )
     return out
 
 
-def _tube(points, radii, code: int, open_start: bool = False):
-    pts, rad = smooth_centerline(np.asarray(points, dtype=float), np.asarray(radii, dtype=float), 1.5)
+def _tube(points, radii, code: int, open_start: bool = False, step: float = 1.5):
+    pts, rad = smooth_centerline(np.asarray(points, dtype=float), np.asarray(radii, dtype=float), step)
     return pts, rad, code, open_start
