@@ -36,6 +36,8 @@ CHAMBERS = (lbl.LV_BLOOD_POOL, lbl.RV, lbl.LA, lbl.RA)
 # a piece further than REACH x (equivalent-sphere radius of the chamber) from its centroid is a vessel
 REACH = 1.4
 ROOT_REACH_MM = 35.0  # aortic / pulmonary root pieces grown with the chambers lie this close to the prior
+ROOT_SOURCE = {lbl.AORTA: lbl.LV_BLOOD_POOL, lbl.PULMONARY_ARTERY: lbl.RV}
+ROOT_HU_MM = 30.0  # mm of prior distance that a relative HU difference of 100 % costs
 VESSEL_REACH_MM = 35.0  # a great-artery piece found by position lies this close to its prior
 DESCENDING_MIN_MM = 50.0  # vertical extent of a descending-aorta column
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
@@ -136,7 +138,14 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             if nb in named or open_contact(by_id[nb], by_id[rid]) < CHAMBER_OPEN_CONTACT:
                 continue  # chambers and roots continue only through wide openings
             for option in options & (set(CHAMBERS) | {lbl.AORTA, lbl.PULMONARY_ARTERY}):
-                heapq.heappush(heap, (dist(by_id[nb], option), nb, option))
+                cost = dist(by_id[nb], option)
+                # a root is enhanced like the ventricle it leaves, and left-heart blood (mixed in
+                # the lungs) is uniform, unlike the right heart's streaming caval inflow
+                ref_label = ROOT_SOURCE.get(option, option)
+                if ref_label in (lbl.LV_BLOOD_POOL, lbl.LA) or option in ROOT_SOURCE:
+                    ref = core_hu[ref_label]
+                    cost += ROOT_HU_MM * abs(by_id[nb].mean_hu - ref) / max(abs(ref), 1.0)
+                heapq.heappush(heap, (cost, nb, option))
 
     for rid in list(named):
         if named[rid] in CHAMBERS:
