@@ -88,6 +88,17 @@ def test_motion_is_invertible_and_moves_the_heart(case):
     assert np.linalg.norm(built.motion.forward(apex, 0.33) - apex) < shift
 
 
+def test_motion_is_rebuilt_exactly_from_the_metadata(case):
+    from CardiacPlanningLib.phantom.motion import motion_from_json
+
+    built, _, out = case
+    saved = json.loads((out / "phantom.json").read_text())["motion"]
+    motion = motion_from_json(saved)
+    pts = np.random.default_rng(1).uniform(-60, 60, (2000, 3))
+    for f in (0.33, 0.9):
+        assert np.abs(motion.forward(pts, f) - built.motion.forward(pts, f)).max() < 1e-6
+
+
 def test_dicom_series_has_the_nifti_geometry(case):
     _, meta, _ = case
     entry = meta["files"]["phases"][1]

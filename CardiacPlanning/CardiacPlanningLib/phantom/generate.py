@@ -216,7 +216,7 @@ def generate_case(
         "ejectionFraction": {"requested": params.ef, "measured": float(1 - lv.min() / lv.max())},
         "aorticRoot": root,
         "meshCavityVolumesMl": case.anatomy.mesh_volumes_ml,
-        "motion": {k: v for k, v in asdict(case.motion).items() if k != "atria"},
+        "motion": case.motion.to_json(),
         "anatomySource": "Rodero et al. 2021 (CC BY 4.0), case 01, via ansys-health-heart 0.16.2",
         "seconds": time.perf_counter() - t0,
     }

@@ -27,8 +27,6 @@ def _plain(obj):
         return _plain(obj.tolist())
     if isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, float):
-        return round(obj, 6)
     if isinstance(obj, Path):
         return str(obj)
     return obj

@@ -76,6 +76,19 @@ class CardiacMotion:
     fade_radial: float = 35.0
     fade_axial: float = 40.0
 
+    def to_json(self) -> dict:
+        """All parameters as plain JSON values (see :func:`motion_from_json`)."""
+        out = {}
+        for key, value in self.__dict__.items():
+            if key == "atria":
+                value = [[np.asarray(c).tolist(), float(r)] for c, r in value]
+            elif key == "rv":
+                value = [np.asarray(value[0]).tolist(), float(value[1])]
+            elif isinstance(value, np.ndarray):
+                value = value.tolist()
+            out[key] = value
+        return out
+
     def levels(self, f: float) -> tuple[float, float]:
         """(ventricular, atrial) contraction levels at phase fraction ``f``."""
         return min(float(ventricular_curve(f) * self.curve_scale), 1.0), float(atrial_curve(f))
@@ -210,6 +223,16 @@ class CardiacMotion:
         self.k_peak = 0.5 * (lo + hi)
         logger.info("LV motion calibrated: k = %.1f mm^2 for EF %.2f at phase %.2f", self.k_peak, ef, f_es)
         return self.k_peak
+
+
+def motion_from_json(data: dict) -> CardiacMotion:
+    """Rebuild the exact motion of a case from ``phantom.json``'s ``"motion"`` entry, so that
+    ``forward``/``backward`` can be evaluated without regenerating the case."""
+    arrays = {k: np.asarray(data[k], dtype=float) for k in ("apex", "axis", "root_center", "root_axis")}
+    atria = tuple((np.asarray(c, dtype=float), float(r)) for c, r in data["atria"])
+    rv = (np.asarray(data["rv"][0], dtype=float), float(data["rv"][1]))
+    rest = {k: v for k, v in data.items() if k not in arrays and k not in ("atria", "rv")}
+    return CardiacMotion(**arrays, atria=atria, rv=rv, **rest)
 
 
 def motion_for_anatomy(anatomy, ef: float, phases: np.ndarray, rng: np.random.Generator) -> CardiacMotion:
