@@ -209,7 +209,8 @@ def main() -> None:
             results.append(evaluate_case(seed, ef, args.out, settings))
             r = results[-1]
             print(f"seed {seed}: EF true {r['true_ef']:.1f} propagated {r['propagated_ef']:.1f}", flush=True)
-        (args.out / "motion_accuracy.json").write_text(json.dumps(results, indent=1))
+        tag = "_".join(str(s) for s in args.seeds)
+        (args.out / f"motion_accuracy_{tag}.json").write_text(json.dumps(results, indent=1))
         print(table(results))
     if args.oracle:
         oracle = oracle_case(args.seeds[0], args.out, settings)
