@@ -174,7 +174,35 @@ def _landmarks(mesh: HeartMesh) -> dict[str, np.ndarray]:
         q = p - apex
         return np.linalg.norm(q - np.outer(q @ axis, axis), axis=1)
 
+    # endocardial radius profile R(s) x rho(theta): median radius in 12 slabs along the axis, and a
+    # second-order Fourier fit of the normalised radius around the axis (mid-ventricle)
+    e1 = np.cross(axis, [0.0, 0.0, 1.0] if abs(axis[2]) < 0.9 else [1.0, 0.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(axis, e1)
+    q = lv - apex
+    s_lv = q @ axis
+    r_lv = perp(lv)
+    theta = np.arctan2(q @ e2, q @ e1)
+    edges = np.linspace(0.0, s_lv.max(), 13)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    prof = np.array([np.median(r_lv[(s_lv >= a) & (s_lv < b)]) for a, b in zip(edges[:-1], edges[1:])])
+    mid = (s_lv > 0.3 * s_lv.max()) & (s_lv < 0.8 * s_lv.max())
+    basis = np.stack(
+        [
+            np.ones(mid.sum()),
+            np.cos(theta[mid]),
+            np.sin(theta[mid]),
+            np.cos(2 * theta[mid]),
+            np.sin(2 * theta[mid]),
+        ],
+        1,
+    )
+    coef = np.linalg.lstsq(basis, r_lv[mid] / np.interp(s_lv[mid], centres, prof), rcond=None)[0]
     marks = {
+        "lv_frame_e1": e1,
+        "lv_endo_s": centres,
+        "lv_endo_r": prof,
+        "lv_endo_fourier": coef / coef[0],
         "lv_apex": apex,
         "lv_axis": axis,
         "lv_length": np.array(float(np.max((lv - apex) @ axis))),

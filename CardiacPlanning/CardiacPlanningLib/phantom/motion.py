@@ -67,6 +67,10 @@ class CardiacMotion:
     rv: tuple  # (centre, radius) of the RV cavity
     root_center: np.ndarray
     root_axis: np.ndarray
+    endo_s: np.ndarray | None = None  # axial positions (mm from the apex) of the radius profile
+    endo_r: np.ndarray | None = None  # endocardial radius (mm) there
+    endo_fourier: np.ndarray | None = None  # rho(theta) = c0 + c1 cos + c2 sin + c3 cos2 + c4 sin2
+    frame_e1: np.ndarray | None = None  # theta = 0 direction (perpendicular to the axis)
     k_peak: float = 0.0
     beta: float = 0.12
     atrial_gamma: float = 0.07
@@ -115,12 +119,14 @@ class CardiacMotion:
             r2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2]
             w_r = fade((np.sqrt(r2) - self.r_epi) / self.fade_radial)
             w_s = fade((s - self.length) / 25.0) * fade(-s / 15.0)
-            # H(r) = t (2 - t), t = min(r^2 / R1^2, 1): homogeneous near the axis (H ~ 2 r^2 / R1^2),
-            # exactly 1 (area-preserving, the wall thickens) beyond R1 = r_endo, C1 at R1
-            r1 = self.r_endo**2
-            t = np.minimum(r2 / r1, 1.0)
-            g = np.where(t < 1.0, (2.0 - t) / r1, 1.0 / np.maximum(r2, 1e-9))
-            scale = np.sqrt(np.maximum(1.0 - k * w_s * w_r * g, 1e-6)) - 1.0
+            # r'^2 = r^2 - k R1^2 w G(t), t = r^2 / R1^2, G = 2 - t (t < 1, homogeneous near the axis)
+            # or 1 / t (t >= 1: r'^2 = r^2 - k R1^2, cross-section area preserved, the wall thickens);
+            # R1 = R1(s, theta) follows the endocardium (radius profile x angular Fourier series)
+            r1 = self._r1_squared(s, q)
+            t = r2 / r1
+            big = np.maximum(t, 1e-12)
+            gfac = np.where(t < 1.0, 2.0 - t, 1.0 / big)
+            scale = np.sqrt(np.maximum(1.0 - k * w_s * w_r * gfac, 1e-6)) - 1.0
             ramp = np.where(
                 s < self.length,
                 np.clip(s, 0.0, None),
@@ -151,6 +157,20 @@ class CardiacMotion:
             for a in range(3):
                 u[a] += d[a] * cos1 + cross[a] * sin - along * n[a] * cos1
         return u
+
+    def _r1_squared(self, s: np.ndarray, q: list) -> np.ndarray:
+        """Squared endocardial reference radius R1(s, theta)^2 (mm^2) at axial position ``s``."""
+        if self.endo_s is None:
+            return np.full_like(s, self.r_endo**2)
+        radial = np.interp(s, self.endo_s, self.endo_r) * 1.05
+        e1 = self.frame_e1
+        e2 = np.cross(self.axis, e1)
+        u = q[0] * e1[0] + q[1] * e1[1] + q[2] * e1[2]
+        v = q[0] * e2[0] + q[1] * e2[1] + q[2] * e2[2]
+        th = np.arctan2(v, u)
+        c = self.endo_fourier
+        rho = c[0] + c[1] * np.cos(th) + c[2] * np.sin(th) + c[3] * np.cos(2 * th) + c[4] * np.sin(2 * th)
+        return (radial * rho) ** 2
 
     def forward(self, points_lps_ref: np.ndarray, phase_fraction: float) -> np.ndarray:
         """Positions (N,3 LPS mm) at ``phase_fraction`` of reference (phase 0) points."""
@@ -210,7 +230,7 @@ class CardiacMotion:
             raise CardiacInputError("the phases contain no systolic phase; use more phases")
         self.curve_scale = 1.0 / float(levels.max())
         f_es = float(np.asarray(phases)[np.argmax(levels)])
-        lo, hi = 0.0, 0.485 * self.r_endo**2
+        lo, hi = 0.0, 0.485
 
         def ratio(k: float) -> float:
             return float(self.jacobian_det(lv_points, f_es, k).mean())
@@ -221,14 +241,15 @@ class CardiacMotion:
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if ratio(mid) > 1 - ef else (lo, mid)
         self.k_peak = 0.5 * (lo + hi)
-        logger.info("LV motion calibrated: k = %.1f mm^2 for EF %.2f at phase %.2f", self.k_peak, ef, f_es)
+        logger.info("LV motion calibrated: k = %.3f for EF %.2f at phase %.2f", self.k_peak, ef, f_es)
         return self.k_peak
 
 
 def motion_from_json(data: dict) -> CardiacMotion:
     """Rebuild the exact motion of a case from ``phantom.json``'s ``"motion"`` entry, so that
     ``forward``/``backward`` can be evaluated without regenerating the case."""
-    arrays = {k: np.asarray(data[k], dtype=float) for k in ("apex", "axis", "root_center", "root_axis")}
+    names = ("apex", "axis", "root_center", "root_axis", "endo_s", "endo_r", "endo_fourier", "frame_e1")
+    arrays = {k: np.asarray(data[k], dtype=float) for k in names if data.get(k) is not None}
     atria = tuple((np.asarray(c, dtype=float), float(r)) for c, r in data["atria"])
     rv = (np.asarray(data["rv"][0], dtype=float), float(data["rv"][1]))
     rest = {k: v for k, v in data.items() if k not in arrays and k not in ("atria", "rv")}
@@ -244,6 +265,10 @@ def motion_for_anatomy(anatomy, ef: float, phases: np.ndarray, rng: np.random.Ge
         axis=m["lv_axis"],
         length=float(m["lv_length"]),
         r_endo=1.15 * float(m["lv_endo_radius"]),
+        endo_s=m["lv_endo_s"],
+        endo_r=m["lv_endo_r"],
+        endo_fourier=m["lv_endo_fourier"],
+        frame_e1=m["lv_frame_e1"],
         r_epi=float(m["lv_epi_radius"]),
         atria=((m["la_center"], 1.3 * float(m["la_radius"])), (m["ra_center"], 1.3 * float(m["ra_radius"]))),
         rv=(m["rv_center"], 1.2 * float(m["rv_radius"])),
