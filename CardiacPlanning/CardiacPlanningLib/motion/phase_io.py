@@ -177,11 +177,15 @@ def _check_count(series: PhaseSeries, min_phases: int) -> None:
 
 
 def check_missing_phases(series: PhaseSeries) -> None:
-    """Raise if evenly spaced percentages (or consecutive indices) have a gap: a missing phase."""
+    """Raise if evenly spaced percentages have a gap inside the reconstructed range: a missing phase.
+
+    The spacing is the median step, the step across the R wave (last -> first + 100 %) counted too,
+    so that three of four phases are enough; that wrap-around step itself is never reported (a
+    study may cover only part of the cycle, e.g. 30-80 %)."""
     pct = series.percents
     if len(pct) >= 3 and all(p is not None for p in pct):
         steps = np.diff(np.asarray(pct, dtype=float))
-        step = float(np.median(steps))
+        step = float(np.median(np.append(steps, 100.0 - pct[-1] + pct[0])))
         for a, s in zip(pct, steps):
             if step > 0 and s > 1.5 * step and np.allclose(steps[steps <= 1.5 * step], step, atol=0.51):
                 missing = ", ".join(f"{a + k * step:g}%" for k in range(1, int(round(s / step))))
