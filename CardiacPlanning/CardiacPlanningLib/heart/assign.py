@@ -38,6 +38,8 @@ REACH = 1.4
 ROOT_REACH_MM = 35.0  # aortic / pulmonary root pieces grown with the chambers lie this close to the prior
 ROOT_SOURCE = {lbl.AORTA: lbl.LV_BLOOD_POOL, lbl.PULMONARY_ARTERY: lbl.RV}
 ROOT_HU_MM = 30.0  # mm of prior distance that a relative HU difference of 100 % costs
+VEIN_START_COST = 0.2  # in units of a fully open contact
+PV_HU_FRACTION = 0.15  # a pulmonary vein differs from the LA by at most this fraction of its HU
 VESSEL_REACH_MM = 35.0  # a great-artery piece found by position lies this close to its prior
 DESCENDING_MIN_MM = 50.0  # vertical extent of a descending-aorta column
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
@@ -173,8 +175,12 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             r = by_id[nb]
             vessel = start.get(lab) if lab != lbl.RA else (SVC if r.centroid[2] > ra_z else IVC)
             c = open_contact(r, by_id[rid])
+            if vessel == PV and abs(r.mean_hu - hu[lbl.LA]) > PV_HU_FRACTION * abs(hu[lbl.LA]):
+                continue  # pulmonary veins carry left-heart blood: enhanced like the LA
             if vessel is not None and c >= MIN_OPEN_CONTACT:
-                heapq.heappush(heap, (continuation(r, by_id[rid]), nb, vessel))
+                # an artery that is already running wins ties against a vein starting at an atrium
+                start_cost = VEIN_START_COST if vessel in (PV, SVC, IVC) else 0.0
+                heapq.heappush(heap, (continuation(r, by_id[rid]) + start_cost, nb, vessel))
 
     def drain() -> None:
         while heap:

@@ -13,7 +13,7 @@ from ..progress import Progress, as_progress
 from .assign import name_regions
 from .contrast import ContrastModel, body_mask, estimate_contrast
 from .regions import blood_mask, heart_component, near_components, split_pool
-from .walls import add_walls, split_left_atrium
+from .walls import add_walls, refine_left_heart, split_left_atrium
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def segment_classical(
     seg = lut[ids]
     split_left_atrium(seg, work_mm, work.index_to_lps)
     progress(0.75, "walls")
-    add_walls(seg, image, model.threshold_hu, work_mm)
+    lv_level = refine_left_heart(seg, image, model.myocardium_hu)
+    add_walls(seg, image, model.threshold_hu, work_mm, lv_level)
     progress(0.9, "back to the input grid")
     out = work.with_array(seg)
     if work is not volume:

@@ -26,10 +26,32 @@ def _distance(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
     return ndi.distance_transform_edt(~mask) * spacing_mm
 
 
-def add_walls(seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_mm: float) -> np.ndarray:
-    """Return ``seg`` with LV myocardium, RV myocardium and atrial wall labels added (in place)."""
+def refine_left_heart(seg: np.ndarray, image: np.ndarray, myocardium_hu: float) -> float:
+    """Move the LV, LA and aorta borders to their own half-way level (in place); returns the LV's.
+
+    The global threshold sits halfway to the brightest blood mode, which may be the right heart's;
+    left-heart blood is uniform (mixed in the lungs), so each left structure gets the level halfway
+    between its own median HU and the myocardium (the usual half-maximum edge)."""
     smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
-    tissue = (smooth > FAT_HU) & (smooth < threshold_hu) & (seg == 0)
+    lv_level = -np.inf
+    for label in (lbl.LV_BLOOD_POOL, lbl.LA, lbl.AORTA):
+        mask = seg == label
+        if not mask.any():
+            continue
+        level = 0.5 * (float(np.median(smooth[mask])) + myocardium_hu)
+        seg[mask & (smooth < level)] = 0
+        if label == lbl.LV_BLOOD_POOL:
+            lv_level = level
+    return lv_level
+
+
+def add_walls(
+    seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_mm: float, lv_level: float = -np.inf
+) -> np.ndarray:
+    """Return ``seg`` with LV myocardium, RV myocardium and atrial wall labels added (in place);
+    soft tissue lies between fat and ``threshold_hu`` (near the LV: up to ``lv_level``)."""
+    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
+    tissue = (smooth > FAT_HU) & (smooth < max(threshold_hu, lv_level)) & (seg == 0)
     blood_any = seg > 0
     d_lv = _distance(seg == lbl.LV_BLOOD_POOL, spacing_mm)
     # the interventricular septum belongs to the LV myocardium (AHA convention): the RV blood does
