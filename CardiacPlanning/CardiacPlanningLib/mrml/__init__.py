@@ -10,6 +10,9 @@ Library objects (LPS, arrays ``[z, y, x]``) <-> Slicer MRML nodes (RAS):
 - :func:`points_to_node` / :func:`node_to_points`, :func:`curve_to_node` / :func:`node_to_curve`:
   LPS points and curves <-> markups nodes
 - :func:`save_mrb` / :func:`load_mrb`: the scene as a .mrb bundle
+- :func:`build_phase_views` (:class:`PhaseViews`, :class:`SliceSync`, :func:`register_phase_layout`):
+  synchronised multi-phase slice views; :func:`labelmaps_to_segmentation_sequence`: per-phase label
+  maps -> segmentation sequence
 
 Every function takes ``scene=None`` meaning ``slicer.mrmlScene`` inside Slicer; headless code passes
 a scene from :func:`new_scene`.
@@ -18,6 +21,7 @@ a scene from :func:`new_scene`.
 from ._scene import LPS_TO_RAS, get_scene, new_scene, prepare_scene, remove_node
 from .bundles import load_mrb, save_mrb
 from .markups import curve_to_node, node_to_curve, node_to_points, points_to_node
+from .phase_segmentations import labelmaps_to_segmentation_sequence, synchronise
 from .segmentations import (
     LABEL_VALUE_TAG,
     labelmap_to_segmentation,
@@ -26,15 +30,20 @@ from .segmentations import (
     terminology_entry,
 )
 from .sequences import displayed_phase, phases_to_sequence, select_phase, sequence_to_phases
+from .views import PhaseViews, SliceSync, build_phase_views, register_phase_layout, slice_view_nodes
 from .volumes import node_to_volume, volume_to_node
 
 __all__ = [
     "LABEL_VALUE_TAG",
     "LPS_TO_RAS",
+    "PhaseViews",
+    "SliceSync",
+    "build_phase_views",
     "curve_to_node",
     "displayed_phase",
     "get_scene",
     "labelmap_to_segmentation",
+    "labelmaps_to_segmentation_sequence",
     "load_mrb",
     "new_scene",
     "node_to_curve",
@@ -43,12 +52,15 @@ __all__ = [
     "phases_to_sequence",
     "points_to_node",
     "prepare_scene",
+    "register_phase_layout",
     "remove_node",
     "save_mrb",
     "segment_label_values",
     "segmentation_to_labelmap",
     "select_phase",
     "sequence_to_phases",
+    "slice_view_nodes",
+    "synchronise",
     "terminology_entry",
     "volume_to_node",
 ]
