@@ -30,7 +30,14 @@ from .segmentations import (
     terminology_entry,
 )
 from .sequences import displayed_phase, phases_to_sequence, select_phase, sequence_to_phases
-from .views import PhaseViews, SliceSync, build_phase_views, register_phase_layout, slice_view_nodes
+from .views import (
+    PhaseViews,
+    SliceSync,
+    build_phase_views,
+    register_phase_layout,
+    sequence_phase_series,
+    slice_view_nodes,
+)
 from .volumes import node_to_volume, volume_to_node
 
 __all__ = [
@@ -58,6 +65,7 @@ __all__ = [
     "segment_label_values",
     "segmentation_to_labelmap",
     "select_phase",
+    "sequence_phase_series",
     "sequence_to_phases",
     "slice_view_nodes",
     "synchronise",

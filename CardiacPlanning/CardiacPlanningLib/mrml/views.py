@@ -32,7 +32,9 @@ import vtk
 
 from ..errors import CardiacInputError
 from ..motion import views as motion_views
+from ..motion.phase_io import PhaseEntry, PhaseSeries
 from ._scene import _own_logic, get_scene, require_node, sequences_logic
+from .volumes import node_to_volume
 
 logger = logging.getLogger(__name__)
 
@@ -333,3 +335,27 @@ def _view_browser(scene, name: str, sequence):
     browser = scene.AddNewNodeByClass("vtkMRMLSequenceBrowserNode", browser_name)
     browser.SetAndObserveMasterSequenceNodeID(sequence.GetID())
     return browser
+
+
+def sequence_phase_series(sequence) -> PhaseSeries:
+    """A :class:`PhaseSeries` reading each phase from ``sequence``'s data nodes, one at a time (for a
+    phase sequence already in the scene). Index values like ``"40%"`` give the R-R percentages."""
+    require_node(sequence, "vtkMRMLSequenceNode", "phase sequence")
+    entries = []
+    for item in range(sequence.GetNumberOfDataNodes()):
+        value = sequence.GetNthIndexValue(item).strip()
+        number = value[:-1] if value.endswith("%") else ""
+        percent = float(number) if number.replace(".", "", 1).isdigit() else None
+
+        def load(item=item):
+            node = sequence.GetNthDataNode(item)
+            if node is None or not node.IsA("vtkMRMLScalarVolumeNode"):
+                raise CardiacInputError(f"sequence {sequence.GetName()!r} item {item} is not a scalar volume")
+            return node_to_volume(node)
+
+        entries.append(PhaseEntry(item, percent, value, f"{sequence.GetName()}[{item}]", load))
+    if len(entries) < 2:
+        raise CardiacInputError(
+            f"sequence {sequence.GetName()!r} holds {len(entries)} phase(s); 2 or more needed"
+        )
+    return PhaseSeries(entries, sequence.GetName())
