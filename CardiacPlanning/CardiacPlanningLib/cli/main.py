@@ -26,6 +26,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("fourd", "propagate"),
     ("measure", "measure"),
     ("report", "report"),
+    ("coronary", "coronary"),
 ]
 
 

@@ -1,0 +1,144 @@
+"""Coronary reconstruction from marked ostia: checks, lumen growth, centerline tree, names, radii,
+stenoses and the label map (8 left tree, 9 right tree)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import labels
+from ..imaging.volume import Volume
+from ..markups import Markups, read_all_markups
+from ..progress import Progress, as_progress
+from .centerline import trace_tree
+from .guide import extend_to_point
+from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
+from .naming import NamedBranch, name_left, name_right
+from .segment import segment_trees
+from .stenosis import Lesion, find_lesions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CoronaryResult:
+    """Named ``branches`` (LPS mm), ``lesions``, the ``labelmap`` Volume (8 left, 9 right) and the
+    ostia (LPS mm) and timings (s)."""
+
+    branches: list[NamedBranch]
+    lesions: list[Lesion]
+    labelmap: Volume
+    ostia: dict[str, np.ndarray]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def branch(self, name: str) -> NamedBranch:
+        for b in self.branches:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def vessel_path(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(points, radii) from the ostium through the parents to the end of ``name``."""
+        chain = [self.branch(name)]
+        while chain[-1].parent is not None:
+            chain.append(self.branch(chain[-1].parent))
+        chain.reverse()
+        pts, rad = [], []
+        for b, nxt in zip(chain, chain[1:] + [None]):
+            stop = len(b.points) if nxt is None else nxt.parent_index
+            pts.append(b.points[:stop])
+            rad.append(b.radii[:stop])
+        return np.vstack(pts), np.concatenate(rad)
+
+    def to_json(self) -> dict:
+        """``{"coordinateSystem": "LPS", "branches": [{name, tree, parent, points, radii}], ...}``."""
+        return {
+            "coordinateSystem": "LPS",
+            "units": "mm",
+            "branches": [
+                {
+                    "name": b.name,
+                    "tree": b.tree,
+                    "parent": b.parent,
+                    "parentIndex": b.parent_index,
+                    "points": np.round(b.points, 3).tolist(),
+                    "radii": np.round(b.radii, 3).tolist(),
+                }
+                for b in self.branches
+            ],
+            "stenoses": [les.to_json() for les in self.lesions],
+        }
+
+
+def _extra_points(source) -> list[tuple[str, np.ndarray]]:
+    if source is None:
+        return []
+    items = (
+        read_all_markups(source)
+        if isinstance(source, (str, Path))
+        else [source]
+        if isinstance(source, Markups)
+        else list(source)
+    )
+    ostium_names = {n for names in OSTIUM_LABELS.values() for n in names}
+    out = []
+    for m in items:
+        for i, lab in enumerate(m.labels):
+            if m.defined_mask[i] and lab.strip().lower() not in ostium_names:
+                out.append((lab, m.points_lps[i].copy()))
+    return out
+
+
+def reconstruct_coronaries(
+    volume: Volume,
+    ostia,
+    points=None,
+    min_branch_mm: float = 5.0,
+    progress: Progress | None = None,
+) -> CoronaryResult:
+    """Reconstruct the coronary trees of ``volume`` (contrast CT, HU) from ``ostia`` (a .mrk.json path,
+    Markups or ``{"left": xyz, "right": xyz}`` in LPS mm). ``points``: optional markups of path
+    points (LPS mm) that extend the tree to branches growth missed."""
+    progress = as_progress(progress)
+    t0 = time.perf_counter()
+    timings = {}
+    where = str(ostia) if isinstance(ostia, (str, Path)) else "ostia"
+    checked = check_ostia(volume, read_ostia(ostia), where)
+    progress(0.05, "ostia checked")
+    tm = segment_trees(volume, checked, progress=progress.sub(0.05, 0.5))
+    blood = float(np.mean([o.blood_hu for o in checked]))
+    for label, p in _extra_points(points):
+        extend_to_point(volume, tm.masks, p, blood, tm.forbidden, label=f"path point {label!r}")
+    timings["segmentation_s"] = time.perf_counter() - t0
+    traced = {}
+    for n, (tree, mask) in enumerate(tm.masks.items()):
+        progress(0.5 + 0.2 * n, f"tracing the {tree} tree")
+        traced[tree] = trace_tree(volume, mask, tm.seeds[tree], min_branch_mm=min_branch_mm)
+    branches: list[NamedBranch] = []
+    axis = None
+    if traced.get("left"):
+        left = name_left(traced["left"])
+        branches += left
+        lad = [b for b in left if b.name == "LAD"]
+        if lad:
+            axis = lad[0].points[-1] - np.mean([o.point for o in checked], axis=0)
+            axis /= max(np.linalg.norm(axis), 1e-9)
+    if traced.get("right"):
+        branches += name_right(traced["right"], axis)
+    timings["centerlines_s"] = time.perf_counter() - t0 - timings["segmentation_s"]
+    progress(0.9, "stenoses")
+    lesions = []
+    for b in branches:
+        lesions += find_lesions(b.name, b.points, b.radii)
+    lab = np.zeros(volume.shape, dtype=np.uint8)
+    for tree, value in (("left", labels.LEFT_CORONARY), ("right", labels.RIGHT_CORONARY)):
+        if tree in tm.masks:
+            lab[tm.masks[tree]] = value
+    timings["total_s"] = time.perf_counter() - t0
+    progress(1.0, "coronary trees done")
+    ost = {o.tree: o.point for o in checked}
+    return CoronaryResult(branches, lesions, volume.with_array(lab), ost, timings)

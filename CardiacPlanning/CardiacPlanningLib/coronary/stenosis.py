@@ -1,0 +1,95 @@
+"""Stenosis detection along a vessel: percent diameter reduction against a robust reference radius.
+
+The reference is a straight-line fit of the radius against arc length over the healthy segments
+(iteratively reweighted: points more than 10 % below the fit are dropped and the fit repeated), so
+tapering is followed and the narrowing itself does not pull the reference down. A lesion is a run
+of points with >= ``min_percent`` % diameter reduction; its degree is the maximal reduction
+(``100 (1 - r_min / r_ref)``) and its length the run's arc length (mm).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Lesion:
+    """One narrowing on ``branch``: ``percent`` diameter reduction, ``length_mm``, ``center`` LPS mm
+    (narrowest point), ``reference_radius_mm`` and ``minimal_radius_mm``, ``start_mm`` from the
+    branch start."""
+
+    branch: str
+    percent: float
+    length_mm: float
+    center: np.ndarray
+    reference_radius_mm: float
+    minimal_radius_mm: float
+    start_mm: float
+
+    def to_json(self) -> dict:
+        return {
+            "branch": self.branch,
+            "percentDiameter": round(self.percent, 1),
+            "lengthMm": round(self.length_mm, 1),
+            "centerLPS": [round(float(v), 2) for v in self.center],
+            "referenceRadiusMm": round(self.reference_radius_mm, 3),
+            "minimalRadiusMm": round(self.minimal_radius_mm, 3),
+            "startMm": round(self.start_mm, 1),
+        }
+
+
+def reference_radius(s: np.ndarray, r: np.ndarray, iterations: int = 5) -> np.ndarray:
+    """Robust linear fit of radius ``r`` (mm) against arc length ``s`` (mm) over healthy points."""
+    keep = np.ones(len(s), bool)
+    fit = np.full(len(s), float(np.median(r)))
+    for _ in range(iterations):
+        if keep.sum() < 3 or np.ptp(s[keep]) <= 0:
+            break
+        a, b = np.polyfit(s[keep], r[keep], 1)
+        fit = a * s + b
+        new = r >= 0.9 * fit
+        if (new == keep).all():
+            break
+        keep = new
+    return np.maximum(fit, 1e-3)
+
+
+def find_lesions(
+    branch: str,
+    points: np.ndarray,
+    radii: np.ndarray,
+    min_percent: float = 25.0,
+    min_length_mm: float = 1.0,
+    skip_start_mm: float = 2.0,
+) -> list[Lesion]:
+    """Lesions (>= ``min_percent`` % diameter reduction) along one centerline (LPS mm, radii mm)."""
+    pts = np.asarray(points, dtype=float)
+    r = np.asarray(radii, dtype=float)
+    if len(pts) < 5:
+        return []
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    ref = reference_radius(s, r)
+    pct = 100.0 * (1.0 - r / ref)
+    narrow = (pct >= min_percent) & (s >= skip_start_mm) & (s <= s[-1] - skip_start_mm)
+    out = []
+    i = 0
+    while i < len(s):
+        if not narrow[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(s) and narrow[j + 1]:
+            j += 1
+        length = float(s[j] - s[i])
+        if length >= min_length_mm:
+            k = i + int(np.argmax(pct[i : j + 1]))
+            out.append(
+                Lesion(branch, float(pct[k]), length, pts[k].copy(), float(ref[k]), float(r[k]), float(s[i]))
+            )
+        i = j + 1
+    return out
