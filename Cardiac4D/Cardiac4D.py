@@ -173,7 +173,6 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             )
             self._parameterNode.phaseSequence = sequence
             self._parameterNode.phaseBrowser = browser
-            self.ui.phaseSlider.maximum = len(series) - 1
             self.ui.statusLabel.text = f"{len(series)} phases: {', '.join(series.labels)}"
             self.onShowViewsButton()
 
@@ -197,10 +196,7 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.ui.statusLabel.text = f"Propagated to every phase; files in {parameters.outputDirectory}"
 
     def onPlayToggled(self, playing) -> None:
-        if playing:
-            self.playTimer.start()
-        else:
-            self.playTimer.stop()
+        self.playTimer.start() if playing else self.playTimer.stop()
 
     def onPlayTimer(self) -> None:
         slider = self.ui.phaseSlider
@@ -291,6 +287,9 @@ class Cardiac4DLogic(ScriptedLoadableModuleLogic):
         """Playback: every view advances ``step`` phases from its own phase; returns the phases shown."""
         if self.phaseViews is None:
             raise CardiacInputError("set up the phase views first")
+        if self.browser is not None:  # the main browser (3D view) shows view 1's phase
+            count = self.sequence.GetNumberOfDataNodes()
+            mrml.select_phase(self.browser, (self.phaseViews.view_phases[0] + int(step)) % count)
         return self.phaseViews.show_step(step)
 
     def clearViews(self) -> None:
@@ -324,6 +323,11 @@ class Cardiac4DLogic(ScriptedLoadableModuleLogic):
             browser=self.browser,
             progress=prog.sub(0.9, 1.0),
         )
+        if self.browser is not None:  # the main browser's segmentation: in the 3D views only
+            display = self.browser.GetProxyNode(self.segmentationSequence).GetDisplayNode()
+            display.RemoveAllViewNodeIDs()
+            for view in slicer.util.getNodesByClass("vtkMRMLViewNode"):
+                display.AddViewNodeID(view.GetID())
         if self.phaseViews is not None:
             self.phaseViews.set_segmentation_sequence(self.segmentationSequence)
         return self.segmentationSequence
@@ -400,6 +404,9 @@ class Cardiac4DTest(ScriptedLoadableModuleTest):
         summary = result["summary"]
         self.assertEqual((summary["end_diastole_phase"], summary["end_systole_phase"]), (0, 2))
         self.assertEqual(logic.showStep(1), [1, 3])  # playback: both views advance one phase
+        self.assertEqual(logic.browser.GetSelectedItemNumber(), 1)  # the main browser shows view 1's
+        mainDisplay = logic.browser.GetProxyNode(segmentationSequence).GetDisplayNode()
+        self.assertFalse(any(mainDisplay.IsDisplayableInView(n.GetID()) for n in phaseViews.slice_nodes))
         lvVoxels = [
             int((mrml.segmentation_to_labelmap(phaseViews.segmentation_node(k)).array > 0).sum())
             for k in range(2)

@@ -207,13 +207,15 @@ class PhaseViews:
         return phases
 
     def follow_browser(self, browser) -> None:
-        """Let ``browser``'s selected item drive :meth:`show_step` (playback from the main browser)."""
+        """Let ``browser`` (e.g. the Sequences toolbar's) drive playback: when it shows phase ``p``,
+        view 1 shows ``p`` and every other view keeps its offset (:meth:`show_step`)."""
         require_node(browser, "vtkMRMLSequenceBrowserNode", "browser")
 
         def on_modified(caller, _event=None):
             item = caller.GetSelectedItemNumber()
-            if item >= 0 and item != self.step:
-                self.show_step(item)
+            step = (item - self.view_phases[0]) % self.sequence.GetNumberOfDataNodes()
+            if item >= 0 and step != self.step:
+                self.show_step(step)
 
         self._followed.append((browser, browser.AddObserver(vtk.vtkCommand.ModifiedEvent, on_modified)))
 
