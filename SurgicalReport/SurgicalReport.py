@@ -1,21 +1,22 @@
-"""SurgicalReport: Surgical Report (coming in a later version of SlicerCardiacPlanning).
+"""SurgicalReport: planning measurements and the surgical planning report.
 
-Planned: procedure measurements (TAVR annulus, coronary heights, sinus, STJ, LVOT, PCI lesions) and
-the planning report as PDF, HL7 CDA R2, DICOM SEG and encapsulated PDF, and STL. Until it is built,
-the module shows a "coming in a later version" panel and its Logic reports that nothing is
-available; it never produces made-up results.
+Measures a case folder for TAVR, PCI, TEER or PPVI (``CardiacPlanningLib.measure``), shows every
+number for review and correction, lets the user move the TAVR annulus hinge points (a markups node,
+saved as ``annulus_hinges.mrk.json``), previews the PDF and exports the report (PDF, HL7 CDA R2, DICOM
+Encapsulated PDF and SEG, STL surfaces) with ``CardiacPlanningLib.report``. This file only connects
+them to MRML and Qt.
 """
 
 # ruff: noqa: N815  (parameter node attributes use Slicer's camelCase, bound by name to the .ui)
 
 import logging
+import tempfile
 from pathlib import Path
 
+import numpy as np
+import qt
 import slicer
-from slicer import (
-    vtkMRMLScalarVolumeNode,
-    vtkMRMLSegmentationNode,
-)
+from slicer import vtkMRMLMarkupsFiducialNode
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -25,14 +26,17 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
+from CardiacPlanningLib import mrml
+from CardiacPlanningLib.errors import CardiacInputError
+from CardiacPlanningLib.markups import Markups, write_markups
+from CardiacPlanningLib.measure.case import measure_case
+from CardiacPlanningLib.measure.review import correction_settings, measurement_rows, set_measurement
+from CardiacPlanningLib.progress import Progress, as_progress
+
 logger = logging.getLogger(__name__)
 
-COMING_LATER = "coming in a later version"
-
-
-#
-# SurgicalReport
-#
+HINGES_FILE = "annulus_hinges.mrk.json"
+HINGE_LABELS = ["Hinge 1", "Hinge 2", "Hinge 3"]
 
 
 class SurgicalReport(ScriptedLoadableModule):
@@ -45,39 +49,37 @@ class SurgicalReport(ScriptedLoadableModule):
         self.parent.dependencies = ["CardiacPlanning"]
         self.parent.contributors = ["SlicerCardiacPlanning developers"]
         self.parent.helpText = (
-            "Surgical Report is coming in a later version: procedure measurements (TAVR annulus, "
-            "coronary heights, sinus, STJ, LVOT, PCI lesions) and the planning report as PDF, HL7 CDA "
-            "R2, DICOM SEG and encapsulated PDF, and STL. "
+            "Planning measurements (TAVR annulus, LVOT, sinus, STJ, coronary heights, projection; PCI "
+            "lesions; TEER mitral annulus; PPVI RVOT and pulmonary trunk) of a case folder: review and "
+            "correct them, move the annulus hinge points, preview and export the report (PDF, HL7 CDA, "
+            "DICOM, STL). Research software: clinical use needs local validation. "
         )
         self.parent.helpText += self.getDefaultModuleDocumentationLink()
-        self.parent.acknowledgementText = "Part of SlicerCardiacPlanning, built on 3D Slicer."
-
-
-#
-# SurgicalReportParameterNode
-#
+        self.parent.acknowledgementText = (
+            "Part of SlicerCardiacPlanning, built on 3D Slicer, VTK and reportlab."
+        )
 
 
 @parameterNodeWrapper
 class SurgicalReportParameterNode:
     """
-    inputVolume - CT volume.
-    segmentation - Heart segmentation.
-    outputFolder - Report folder.
+    caseFolder - case folder (labels, CT, DICOM, centrelines, ostia; see CardiacPlanningLib.measure.case).
+    procedure - tavr, pci, teer or ppvi.
+    outputFolder - where the report is exported.
+    operator - name printed on the report; deidentify - export the de-identified variant.
+    hinges - the three TAVR annulus hinge points (markups, movable).
     """
 
-    inputVolume: vtkMRMLScalarVolumeNode
-    segmentation: vtkMRMLSegmentationNode
+    caseFolder: Path
+    procedure: str = "tavr"
     outputFolder: Path
-
-
-#
-# SurgicalReportWidget
-#
+    operator: str = ""
+    deidentify: bool = False
+    hinges: vtkMRMLMarkupsFiducialNode
 
 
 class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """Shows the "coming in a later version" panel; the inputs can already be chosen."""
+    """GUI: reads the parameter node, calls the Logic, shows the measurements. No algorithm here."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -85,6 +87,7 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self._filling = False
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -93,11 +96,12 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = SurgicalReportLogic()
-        self.ui.plannedLabel.text = "Planned:\n" + "\n".join(
-            "- " + item for item in self.logic.plannedCapabilities()
-        )
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.ui.measureButton.connect("clicked(bool)", self.onMeasureButton)
+        self.ui.previewButton.connect("clicked(bool)", self.onPreviewButton)
+        self.ui.exportButton.connect("clicked(bool)", self.onExportButton)
+        self.ui.measurementTable.connect("cellChanged(int,int)", self.onCellChanged)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -126,68 +130,218 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
 
+    def runWithProgress(self, title: str, work):
+        """Run ``work(progress)`` with a progress dialog whose Cancel button stops it."""
+        dialog = slicer.util.createProgressDialog(labelText=title, maximum=100)
 
-#
-# SurgicalReportLogic
-#
+        def report(fraction, message):
+            dialog.value = int(100 * fraction)
+            dialog.labelText = message or dialog.labelText
+            slicer.app.processEvents()
+
+        try:
+            return work(Progress(report, lambda: dialog.wasCanceled))
+        finally:
+            dialog.close()
+
+    def fillMeasurementTable(self) -> None:
+        rows = self.logic.measurementRows()
+        table = self.ui.measurementTable
+        self._filling = True
+        try:
+            table.setRowCount(len(rows))
+            for row, (name, value) in enumerate(rows):
+                nameItem = qt.QTableWidgetItem(name)
+                nameItem.setFlags(nameItem.flags() & ~qt.Qt.ItemIsEditable)
+                table.setItem(row, 0, nameItem)
+                table.setItem(row, 1, qt.QTableWidgetItem(f"{value:.2f}"))
+        finally:
+            self._filling = False
+
+    def onMeasureButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay("Measuring the case failed.", waitCursor=True):
+            p = self._parameterNode
+            self.runWithProgress(
+                "Measuring...",
+                lambda pr: self.logic.measure(p.caseFolder, p.procedure, p.hinges, progress=pr),
+            )
+            if self.logic.hingesNode is not None:
+                p.hinges = self.logic.hingesNode
+            self.fillMeasurementTable()
+            self.ui.statusLabel.text = f"{p.procedure.upper()}: {len(self.logic.measurementRows())} values"
+
+    def onCellChanged(self, row: int, column: int) -> None:
+        if self._filling or column != 1:
+            return
+        with slicer.util.tryWithErrorDisplay("Not a valid measurement value.", waitCursor=True):
+            name = self.ui.measurementTable.item(row, 0).text()
+            try:
+                value = float(self.ui.measurementTable.item(row, 1).text())
+            except ValueError as exc:
+                self.fillMeasurementTable()
+                raise CardiacInputError(f"{name}: type a number") from exc
+            old = self.logic.updateMeasurement(name, value)
+            self.ui.statusLabel.text = f"{name}: {old:.2f} -> {value:.2f} (corrected)"
+
+    def onPreviewButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay("The report preview failed.", waitCursor=True):
+            p = self._parameterNode
+            pdf = self.runWithProgress(
+                "Building the preview...",
+                lambda pr: self.logic.preview(
+                    p.caseFolder, p.procedure, p.operator, p.deidentify, progress=pr
+                ),
+            )
+            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(pdf)))
+            self.ui.statusLabel.text = f"Preview: {pdf}"
+
+    def onExportButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay("The report export failed.", waitCursor=True):
+            p = self._parameterNode
+            written = self.runWithProgress(
+                "Exporting the report...",
+                lambda pr: self.logic.export(
+                    p.caseFolder, p.procedure, p.outputFolder, p.operator, p.deidentify, progress=pr
+                ),
+            )
+            self.ui.statusLabel.text = f"Exported to {p.outputFolder}: " + ", ".join(sorted(written))
 
 
 class SurgicalReportLogic(ScriptedLoadableModuleLogic):
-    """Nothing is computed yet: the algorithms arrive with a later version of CardiacPlanningLib."""
-
-    AVAILABLE = False
+    """Case folder in, measurements (a dict) and report files out. Never opens dialogs; long work
+    takes ``progress`` (a callback or a library Progress) and ``cancelled``."""
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self.result = None
+        self.hingesNode = None
 
     def getParameterNode(self):
         return SurgicalReportParameterNode(super().getParameterNode())
 
-    @staticmethod
-    def isAvailable() -> bool:
-        """False until the module's algorithms are built."""
-        return SurgicalReportLogic.AVAILABLE
+    def measure(self, caseDir, procedure, hingesNode=None, progress=None, cancelled=None) -> dict:
+        """Measure ``caseDir`` for ``procedure``. TAVR: ``hingesNode`` (three points, moved by the
+        user) is saved as the case's ``annulus_hinges.mrk.json`` and used; without it the hinges come
+        from that file or are found automatically, and are shown as a movable markups node
+        (``self.hingesNode``)."""
+        if not caseDir or not Path(caseDir).is_dir():
+            raise CardiacInputError(f"choose an existing case folder (got {caseDir!r})")
+        hingesFile = None
+        if procedure == "tavr" and hingesNode is not None:
+            hingesFile = self.saveHinges(hingesNode, Path(caseDir) / HINGES_FILE)
+        result = measure_case(
+            caseDir, procedure, hinges_file=hingesFile, progress=as_progress(progress, cancelled)
+        )
+        self.result = result
+        if procedure == "tavr":
+            points = np.asarray(result["tavr"]["hinge_points_lps"], float)
+            self.hingesNode = mrml.points_to_node(
+                points, HINGE_LABELS, slicer.mrmlScene, "Annulus hinges", node=hingesNode or self.hingesNode
+            )
+        return result
 
     @staticmethod
-    def plannedCapabilities() -> list:
-        """What this module will do (shown in the panel)."""
-        return [
-            "TAVR, TEER, PPVI and PCI measurements",
-            "PDF and HL7 CDA R2 report",
-            "DICOM SEG, encapsulated PDF and STL export",
-        ]
+    def saveHinges(hingesNode, path) -> Path:
+        """Write the three hinge points of ``hingesNode`` (world, LPS in the file) to ``path``."""
+        points, labels = mrml.node_to_points(hingesNode)
+        if len(points) != 3:
+            raise CardiacInputError(
+                f"{hingesNode.GetName()}: place exactly three hinge points, got {len(points)}"
+            )
+        return write_markups(Markups.from_points(points, labels, "Annulus hinges"), path)
 
+    def _requireResult(self) -> dict:
+        if self.result is None:
+            raise CardiacInputError("measure the case first")
+        return self.result
 
-#
-# SurgicalReportTest
-#
+    def measurementRows(self) -> list:
+        """(name, value) of every reviewable measurement of the last result (empty before measuring)."""
+        return measurement_rows(self.result) if self.result else []
+
+    def updateMeasurement(self, name, value) -> float:
+        """Correct measurement ``name`` (a path from :meth:`measurementRows`) to ``value`` (same unit);
+        returns the replaced value. The report lists every correction with the measured value."""
+        return set_measurement(self._requireResult(), name, value)
+
+    def _report(self, caseDir, procedure, outDir, operator, deidentify, formats, progress, cancelled) -> dict:
+        from CardiacPlanningLib.report.build import generate_report
+
+        result = self._requireResult()
+        if result["procedure"] != procedure:
+            raise CardiacInputError(
+                f"the measurements are for {result['procedure']}, not {procedure}: measure again"
+            )
+        return generate_report(
+            caseDir,
+            procedure,
+            outDir,
+            operator=operator,
+            deidentify=deidentify,
+            formats=formats,
+            measurements=result,
+            extra_settings=correction_settings(result),
+            progress=as_progress(progress, cancelled),
+        )
+
+    def preview(
+        self, caseDir, procedure, operator="", deidentify=False, progress=None, cancelled=None
+    ) -> Path:
+        """The PDF of the report with the current (corrected) measurements, in a temporary folder."""
+        outDir = Path(tempfile.mkdtemp(prefix="cardiac-report-preview-"))
+        written = self._report(
+            caseDir, procedure, outDir, operator, deidentify, ("pdf",), progress, cancelled
+        )
+        return Path(written["files"]["pdf"])
+
+    def export(
+        self, caseDir, procedure, outputFolder, operator="", deidentify=False, progress=None, cancelled=None
+    ) -> dict:
+        """Write every report format to ``outputFolder``; returns {kind: path}."""
+        if not outputFolder:
+            raise CardiacInputError("choose the folder to export the report to")
+        formats = ("pdf", "cda", "dicom", "stl")
+        written = self._report(
+            caseDir, procedure, outputFolder, operator, deidentify, formats, progress, cancelled
+        )
+        return written["files"]
 
 
 class SurgicalReportTest(ScriptedLoadableModuleTest):
-    """Self-test: the parameter node keeps its inputs and the module claims no results yet."""
+    """Self-test: measure a synthetic cylinder case, move the hinges, correct a value, export."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
         self.setUp()
-        self.test_ParameterNodeKeepsInputs()
-        self.setUp()
-        self.test_NothingAvailableYet()
+        self.test_MeasureCorrectPreview()
 
-    def test_ParameterNodeKeepsInputs(self):
-        self.delayDisplay("Parameter node")
-        logic = SurgicalReportLogic()
-        parameters = logic.getParameterNode()
-        self.assertIsNone(parameters.inputVolume)
-        node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "input")
-        parameters.inputVolume = node
-        self.assertEqual(logic.getParameterNode().inputVolume.GetID(), node.GetID())
-        self.delayDisplay("Test passed")
+    def test_MeasureCorrectPreview(self):
+        self.delayDisplay("Measure, correct and preview a TAVR report")
+        from CardiacPlanningLib import labels
+        from CardiacPlanningLib.imaging.volume import Volume
 
-    def test_NothingAvailableYet(self):
-        self.delayDisplay("Placeholder module")
+        zz, yy, xx = np.indices((50, 40, 40)) - np.array([25, 19.5, 19.5])[:, None, None, None]
+        array = np.zeros((50, 40, 40), np.uint8)
+        array[(xx**2 + yy**2 <= 100) & (zz < 0)] = labels.LV_BLOOD_POOL  # radius 10 mm tube, 1 mm voxels
+        array[(xx**2 + yy**2 <= 144) & (zz >= 0)] = labels.AORTA  # radius 12 mm above the junction
         logic = SurgicalReportLogic()
-        self.assertFalse(logic.isAvailable())
-        self.assertGreaterEqual(len(logic.plannedCapabilities()), 3)
+        with tempfile.TemporaryDirectory() as folder:
+            Volume(array, (1.0, 1.0, 1.0), (-19.5, -19.5, -25.0)).write(Path(folder) / "labels.nii.gz")
+            self.assertNotIn(HINGES_FILE, [f.name for f in Path(folder).iterdir()])
+            logic.measure(folder, "tavr")
+            self.assertEqual(logic.hingesNode.GetNumberOfControlPoints(), 3)
+            for i in range(3):  # move the hinges 4 mm up (superior: +S in RAS)
+                x, y, z = logic.hingesNode.GetNthControlPointPosition(i)
+                logic.hingesNode.SetNthControlPointPosition(i, x, y, z + 4.0)
+            result = logic.measure(folder, "tavr", logic.hingesNode)
+            self.assertEqual(result["hinge_source"], "user")
+            self.assertAlmostEqual(result["tavr"]["annulus_plane"]["origin_lps"][2], 3.5, delta=1.0)
+            area = result["tavr"]["annulus"]["area_mm2"]
+            self.assertAlmostEqual(area, np.pi * 144, delta=0.03 * np.pi * 144)  # aorta section
+            self.assertAlmostEqual(logic.updateMeasurement("tavr.annulus.area_mm2", 450.0), area)
+            self.assertEqual(result["user_corrections"]["tavr.annulus.area_mm2"]["measured"], area)
+            pdf = logic.preview(folder, "tavr", operator="Dr Test")
+            self.assertEqual(pdf.read_bytes()[:5], b"%PDF-")
         self.delayDisplay("Test passed")
