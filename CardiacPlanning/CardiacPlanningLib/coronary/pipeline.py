@@ -18,6 +18,7 @@ from .centerline import trace_tree
 from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
+from .radius import cross_section_radii
 from .segment import segment_trees
 from .stenosis import Lesion, find_lesions
 
@@ -129,6 +130,8 @@ def reconstruct_coronaries(
             axis /= max(np.linalg.norm(axis), 1e-9)
     if traced.get("right"):
         branches += name_right(traced["right"], axis)
+    for b in branches:
+        b.radii = cross_section_radii(volume, b.points, b.radii + 0.5 * min(volume.spacing), blood)
     timings["centerlines_s"] = time.perf_counter() - t0 - timings["segmentation_s"]
     progress(0.9, "stenoses")
     lesions = []
