@@ -230,11 +230,13 @@ class Cardiac4DLogic(ScriptedLoadableModuleLogic):
             raise CardiacInputError("choose a DICOM folder, a folder of phase volumes or a .seq.nrrd file")
         prog = Progress(progress, cancelled)
         series = open_phases(path, progress=prog.sub(0.0, 0.2))
-        volumes = [volume for _entry, volume in series.volumes(prog.sub(0.2, 0.9))]
         name = Path(str(path)).name.split(".")[0] or "Cardiac phases"
-        sequence, browser = mrml.phases_to_sequence(
-            volumes, slicer.mrmlScene, name=name, index_values=series.labels
-        )
+        sequence = browser = None
+        for entry, volume in series.volumes(prog.sub(0.2, 0.95)):  # streamed: one phase read at a time
+            if sequence is None:
+                sequence, browser = mrml.phases_to_sequence([volume], slicer.mrmlScene, name, [entry.label])
+            else:
+                mrml.append_phase(sequence, volume, entry.label)
         prog(1.0, f"{len(series)} phases imported")
         self.clearViews()
         self.series, self.sequence, self.browser = series, sequence, browser

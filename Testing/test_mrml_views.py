@@ -160,3 +160,17 @@ def test_bad_inputs_are_named():
     with pytest.raises(CardiacInputError, match="2 label maps given for 3 phases"):
         mrml.labelmaps_to_segmentation_sequence([_labels(0), _labels(1)], ["0", "1", "2"], scene)
     views.detach()
+
+
+def test_phases_streamed_into_a_sequence():
+    scene = mrml.new_scene()
+    phases = _phases()
+    sequence, browser = mrml.phases_to_sequence(phases[:1], scene, index_values=["0%"])
+    for k, value in ((1, "20%"), (2, "40%")):
+        mrml.append_phase(sequence, phases[k], value, browser)
+    assert [sequence.GetNthIndexValue(i) for i in range(3)] == ["0%", "20%", "40%"]
+    assert [_phase_of(mrml.select_phase(browser, i)) for i in range(3)] == [0, 1, 2]
+    with pytest.raises(CardiacInputError, match="already holds a phase '20%'"):
+        mrml.append_phase(sequence, phases[3], "20%")
+    with pytest.raises(CardiacInputError, match="not a Volume"):
+        mrml.append_phase(sequence, phases[3].array, "60%")

@@ -21,7 +21,7 @@ a scene from :func:`new_scene`.
 from ._scene import LPS_TO_RAS, get_scene, new_scene, prepare_scene, remove_node
 from .bundles import load_mrb, save_mrb
 from .markups import curve_to_node, node_to_curve, node_to_points, points_to_node
-from .phase_segmentations import labelmaps_to_segmentation_sequence, synchronise
+from .phase_segmentations import append_phase, labelmaps_to_segmentation_sequence, synchronise
 from .segmentations import (
     LABEL_VALUE_TAG,
     labelmap_to_segmentation,
@@ -41,6 +41,7 @@ from .views import (
 from .volumes import node_to_volume, volume_to_node
 
 __all__ = [
+    "append_phase",
     "LABEL_VALUE_TAG",
     "LPS_TO_RAS",
     "PhaseViews",

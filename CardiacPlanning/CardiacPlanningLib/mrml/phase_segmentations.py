@@ -1,4 +1,5 @@
-"""Per-phase label maps -> a sequence of segmentation nodes (e.g. a propagated segmentation).
+"""Per-phase label maps -> a sequence of segmentation nodes (e.g. a propagated segmentation), and
+streaming phase volumes into a sequence one at a time (:func:`append_phase`).
 
 Each phase's label map becomes a segmentation (segments named and coloured from the label table, see
 :func:`.segmentations.labelmap_to_segmentation`) stored in the sequence; only one phase is converted
@@ -17,6 +18,7 @@ from ..imaging.volume import Volume
 from ..progress import Progress, ProgressCallback, as_progress
 from ._scene import add_node, get_scene, remove_node, require_node, sequences_logic
 from .segmentations import labelmap_to_segmentation
+from .volumes import volume_to_node
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +82,19 @@ def synchronise(browser, sequence):
     if proxy is not None and proxy.GetDisplayNode() is None:
         proxy.CreateDefaultDisplayNodes()
     return proxy
+
+
+def append_phase(sequence, volume: Volume, index_value: str, browser=None) -> None:
+    """Add one phase volume to ``sequence`` at ``index_value`` (so that a study is streamed into the
+    sequence phase by phase instead of being held whole in memory first)."""
+    require_node(sequence, "vtkMRMLSequenceNode", "sequence")
+    if not isinstance(volume, Volume):
+        raise CardiacInputError(f"phase {index_value!r} is a {type(volume).__name__}, not a Volume")
+    if sequence.GetItemNumberFromIndexValue(str(index_value)) >= 0:
+        raise CardiacInputError(f"sequence {sequence.GetName()!r} already holds a phase {index_value!r}")
+    holder = slicer.vtkMRMLScalarVolumeNode()  # outside the scene: the sequence stores a copy
+    holder.SetName(f"{sequence.GetName()} {index_value}")
+    volume_to_node(volume, node=holder, display=False)
+    sequence.SetDataNodeAtValue(holder, str(index_value))
+    if browser is not None:
+        sequences_logic(get_scene(browser.GetScene())).UpdateProxyNodesFromSequences(browser)
