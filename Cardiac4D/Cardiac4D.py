@@ -183,6 +183,7 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             phaseViews = self.logic.setupViews(parameters.viewCount)
             self.ui.phaseSlider.maximum = self.logic.sequence.GetNumberOfDataNodes() - 1
             self.ui.statusLabel.text = "Views: " + ", ".join(self.logic.viewLabels)
+            slicer.app.processEvents()  # let the new slice views take their size, then fit them
             phaseViews.fit()
 
     def onApplyButton(self) -> None:
