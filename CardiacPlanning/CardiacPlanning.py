@@ -319,8 +319,10 @@ class CardiacPlanningLogic(ScriptedLoadableModuleLogic):
         )
         name = f"{volumeNode.GetName()} heart ({scope}, {preset})"
         node = mrml.labelmap_to_segmentation(result, slicer.mrmlScene, name=name, show_3d=True)
-        landmarks = result.metadata.get("landmarks_lps") or {}
-        if landmarks:
+        landmarks = {
+            k: v for k, v in (result.metadata.get("landmarks_lps") or {}).items() if "normal" not in k
+        }
+        if landmarks:  # points only (a valve normal is a direction)
             mrml.points_to_node(list(landmarks.values()), list(landmarks), name=f"{name} landmarks")
         return node
 

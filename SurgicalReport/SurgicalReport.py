@@ -152,7 +152,7 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             table.setRowCount(len(rows))
             for row, (name, value) in enumerate(rows):
                 nameItem = qt.QTableWidgetItem(name)
-                nameItem.setFlags(nameItem.flags() & ~qt.Qt.ItemIsEditable)
+                nameItem.setFlags(qt.Qt.ItemIsSelectable | qt.Qt.ItemIsEnabled)  # name: not editable
                 table.setItem(row, 0, nameItem)
                 table.setItem(row, 1, qt.QTableWidgetItem(f"{value:.2f}"))
         finally:

@@ -152,3 +152,19 @@ def test_outside_edits_become_one_undo_step_and_every_operation_touches_one_segm
         logic.editSegment(node, "smooth", "rv")
     with pytest.raises(CardiacInputError, match="label table"):
         logic.editSegment(node, "smooth", "spleen")
+
+
+def test_coronary_preset_adds_its_root_and_origin_points(slicer_app, logic, toy):
+    from CardiacPlanningLib import mrml
+
+    image, _ = toy
+    node = logic.segmentHeart(mrml.volume_to_node(image, slicer_app.mrmlScene, "toy CT"), preset="coronary")
+    names = {s.GetName() for s in _segments(node)}
+    assert lbl.by_key("aortic_root").name in names
+    expected = segment(image, preset="coronary").metadata["landmarks_lps"]
+    points_node = slicer_app.mrmlScene.GetFirstNodeByName("toy CT heart (whole, coronary) landmarks")
+    points, labels = mrml.node_to_points(points_node)
+    assert "aortic_valve_normal" in expected and "aortic_valve_normal" not in labels  # a direction
+    assert {"left_coronary_origin", "right_coronary_origin"} <= set(labels)
+    for label, point in zip(labels, points):
+        np.testing.assert_allclose(point, expected[label], atol=1e-9)
