@@ -119,6 +119,14 @@ def reconstruct_coronaries(
     for n, (tree, mask) in enumerate(tm.masks.items()):
         progress(0.5 + 0.2 * n, f"tracing the {tree} tree")
         traced[tree] = trace_tree(volume, mask, tm.seeds[tree], min_branch_mm=min_branch_mm)
+    for o in checked:  # the centerline starts at the marked ostium, not at the first grown voxel
+        tb = traced.get(o.tree)
+        if tb and np.linalg.norm(tb[0].points[0] - o.point) > 0.1:
+            tb[0].points = np.vstack([o.point, tb[0].points])
+            tb[0].radii = np.concatenate([tb[0].radii[:1], tb[0].radii])
+            for b in tb[1:]:
+                if b.parent == 0:
+                    b.parent_index += 1
     branches: list[NamedBranch] = []
     axis = None
     if traced.get("left"):

@@ -1,8 +1,9 @@
 """Stenosis detection along a vessel: percent diameter reduction against a robust reference radius.
 
-The reference is a straight-line fit of the radius against arc length over the healthy segments
-(iteratively reweighted: points more than 10 % below the fit are dropped and the fit repeated), so
-tapering is followed and the narrowing itself does not pull the reference down. A lesion is a run
+The reference is a straight-line fit of the log radius (exponential taper) against arc length over
+the healthy segments (iteratively reweighted: points more than 10 % below the fit are dropped and
+the fit repeated), so tapering is followed and the narrowing itself does not pull the reference
+down. A lesion is a run
 of points with >= ``min_percent`` % diameter reduction; its degree is the maximal reduction
 (``100 (1 - r_min / r_ref)``) and its length the run's arc length (mm).
 """
@@ -50,8 +51,8 @@ def reference_radius(s: np.ndarray, r: np.ndarray, iterations: int = 5) -> np.nd
     for _ in range(iterations):
         if keep.sum() < 3 or np.ptp(s[keep]) <= 0:
             break
-        a, b = np.polyfit(s[keep], r[keep], 1)
-        fit = a * s + b
+        a, b = np.polyfit(s[keep], np.log(np.maximum(r[keep], 1e-3)), 1)
+        fit = np.exp(a * s + b)
         new = r >= 0.9 * fit
         if (new == keep).all():
             break
@@ -66,8 +67,13 @@ def find_lesions(
     min_percent: float = 25.0,
     min_length_mm: float = 1.0,
     skip_start_mm: float = 2.0,
+    skip_end_mm: float = 4.0,
+    min_reference_mm: float = 0.75,
 ) -> list[Lesion]:
-    """Lesions (>= ``min_percent`` % diameter reduction) along one centerline (LPS mm, radii mm)."""
+    """Lesions (>= ``min_percent`` % diameter reduction) along one centerline (LPS mm, radii mm).
+
+    Only where the reference radius is >= ``min_reference_mm`` (vessels >= 1.5 mm diameter are
+    graded) and not within ``skip_end_mm`` of the branch end (the lumen fades there)."""
     pts = np.asarray(points, dtype=float)
     r = np.asarray(radii, dtype=float)
     if len(pts) < 5:
@@ -75,7 +81,9 @@ def find_lesions(
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
     ref = reference_radius(s, r)
     pct = 100.0 * (1.0 - r / ref)
-    narrow = (pct >= min_percent) & (s >= skip_start_mm) & (s <= s[-1] - skip_start_mm)
+    narrow = (
+        (pct >= min_percent) & (s >= skip_start_mm) & (s <= s[-1] - skip_end_mm) & (ref >= min_reference_mm)
+    )
     out = []
     i = 0
     while i < len(s):
