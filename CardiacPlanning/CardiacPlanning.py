@@ -33,7 +33,7 @@ from slicer.util import VTKObservationMixin
 
 from CardiacPlanningLib import __version__, heart, labels, mrml
 from CardiacPlanningLib.errors import CardiacInputError
-from CardiacPlanningLib.heart.session import EditSessions, missing_requirements, segment_with_points
+from CardiacPlanningLib.heart import session
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.progress import Progress, as_progress
 
@@ -276,7 +276,7 @@ class CardiacPlanningLogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self.editSessions = EditSessions()
+        self.editSessions = session.EditSessions()
 
     def getParameterNode(self):
         return CardiacPlanningParameterNode(super().getParameterNode())
@@ -314,16 +314,14 @@ class CardiacPlanningLogic(ScriptedLoadableModuleLogic):
             raise CardiacInputError("choose the CT volume to segment")
         points, names = mrml.node_to_points(seedsNode) if seedsNode is not None else (None, None)
         volume, progress = mrml.node_to_volume(volumeNode), as_progress(progress, cancelled)
-        result = segment_with_points(
+        result = session.segment_with_points(
             volume, scope, preset, engine, points, names, progress, volumeNode.GetName()
         )
         name = f"{volumeNode.GetName()} heart ({scope}, {preset})"
         node = mrml.labelmap_to_segmentation(result, slicer.mrmlScene, name=name, show_3d=True)
-        landmarks = {
-            k: v for k, v in (result.metadata.get("landmarks_lps") or {}).items() if "normal" not in k
-        }
-        if landmarks:  # points only (a valve normal is a direction)
-            mrml.points_to_node(list(landmarks.values()), list(landmarks), name=f"{name} landmarks")
+        points, names = session.landmark_points(result)
+        if names:
+            mrml.points_to_node(points, names, name=f"{name} landmarks")
         return node
 
     def editSegment(
@@ -382,7 +380,7 @@ class CardiacPlanningLogic(ScriptedLoadableModuleLogic):
     @staticmethod
     def missingRequirements() -> list:
         """Lines of Resources/requirements.txt whose package is not installed (to install with consent)."""
-        return missing_requirements(REQUIREMENTS_FILE)
+        return session.missing_requirements(REQUIREMENTS_FILE)
 
 
 def _stem(path: Path) -> str:

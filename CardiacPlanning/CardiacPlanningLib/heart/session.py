@@ -144,6 +144,15 @@ def segment_with_points(
         return segment(volume, scope, preset, engine, seeds, progress, name)
 
 
+def landmark_points(labels: Volume) -> tuple[np.ndarray, list[str]]:
+    """The preset landmarks of a :func:`~.api.segment` result that are points (LPS mm) and their names;
+    directions (e.g. ``aortic_valve_normal``) are left out."""
+    landmarks = {
+        k: v for k, v in (labels.metadata.get("landmarks_lps") or {}).items() if not k.endswith("_normal")
+    }
+    return np.array(list(landmarks.values()), float).reshape(-1, 3), list(landmarks)
+
+
 def missing_requirements(requirements_file: str | Path) -> list[str]:
     """Lines of a ``requirements.txt`` (``name>=version``) whose package is not installed."""
     from importlib.metadata import PackageNotFoundError, version
