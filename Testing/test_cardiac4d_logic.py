@@ -66,5 +66,26 @@ def test_propagation_can_be_cancelled_and_bad_inputs_are_named(module, slicer_ap
     assert logic.segmentationSequence is None and not list((tmp_path / "out").glob("labels_phase_03*"))
     with pytest.raises(CardiacInputError, match="propagate a segmentation first"):
         logic.volumeCurves()
+    with pytest.raises(CardiacInputError, match="segmentation of the reference phase"):
+        logic.propagate(0, None, tmp_path / "out")
     with pytest.raises(CardiacInputError, match="output folder"):
         logic.propagate(0, segmentation, "")
+
+
+def test_cancelled_import_leaves_nothing_in_the_scene(module, slicer_app, tmp_path):
+    from CardiacPlanningLib.errors import OperationCancelled
+    from CardiacPlanningLib.imaging.volume import Volume
+
+    for percent in (0, 25, 50, 75):
+        Volume(np.full((4, 5, 6), percent, np.int16), (1.0, 1.0, 1.0)).write(
+            tmp_path / f"ct_{percent}.nii.gz"
+        )
+    before = slicer_app.mrmlScene.GetNumberOfNodes()
+    messages = []
+    with pytest.raises(OperationCancelled):
+        module.Cardiac4DLogic().importPhases(
+            tmp_path, lambda f, m: messages.append(m), lambda: any("3/4" in m for m in messages)
+        )
+    assert slicer_app.mrmlScene.GetNumberOfNodes() == before
+    sequence, _browser, series = module.Cardiac4DLogic().importPhases(tmp_path)
+    assert sequence.GetNumberOfDataNodes() == 4 and series.percents == [0.0, 25.0, 50.0, 75.0]

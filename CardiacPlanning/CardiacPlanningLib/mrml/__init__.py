@@ -21,7 +21,13 @@ a scene from :func:`new_scene`.
 from ._scene import LPS_TO_RAS, get_scene, new_scene, prepare_scene, remove_node
 from .bundles import load_mrb, save_mrb
 from .markups import curve_to_node, node_to_curve, node_to_points, points_to_node
-from .phase_segmentations import append_phase, labelmaps_to_segmentation_sequence, synchronise
+from .phase_segmentations import (
+    append_phase,
+    labelmaps_to_segmentation_sequence,
+    show_in_views,
+    stream_phases_to_sequence,
+    synchronise,
+)
 from .segmentations import (
     LABEL_VALUE_TAG,
     labelmap_to_segmentation,
@@ -68,7 +74,9 @@ __all__ = [
     "select_phase",
     "sequence_phase_series",
     "sequence_to_phases",
+    "show_in_views",
     "slice_view_nodes",
+    "stream_phases_to_sequence",
     "synchronise",
     "terminology_entry",
     "volume_to_node",

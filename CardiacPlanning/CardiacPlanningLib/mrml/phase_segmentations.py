@@ -1,5 +1,6 @@
 """Per-phase label maps -> a sequence of segmentation nodes (e.g. a propagated segmentation), and
-streaming phase volumes into a sequence one at a time (:func:`append_phase`).
+streaming phase volumes into a sequence one at a time (:func:`stream_phases_to_sequence`,
+:func:`append_phase`).
 
 Each phase's label map becomes a segmentation (segments named and coloured from the label table, see
 :func:`.segmentations.labelmap_to_segmentation`) stored in the sequence; only one phase is converted
@@ -18,6 +19,7 @@ from ..imaging.volume import Volume
 from ..progress import Progress, ProgressCallback, as_progress
 from ._scene import add_node, get_scene, remove_node, require_node, sequences_logic
 from .segmentations import labelmap_to_segmentation
+from .sequences import phases_to_sequence
 from .volumes import volume_to_node
 
 logger = logging.getLogger(__name__)
@@ -98,3 +100,41 @@ def append_phase(sequence, volume: Volume, index_value: str, browser=None) -> No
     sequence.SetDataNodeAtValue(holder, str(index_value))
     if browser is not None:
         sequences_logic(get_scene(browser.GetScene())).UpdateProxyNodesFromSequences(browser)
+
+
+def stream_phases_to_sequence(
+    phases: Iterable[tuple[str, Volume]],
+    scene: slicer.vtkMRMLScene | None = None,
+    name: str = "Cardiac phases",
+):
+    """(sequence, browser) from ``(index value, Volume)`` pairs read one at a time (e.g. from
+    ``PhaseSeries.volumes``). If reading fails or is cancelled, nothing is left in the scene."""
+    scene = get_scene(scene)
+    sequence = browser = None
+    try:
+        for value, volume in phases:
+            if sequence is None:
+                sequence, browser = phases_to_sequence([volume], scene, name, [str(value)])
+            else:
+                append_phase(sequence, volume, str(value))
+    except BaseException:
+        proxy = browser.GetProxyNode(sequence) if browser is not None else None
+        for node in (browser, proxy, sequence):  # the browser first, or it makes a new proxy
+            remove_node(scene, node)
+        raise
+    if sequence is None:
+        raise CardiacInputError(f"no phases to put in the sequence {name!r}")
+    sequences_logic(scene).UpdateProxyNodesFromSequences(browser)
+    return sequence, browser
+
+
+def show_in_views(node, view_node_class: str = "vtkMRMLViewNode") -> None:
+    """Display ``node`` only in the views of ``view_node_class`` (default: the 3D views)."""
+    display = node.GetDisplayNode()
+    if display is None:
+        node.CreateDefaultDisplayNodes()
+        display = node.GetDisplayNode()
+    display.RemoveAllViewNodeIDs()
+    views = node.GetScene().GetNodesByClass(view_node_class)
+    for i in range(views.GetNumberOfItems()):
+        display.AddViewNodeID(views.GetItemAsObject(i).GetID())
