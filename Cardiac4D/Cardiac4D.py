@@ -314,6 +314,8 @@ class Cardiac4DLogic(ScriptedLoadableModuleLogic):
         self.result = propagate_labels(
             self.series, reference, labelMap, outDir, settings=settings, progress=prog.sub(0.02, 0.9)
         )
+        if self.browser is not None and self.segmentationSequence is not None:
+            mrml.unsynchronise(self.browser, self.segmentationSequence)  # replaced by the new one
         indexValues = [self.sequence.GetNthIndexValue(i) for i in range(self.sequence.GetNumberOfDataNodes())]
         self.segmentationSequence = mrml.labelmaps_to_segmentation_sequence(
             (Volume.read(path) for path in self.result.label_files),

@@ -144,6 +144,14 @@ def test_playback_and_segmentation_per_view(built):
     # the main browser's own proxy segmentation follows it too
     main = browser.GetProxyNode(seg_sequence)
     assert int((mrml.segmentation_to_labelmap(main).array == 1).sum()) == 8
+    # a new propagation replaces the shown segmentation: the old proxies leave the scene
+    old_proxies = [views.segmentation_node(k) for k in range(3)]
+    again = mrml.labelmaps_to_segmentation_sequence([_labels(0)] * N_PHASES, index_values, scene)
+    views.set_segmentation_sequence(again)
+    assert all(p.GetScene() is None for p in old_proxies)
+    assert [lv_voxels(k) for k in range(3)] == [4, 4, 4]
+    mrml.unsynchronise(browser, seg_sequence)
+    assert main.GetScene() is None and seg_sequence.GetScene() is scene
 
 
 def test_bad_inputs_are_named():

@@ -27,6 +27,7 @@ from .phase_segmentations import (
     show_in_views,
     stream_phases_to_sequence,
     synchronise,
+    unsynchronise,
 )
 from .segmentations import (
     LABEL_VALUE_TAG,
@@ -79,5 +80,6 @@ __all__ = [
     "stream_phases_to_sequence",
     "synchronise",
     "terminology_entry",
+    "unsynchronise",
     "volume_to_node",
 ]

@@ -138,3 +138,14 @@ def show_in_views(node, view_node_class: str = "vtkMRMLViewNode") -> None:
     views = node.GetScene().GetNodesByClass(view_node_class)
     for i in range(views.GetNumberOfItems()):
         display.AddViewNodeID(views.GetItemAsObject(i).GetID())
+
+
+def unsynchronise(browser, sequence) -> None:
+    """Stop playing ``sequence`` in ``browser`` and remove its proxy node (the sequence stays)."""
+    require_node(browser, "vtkMRMLSequenceBrowserNode", "browser")
+    if sequence is None or not browser.IsSynchronizedSequenceNodeID(sequence.GetID()):
+        return
+    proxy = browser.GetProxyNode(sequence)
+    browser.RemoveSynchronizedSequenceNode(sequence.GetID())  # first, or the browser makes a new proxy
+    if proxy is not None and proxy.GetScene() is not None:
+        remove_node(proxy.GetScene(), proxy)

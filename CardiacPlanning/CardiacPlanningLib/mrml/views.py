@@ -34,6 +34,7 @@ from ..errors import CardiacInputError
 from ..motion import views as motion_views
 from ..motion.phase_io import PhaseEntry, PhaseSeries
 from ._scene import _own_logic, get_scene, require_node, sequences_logic
+from .phase_segmentations import unsynchronise
 from .volumes import node_to_volume
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,9 @@ class PhaseViews:
                 f"segmentation sequence {segmentation_sequence.GetName()!r} holds {count} phases, "
                 f"the CT sequence {self.sequence.GetNumberOfDataNodes()}"
             )
+        if self.segmentation_sequence is not None and self.segmentation_sequence is not segmentation_sequence:
+            for browser in self.browsers:  # a new propagation replaces the shown one
+                unsynchronise(browser, self.segmentation_sequence)
         self.segmentation_sequence = segmentation_sequence
         logic = sequences_logic(get_scene(self.sequence.GetScene()))
         for k, browser in enumerate(self.browsers):
