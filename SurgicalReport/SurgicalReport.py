@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 HINGES_FILE = "annulus_hinges.mrk.json"
 HINGE_LABELS = ["Hinge 1", "Hinge 2", "Hinge 3"]
+CASE_ATTRIBUTE = "SurgicalReport.CaseFolder"  # the case a hinges node belongs to
 
 
 class SurgicalReport(ScriptedLoadableModule):
@@ -221,12 +222,14 @@ class SurgicalReportLogic(ScriptedLoadableModuleLogic):
 
     def measure(self, caseDir, procedure, hingesNode=None, progress=None, cancelled=None) -> dict:
         """Measure ``caseDir`` for ``procedure``. TAVR: ``hingesNode`` (three points, moved by the
-        user) is saved as the case's ``annulus_hinges.mrk.json`` and used; without it the hinges come
-        from that file or are found automatically, and are shown as a movable markups node
-        (``self.hingesNode``)."""
+        user) is saved as the case's ``annulus_hinges.mrk.json`` and used, unless it holds another
+        case's hinges; otherwise the hinges come from that file or are found automatically. They are
+        shown as a movable markups node (``self.hingesNode``)."""
         if not caseDir or not Path(caseDir).is_dir():
             raise CardiacInputError(f"choose an existing case folder (got {caseDir!r})")
-        hingesFile = None
+        hingesFile, case = None, str(Path(caseDir).resolve())
+        if hingesNode is not None and hingesNode.GetAttribute(CASE_ATTRIBUTE) not in (None, case):
+            hingesNode = None  # hinges of another case: find this case's own (the node is reused)
         if procedure == "tavr" and hingesNode is not None:
             hingesFile = self.saveHinges(hingesNode, Path(caseDir) / HINGES_FILE)
         result = measure_case(
@@ -238,6 +241,7 @@ class SurgicalReportLogic(ScriptedLoadableModuleLogic):
             self.hingesNode = mrml.points_to_node(
                 points, HINGE_LABELS, slicer.mrmlScene, "Annulus hinges", node=hingesNode or self.hingesNode
             )
+            self.hingesNode.SetAttribute(CASE_ATTRIBUTE, case)
         return result
 
     @staticmethod

@@ -90,6 +90,12 @@ def test_measure_shows_hinges_as_markups_and_moved_hinges_are_saved_and_used(log
     left = result["tavr"]["coronary_heights_mm"]["left"]
     assert again["tavr"]["coronary_heights_mm"]["left"] == pytest.approx(left - 2.0, abs=0.05)
     assert mrml.node_to_points(logic.hingesNode)[0] == pytest.approx(moved, abs=1e-9)  # same node reused
+    # another case measured with the same node: its own hinges, nothing written into it
+    other = case.parent / "other"
+    shutil.copytree(case, other, ignore=shutil.ignore_patterns("annulus_hinges.mrk.json"))
+    third = logic.measure(other, "tavr", logic.hingesNode)
+    assert third["hinge_source"].startswith("automatic") and not (other / "annulus_hinges.mrk.json").exists()
+    np.testing.assert_allclose(mrml.node_to_points(logic.hingesNode)[0], hinges, atol=1e-9)
 
 
 def test_corrected_value_reaches_the_exported_report(logic, case, tmp_path):
