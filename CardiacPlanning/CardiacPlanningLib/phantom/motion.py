@@ -74,10 +74,10 @@ class CardiacMotion:
     k_peak: float = 0.0
     beta: float = 0.12
     atrial_gamma: float = 0.07
-    rv_gamma: float = 0.14
+    rv_gamma: float = 0.2
     root_angle_deg: float = 5.0
     curve_scale: float = 1.0
-    fade_radial: float = 35.0
+    fade_radial: float = 28.0
     fade_axial: float = 40.0
 
     def to_json(self) -> dict:
@@ -137,7 +137,7 @@ class CardiacMotion:
                 u[a] += scale * q[a] - down * ax[a]
         blobs = []
         if cv and self.rv_gamma:
-            blobs.append((self.rv[0], self.rv[1], self.rv_gamma * cv, 0.7, 0.7))
+            blobs.append((self.rv[0], self.rv[1], self.rv_gamma * cv, 0.6, 0.5))
         if ca and self.atrial_gamma:
             blobs += [(ctr, rad, self.atrial_gamma * ca, 0.6, 0.8) for ctr, rad in self.atria]
         for center, radius, gamma, inner, width in blobs:
@@ -235,8 +235,11 @@ class CardiacMotion:
         def ratio(k: float) -> float:
             return float(self.jacobian_det(lv_points, f_es, k).mean())
 
-        if ratio(hi) > 1 - ef:
-            raise CardiacInputError(f"ejection fraction {ef:.2f} is too high for this anatomy")
+        while ratio(hi) > 1 - ef:
+            # the radial contraction alone cannot reach the EF: shorten the ventricle more (<= 25 %)
+            if self.beta >= 0.25:
+                raise CardiacInputError(f"ejection fraction {ef:.2f} is too high for this anatomy")
+            self.beta = min(0.25, self.beta * 1.15)
         for _ in range(30):
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if ratio(mid) > 1 - ef else (lo, mid)
@@ -271,7 +274,7 @@ def motion_for_anatomy(anatomy, ef: float, phases: np.ndarray, rng: np.random.Ge
         frame_e1=m["lv_frame_e1"],
         r_epi=float(m["lv_epi_radius"]),
         atria=((m["la_center"], 1.3 * float(m["la_radius"])), (m["ra_center"], 1.3 * float(m["ra_radius"]))),
-        rv=(m["rv_center"], 1.2 * float(m["rv_radius"])),
+        rv=(m["rv_center"], float(m["rv_radius"])),
         root_center=root.center + 0.5 * root.height * root.axis,
         root_axis=root.axis,
         beta=float(rng.uniform(0.10, 0.14)) * min(1.0, ef / 0.6),
