@@ -11,6 +11,7 @@ algorithms live in ``CardiacPlanningLib`` (tested without Slicer); this file con
 import importlib
 import logging
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import qt
@@ -40,6 +41,13 @@ from CardiacPlanningLib.progress import Progress, as_progress
 logger = logging.getLogger(__name__)
 
 REQUIREMENTS_FILE = Path(__file__).parent / "Resources" / "requirements.txt"
+
+
+def _choice(*values: str):
+    """``Annotated[str, Choice(values)]``: Slicer binds a QComboBox to a str parameter only with a
+    Choice (the combo box is filled from it); plain ``str`` where the wrapper has no Choice."""
+    choice = getattr(slicer.parameterNodeWrapper, "Choice", None)
+    return Annotated[str, choice(list(values))] if choice else str
 
 
 class CardiacPlanning(ScriptedLoadableModule):
@@ -74,13 +82,13 @@ class CardiacPlanningParameterNode:
     loadAsPhases: bool = False
     inputVolume: vtkMRMLScalarVolumeNode
     phaseBrowser: vtkMRMLSequenceBrowserNode
-    scope: str = "whole"
-    preset: str = "general"
-    engine: str = "classical"
+    scope: _choice(*heart.SCOPES) = "whole"
+    preset: _choice(*heart.PRESETS) = "general"
+    engine: _choice(*session.available_engines()) = "classical"
     seeds: vtkMRMLMarkupsFiducialNode
     labelMap: vtkMRMLScalarVolumeNode
     segmentation: vtkMRMLSegmentationNode
-    editOperation: str = "grow"
+    editOperation: _choice("grow", "shrink", "smooth", "fill holes", "remove islands", "cut") = "grow"
     editPoint: vtkMRMLMarkupsFiducialNode
     editRadiusMm: float = 10.0
     editAmountMm: float = 2.0
@@ -104,7 +112,6 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CardiacPlanningLogic()
-        self.ui.engineComboBox.addItems(heart.engines())
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         for button, slot in (
@@ -361,15 +368,6 @@ class CardiacPlanningLogic(ScriptedLoadableModuleLogic):
         labelMap = mrml.node_to_volume(labelMapNode)
         return mrml.labelmap_to_segmentation(
             labelMap, slicer.mrmlScene, name=name or f"{labelMapNode.GetName()} segmentation"
-        )
-
-    def segmentationToLabelMap(self, segmentationNode, name=None):
-        """A label map volume node painting each segment with its label value."""
-        return mrml.volume_to_node(
-            mrml.segmentation_to_labelmap(segmentationNode),
-            slicer.mrmlScene,
-            name=name or f"{segmentationNode.GetName()} label map",
-            class_name="vtkMRMLLabelMapVolumeNode",
         )
 
     @staticmethod

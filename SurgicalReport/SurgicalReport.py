@@ -12,6 +12,7 @@ them to MRML and Qt.
 import logging
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import qt
@@ -29,7 +30,7 @@ from slicer.util import VTKObservationMixin
 from CardiacPlanningLib import mrml
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.markups import Markups, write_markups
-from CardiacPlanningLib.measure.case import measure_case
+from CardiacPlanningLib.measure.case import PROCEDURES, measure_case
 from CardiacPlanningLib.measure.review import correction_settings, measurement_rows, set_measurement
 from CardiacPlanningLib.progress import Progress, as_progress
 
@@ -38,6 +39,13 @@ logger = logging.getLogger(__name__)
 HINGES_FILE = "annulus_hinges.mrk.json"
 HINGE_LABELS = ["Hinge 1", "Hinge 2", "Hinge 3"]
 CASE_ATTRIBUTE = "SurgicalReport.CaseFolder"  # the case a hinges node belongs to
+
+
+def _choice(*values: str):
+    """``Annotated[str, Choice(values)]``: Slicer binds a QComboBox to a str parameter only with a
+    Choice (the combo box is filled from it); plain ``str`` where the wrapper has no Choice."""
+    choice = getattr(slicer.parameterNodeWrapper, "Choice", None)
+    return Annotated[str, choice(list(values))] if choice else str
 
 
 class SurgicalReport(ScriptedLoadableModule):
@@ -72,7 +80,7 @@ class SurgicalReportParameterNode:
     """
 
     caseFolder: Path
-    procedure: str = "tavr"
+    procedure: _choice(*PROCEDURES) = "tavr"
     outputFolder: Path
     operator: str = ""
     deidentify: bool = False

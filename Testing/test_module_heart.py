@@ -168,3 +168,31 @@ def test_coronary_preset_adds_its_root_and_origin_points(slicer_app, logic, toy)
     assert {"left_coronary_origin", "right_coronary_origin"} <= set(labels)
     for label, point in zip(labels, points):
         np.testing.assert_allclose(point, expected[label], atol=1e-9)
+
+
+def test_combo_box_parameters_carry_slicer_choice_annotations(slicer_app, monkeypatch):
+    """Slicer binds a QComboBox to a str parameter only through a Choice annotation."""
+    import importlib.util
+    import typing
+
+    from conftest import REPOSITORY
+
+    class Choice:  # what slicer.parameterNodeWrapper.Choice keeps: the list of choices
+        def __init__(self, choices):
+            self.choices = choices
+
+    monkeypatch.setattr(slicer_app.parameterNodeWrapper, "Choice", Choice, raising=False)
+    choices = {}
+    for name in ("CardiacPlanning", "SurgicalReport"):
+        spec = importlib.util.spec_from_file_location(f"{name}_with_choice", REPOSITORY / name / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        hints = typing.get_type_hints(getattr(module, f"{name}ParameterNode"), include_extras=True)
+        for key, hint in hints.items():
+            if typing.get_origin(hint) is typing.Annotated:
+                choices[key] = typing.get_args(hint)[1].choices
+    assert choices["scope"] == ["whole", "left", "right"]
+    assert choices["preset"] == ["general", "coronary", "valve"]
+    assert choices["engine"][0] == "classical"
+    assert choices["editOperation"] == ["grow", "shrink", "smooth", "fill holes", "remove islands", "cut"]
+    assert choices["procedure"] == ["tavr", "pci", "teer", "ppvi"]

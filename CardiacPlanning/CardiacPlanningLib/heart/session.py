@@ -153,6 +153,18 @@ def landmark_points(labels: Volume) -> tuple[np.ndarray, list[str]]:
     return np.array(list(landmarks.values()), float).reshape(-1, 3), list(landmarks)
 
 
+def available_engines() -> list[str]:
+    """:func:`~.api.engines`, or only ``classical`` when the model registry cannot be read (logged),
+    so a broken registry never stops the module from loading."""
+    from .api import DEFAULT_ENGINE, engines
+
+    try:
+        return engines()
+    except (CardiacInputError, OSError, ValueError) as exc:
+        logger.warning("model registry unreadable, only the classical engine is offered: %s", exc)
+        return [DEFAULT_ENGINE]
+
+
 def missing_requirements(requirements_file: str | Path) -> list[str]:
     """Lines of a ``requirements.txt`` (``name>=version``) whose package is not installed."""
     from importlib.metadata import PackageNotFoundError, version
