@@ -1,10 +1,10 @@
 """SurgicalReport: planning measurements and the surgical planning report.
 
 Measures a case folder for TAVR, PCI, TEER or PPVI (``CardiacPlanningLib.measure``), shows every
-number for review and correction, lets the user move the TAVR annulus hinge points (a markups node,
-saved as ``annulus_hinges.mrk.json``), previews the PDF and exports the report (PDF, HL7 CDA R2, DICOM
-Encapsulated PDF and SEG, STL surfaces) with ``CardiacPlanningLib.report``. This file only connects
-them to MRML and Qt.
+number for review and correction, lets the user move the TAVR annulus hinge points and coronary
+ostia (markups nodes, saved as ``annulus_hinges.mrk.json`` and ``ostia.mrk.json``), previews the PDF
+and exports the report (PDF, HL7 CDA R2, DICOM Encapsulated PDF and SEG, STL surfaces) with
+``CardiacPlanningLib.report``. This file only connects them to MRML and Qt.
 """
 
 # ruff: noqa: N815  (parameter node attributes use Slicer's camelCase, bound by name to the .ui)
@@ -29,7 +29,7 @@ from slicer.util import VTKObservationMixin
 
 from CardiacPlanningLib import mrml
 from CardiacPlanningLib.errors import CardiacInputError
-from CardiacPlanningLib.markups import Markups, write_markups
+from CardiacPlanningLib.markups import Markups, read_markups, write_markups
 from CardiacPlanningLib.measure.case import PROCEDURES, measure_case
 from CardiacPlanningLib.measure.review import correction_settings, measurement_rows, set_measurement
 from CardiacPlanningLib.progress import Progress, as_progress
@@ -37,6 +37,7 @@ from CardiacPlanningLib.progress import Progress, as_progress
 logger = logging.getLogger(__name__)
 
 HINGES_FILE = "annulus_hinges.mrk.json"
+OSTIA_FILE = "ostia.mrk.json"
 HINGE_LABELS = ["Hinge 1", "Hinge 2", "Hinge 3"]
 CASE_ATTRIBUTE = "SurgicalReport.CaseFolder"  # the case a hinges node belongs to
 
@@ -60,8 +61,8 @@ class SurgicalReport(ScriptedLoadableModule):
         self.parent.helpText = (
             "Planning measurements (TAVR annulus, LVOT, sinus, STJ, coronary heights, projection; PCI "
             "lesions; TEER mitral annulus; PPVI RVOT and pulmonary trunk) of a case folder: review and "
-            "correct them, move the annulus hinge points, preview and export the report (PDF, HL7 CDA, "
-            "DICOM, STL). Research software: clinical use needs local validation. "
+            "correct them, move the annulus hinge points and coronary ostia, preview and export the "
+            "report (PDF, HL7 CDA, DICOM, STL). Research software: clinical use needs local validation. "
         )
         self.parent.helpText += self.getDefaultModuleDocumentationLink()
         self.parent.acknowledgementText = (
@@ -76,7 +77,7 @@ class SurgicalReportParameterNode:
     procedure - tavr, pci, teer or ppvi.
     outputFolder - where the report is exported.
     operator - name printed on the report; deidentify - export the de-identified variant.
-    hinges - the three TAVR annulus hinge points (markups, movable).
+    hinges - the three TAVR annulus hinge points; ostia - the coronary ostia (markups, movable).
     """
 
     caseFolder: Path
@@ -85,6 +86,7 @@ class SurgicalReportParameterNode:
     operator: str = ""
     deidentify: bool = False
     hinges: vtkMRMLMarkupsFiducialNode
+    ostia: vtkMRMLMarkupsFiducialNode
 
 
 class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -172,10 +174,9 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             p = self._parameterNode
             self.runWithProgress(
                 "Measuring...",
-                lambda pr: self.logic.measure(p.caseFolder, p.procedure, p.hinges, progress=pr),
+                lambda pr: self.logic.measure(p.caseFolder, p.procedure, p.hinges, p.ostia, progress=pr),
             )
-            if self.logic.hingesNode is not None:
-                p.hinges = self.logic.hingesNode
+            p.hinges, p.ostia = self.logic.hingesNode or p.hinges, self.logic.ostiaNode or p.ostia
             self.fillMeasurementTable()
             self.ui.statusLabel.text = f"{p.procedure.upper()}: {len(self.logic.measurementRows())} values"
 
@@ -224,22 +225,30 @@ class SurgicalReportLogic(ScriptedLoadableModuleLogic):
         ScriptedLoadableModuleLogic.__init__(self)
         self.result = None
         self.hingesNode = None
+        self.ostiaNode = None
 
     def getParameterNode(self):
         return SurgicalReportParameterNode(super().getParameterNode())
 
-    def measure(self, caseDir, procedure, hingesNode=None, progress=None, cancelled=None) -> dict:
-        """Measure ``caseDir`` for ``procedure``. TAVR: ``hingesNode`` (three points, moved by the
-        user) is saved as the case's ``annulus_hinges.mrk.json`` and used, unless it holds another
-        case's hinges; otherwise the hinges come from that file or are found automatically. They are
-        shown as a movable markups node (``self.hingesNode``)."""
+    def measure(
+        self, caseDir, procedure, hingesNode=None, ostiaNode=None, progress=None, cancelled=None
+    ) -> dict:
+        """Measure ``caseDir`` for ``procedure``. TAVR: ``hingesNode`` (three points) and ``ostiaNode``
+        (points labelled left/right), moved by the user, are saved as the case's
+        ``annulus_hinges.mrk.json`` and ``ostia.mrk.json`` and used, unless they belong to another case;
+        otherwise the hinges come from the file or are found automatically. Both are then shown as
+        movable markups nodes (``self.hingesNode``, ``self.ostiaNode``)."""
         if not caseDir or not Path(caseDir).is_dir():
             raise CardiacInputError(f"choose an existing case folder (got {caseDir!r})")
         hingesFile, case = None, str(Path(caseDir).resolve())
-        if hingesNode is not None and hingesNode.GetAttribute(CASE_ATTRIBUTE) not in (None, case):
-            hingesNode = None  # hinges of another case: find this case's own (the node is reused)
+        hingesNode, ostiaNode = (
+            None if n is None or n.GetAttribute(CASE_ATTRIBUTE) not in (None, case) else n  # another case's
+            for n in (hingesNode, ostiaNode)
+        )
         if procedure == "tavr" and hingesNode is not None:
-            hingesFile = self.saveHinges(hingesNode, Path(caseDir) / HINGES_FILE)
+            hingesFile = self.savePoints(hingesNode, Path(caseDir) / HINGES_FILE, 3)
+        if procedure == "tavr" and ostiaNode is not None:
+            self.savePoints(ostiaNode, Path(caseDir) / OSTIA_FILE)
         result = measure_case(
             caseDir, procedure, hinges_file=hingesFile, progress=as_progress(progress, cancelled)
         )
@@ -250,17 +259,24 @@ class SurgicalReportLogic(ScriptedLoadableModuleLogic):
                 points, HINGE_LABELS, slicer.mrmlScene, "Annulus hinges", node=hingesNode or self.hingesNode
             )
             self.hingesNode.SetAttribute(CASE_ATTRIBUTE, case)
+            if "ostia" in result["inputs"]:
+                ostia = read_markups(result["inputs"]["ostia"])
+                self.ostiaNode = mrml.points_to_node(
+                    ostia.points_lps, ostia.labels, name="Coronary ostia", node=ostiaNode or self.ostiaNode
+                )
+                self.ostiaNode.SetAttribute(CASE_ATTRIBUTE, case)
         return result
 
     @staticmethod
-    def saveHinges(hingesNode, path) -> Path:
-        """Write the three hinge points of ``hingesNode`` (world, LPS in the file) to ``path``."""
-        points, labels = mrml.node_to_points(hingesNode)
-        if len(points) != 3:
-            raise CardiacInputError(
-                f"{hingesNode.GetName()}: place exactly three hinge points, got {len(points)}"
-            )
-        return write_markups(Markups.from_points(points, labels, "Annulus hinges"), path)
+    def savePoints(node, path, count=None) -> Path:
+        """Write the control points of ``node`` (world; LPS in the file) with their labels to ``path``;
+        ``count``: the number of points required."""
+        points, labels = mrml.node_to_points(node)
+        if count is not None and len(points) != count:
+            raise CardiacInputError(f"{node.GetName()}: place exactly {count} points, got {len(points)}")
+        if len(points) == 0:
+            raise CardiacInputError(f"{node.GetName()}: place the points first")
+        return write_markups(Markups.from_points(points, labels, node.GetName()), path)
 
     def _requireResult(self) -> dict:
         if self.result is None:

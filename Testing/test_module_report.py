@@ -89,6 +89,18 @@ def test_measure_shows_hinges_as_markups_and_moved_hinges_are_saved_and_used(log
     np.testing.assert_allclose(again["tavr"]["annulus_plane"]["origin_lps"], moved.mean(0), atol=1e-6)
     left = result["tavr"]["coronary_heights_mm"]["left"]
     assert again["tavr"]["coronary_heights_mm"]["left"] == pytest.approx(left - 2.0, abs=0.05)
+    # the ostia are movable too: the left ostium 3 mm further up the axis raises its height by 3 mm
+    ostia, ostia_names = mrml.node_to_points(logic.ostiaNode)
+    assert ostia_names == ["Left ostium", "Right ostium"]
+    logic.ostiaNode.SetNthControlPointPosition(0, *((ostia[0] + 3.0 * AXIS) * [-1.0, -1.0, 1.0]))
+    fourth = logic.measure(case, "tavr", logic.hingesNode, logic.ostiaNode)
+    assert fourth["tavr"]["coronary_heights_mm"]["left"] == pytest.approx(left - 2.0 + 3.0, abs=0.05)
+    assert fourth["tavr"]["coronary_heights_mm"]["right"] == pytest.approx(
+        again["tavr"]["coronary_heights_mm"]["right"], abs=1e-9
+    )
+    np.testing.assert_allclose(
+        read_markups(case / "ostia.mrk.json").points_lps[0], ostia[0] + 3.0 * AXIS, atol=1e-9
+    )
     assert mrml.node_to_points(logic.hingesNode)[0] == pytest.approx(moved, abs=1e-9)  # same node reused
     # another case measured with the same node: its own hinges, nothing written into it
     other = case.parent / "other"
@@ -143,5 +155,5 @@ def test_pci_preview_lists_the_lesion_and_errors_name_the_problem(logic, case, t
     from CardiacPlanningLib import mrml
 
     node = mrml.points_to_node(two.points_lps, two.labels, name="two hinges")
-    with pytest.raises(CardiacInputError, match="exactly three"):
+    with pytest.raises(CardiacInputError, match="exactly 3 points"):
         logic.measure(case, "tavr", node)
