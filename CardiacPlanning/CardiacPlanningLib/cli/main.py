@@ -27,6 +27,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("measure", "measure"),
     ("report", "report"),
     ("coronary", "coronary"),
+    ("stent", "stent"),
 ]
 
 

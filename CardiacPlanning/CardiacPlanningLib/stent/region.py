@@ -1,0 +1,180 @@
+"""Where the device is (a label of a label map, or points/box from a markups file) and which voxels
+are metal there.
+
+Metal detection is adaptive to the local blood pool: the region's own CT numbers give the blood level
+(median of the lumen, or of the box), the noise sigma (MAD of neighbour differences) and the blood
+tail p99 (99th percentile of the region's voxels below ``min_hu``); metal is
+``HU > max(min_hu, blood_p99 + k * sigma)``. Bloomed struts of thin wires peak at ~900-1500 HU in a
+0.5 mm CTA, so the floor ``min_hu`` defaults to 700 HU; calcium (typically 130-800 HU in the same
+images) next to the struts stays below it in most cases.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import CardiacInputError
+from ..imaging.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+DEVICE_KINDS = ("coronary", "valve", "generic")
+DEVICE_LABELS = (15, 16)  # coronary stent, valve frame (labels.json): part of the lumen for the wall
+
+
+class NoDeviceFoundError(CardiacInputError):
+    """The region holds no voxel bright enough to be metal."""
+
+
+@dataclass
+class Region:
+    """The cropped CT (``ct``), a boolean ``support`` mask [z, y, x] on its grid where metal is
+    searched, and ``lumen`` (bool mask of the vessel / aortic root lumen, or None for a box region)
+    whose boundary is the wall used for apposition. ``name`` names the input in messages."""
+
+    ct: Volume
+    support: np.ndarray
+    lumen: np.ndarray | None
+    name: str
+
+
+@dataclass
+class MetalDetection:
+    """Metal voxels of a region: ``mask`` [z, y, x], ``threshold_hu`` and the blood statistics (HU)."""
+
+    mask: np.ndarray
+    threshold_hu: float
+    blood_median_hu: float
+    blood_sigma_hu: float
+    blood_p99_hu: float
+    excess: np.ndarray  # HU above the local non-metal background, within 2 mm of metal, else 0
+
+
+def crop(volume: Volume, lo: np.ndarray, hi: np.ndarray) -> Volume:
+    """The sub-volume of voxel index box ``lo..hi`` (inclusive, (k, j, i) order), same geometry."""
+    lo = np.maximum(np.asarray(lo, int), 0)
+    hi = np.minimum(np.asarray(hi, int), np.array(volume.shape) - 1)
+    arr = volume.array[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
+    origin = volume.index_to_lps(np.array([[lo[2], lo[1], lo[0]]], float))[0]
+    return Volume(np.ascontiguousarray(arr), volume.spacing, tuple(origin), volume.direction)
+
+
+def _margin_voxels(volume: Volume, margin_mm: float) -> np.ndarray:
+    return np.ceil(margin_mm / np.asarray(volume.spacing, float)[::-1]).astype(int)  # (k, j, i)
+
+
+def region_from_label(
+    volume: Volume, labelmap: Volume, value: int, margin_mm: float = 4.0, name: str = "label map"
+) -> Region:
+    """Region of label ``value`` of ``labelmap`` (same grid as ``volume``), cropped with ``margin_mm``.
+
+    The lumen is the label plus device labels (15, 16), holes filled; metal is searched within
+    ``margin_mm`` of it (struts sit on the wall and bloom outwards)."""
+    if not volume.same_geometry(labelmap):
+        raise CardiacInputError(f"{name}: the label map is not on the grid of the image")
+    lab = np.asarray(labelmap.array)
+    sel = lab == int(value)
+    if not sel.any():
+        raise CardiacInputError(f"{name}: no voxel has label {value}")
+    idx = np.argwhere(sel)
+    m = _margin_voxels(volume, margin_mm)
+    lo, hi = idx.min(0) - m, idx.max(0) + m
+    ct = crop(volume, lo, hi)
+    lo = np.maximum(lo, 0)
+    sl = tuple(slice(a, a + n) for a, n in zip(lo, ct.shape, strict=True))
+    lumen = (lab[sl] == int(value)) | np.isin(lab[sl], DEVICE_LABELS)
+    lumen = ndimage.binary_fill_holes(ndimage.binary_closing(lumen, iterations=1))
+    dist = ndimage.distance_transform_edt(~lumen, sampling=np.asarray(ct.spacing, float)[::-1])
+    return Region(ct, dist <= margin_mm, lumen, f"{name} label {value}")
+
+
+def region_from_points(
+    volume: Volume, points_lps: np.ndarray, margin_mm: float = 4.0, name: str = "points"
+) -> Region:
+    """Region of the bounding box of LPS points (mm) enlarged by ``margin_mm``; no wall (lumen None)."""
+    pts = np.asarray(points_lps, float).reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(1)]
+    if len(pts) < 2:
+        raise CardiacInputError(f"{name}: give at least two placed points (box corners or device ends)")
+    volume.require_inside(pts, f"{name} point")
+    ijk = volume.lps_to_index(pts)[:, ::-1]  # (k, j, i)
+    m = _margin_voxels(volume, margin_mm)
+    lo, hi = np.floor(ijk.min(0)).astype(int) - m, np.ceil(ijk.max(0)).astype(int) + m
+    ct = crop(volume, lo, hi)
+    return Region(ct, np.ones(ct.shape, bool), None, name)
+
+
+def load_region(volume: Volume, path: str | Path, label: int | None = None, margin_mm: float = 4.0) -> Region:
+    """Region from a file: a ``.mrk.json`` (all its points span a box) or a label map (with ``label``)."""
+    path = Path(path)
+    if not path.exists():
+        raise CardiacInputError(f"region file {path} does not exist")
+    if path.name.endswith(".mrk.json"):
+        from ..markups import read_all_markups
+
+        pts = np.vstack([m.points_lps[m.defined_mask] for m in read_all_markups(path)] or [np.zeros((0, 3))])
+        return region_from_points(volume, pts, margin_mm, name=str(path))
+    if label is None:
+        raise CardiacInputError(f"region {path} is a label map: give the label value (--label)")
+    return region_from_label(volume, Volume.read(path), label, margin_mm, name=str(path))
+
+
+def detect_metal(
+    region: Region, min_hu: float = 700.0, k: float = 4.0, min_voxels: int = 4
+) -> MetalDetection:
+    """Metal voxels of ``region``: HU > max(``min_hu``, blood p99 + ``k`` sigma), within the support.
+
+    Raises :class:`NoDeviceFoundError` naming the region when fewer than ``min_voxels`` qualify."""
+    ct = np.asarray(region.ct.array, dtype=np.float32)
+    pool = region.lumen if region.lumen is not None and region.lumen.sum() > 50 else region.support
+    vals = ct[pool]
+    med = float(np.median(vals))
+    # noise from neighbour differences (robust to tissue edges in a box); blood tail from the voxels
+    # below the metal floor, so blooming halos and a second tissue do not inflate it
+    diff = np.diff(ct, axis=2)
+    sigma = max(1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2.0), 1.0)
+    below = vals[vals < min_hu]
+    p99 = float(np.percentile(below, 99)) if len(below) else med
+    thr = max(float(min_hu), p99 + k * sigma)
+    mask = (ct > thr) & region.support
+    if mask.sum() < min_voxels:
+        raise NoDeviceFoundError(
+            f"no device found in {region.name}: {int(mask.sum())} voxels above the metal threshold "
+            f"{thr:.0f} HU (blood {med:.0f} +- {sigma:.0f} HU, max {ct[region.support].max():.0f} HU)"
+        )
+    # drop isolated specks (noise, small calcium): keep components of >= min_voxels voxels
+    lab, n = ndimage.label(mask, ndimage.generate_binary_structure(3, 3))
+    sizes = np.bincount(lab.ravel())
+    keep = sizes >= min_voxels
+    keep[0] = False
+    mask = keep[lab]
+    if not mask.any():
+        raise NoDeviceFoundError(f"no device found in {region.name}: only isolated bright voxels")
+    excess = metal_excess(ct, mask, np.asarray(region.ct.spacing, float)[::-1], med)
+    logger.info("metal > %.0f HU: %d voxels in %s", thr, int(mask.sum()), region.name)
+    return MetalDetection(mask, thr, med, sigma, p99, excess)
+
+
+def metal_excess(
+    ct: np.ndarray, mask: np.ndarray, spacing_kji: np.ndarray, fallback_hu: float, near_mm: float = 2.0
+) -> np.ndarray:
+    """HU above the local background near the metal (0 elsewhere).
+
+    The background is the normalised Gaussian convolution (sigma 1 mm) of the voxels farther than
+    ``near_mm`` from any metal voxel, so the contrast step between lumen (~350 HU) and wall (~60 HU)
+    under a strut is interpolated instead of biasing the strut centre inwards (measured 0.28 mm with
+    a constant blood level, 0.04 mm with this background on a 0.5 mm valve frame)."""
+    it = np.maximum(np.ceil(near_mm / spacing_kji), 1).astype(int)
+    struct = np.ones((2 * it[0] + 1, 2 * it[1] + 1, 2 * it[2] + 1), bool)
+    near = ndimage.binary_dilation(mask, struct)
+    far = ~near
+    sig = 1.0 / spacing_kji
+    num = ndimage.gaussian_filter(ct * far, sig)
+    den = ndimage.gaussian_filter(far.astype(np.float32), sig)
+    bg = np.where(den > 1e-3, num / np.maximum(den, 1e-3), fallback_hu)
+    return np.where(near, np.maximum(ct - bg, 0.0), 0.0).astype(np.float32)

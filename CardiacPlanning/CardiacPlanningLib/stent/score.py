@@ -1,0 +1,144 @@
+"""The structure matching score of a reconstruction (0-100), computed from the image alone.
+
+Terms (all areas in mm^2, distances in mm, LPS points):
+
+* **Wall apposition** (only when the region is a lumen label): the lateral envelope (triangles whose
+  normal is within ~45 degrees of perpendicular to the axis; the end caps excluded) is sampled at its
+  triangle centroids; ``d`` = |signed distance| of each to the lumen boundary (half-voxel corrected
+  Euclidean distance transforms, linear interpolation).
+  ``A = 100 * sum(area[d <= tol]) / sum(area)``, ``tol`` = 0.5 mm; malapposed area = ``sum(area[d > tol])``.
+* **Contour completeness**: cross-sections every 0.5 mm along the axis, each split into ``n_bins``
+  (24) angular bins; a bin is covered when any CT sample within +-``band`` (0.75 mm) of the envelope
+  radius and +-``slab`` (1.5 mm, so open cells of a lattice still count) along the axis exceeds the
+  metal threshold. ``C = 100 * mean_k(covered_k / n_bins)``; the largest circular run of uncovered
+  bins is the worst gap (degrees); continuity ``K = 100 * share of cross-sections with >= 50 %
+  coverage``.
+* **Total**: ``0.5 A + 0.3 C + 0.2 K`` with a wall, ``0.6 C + 0.4 K`` without. Results are ranked by it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..imaging.volume import Volume
+from .geometry import Reconstruction, perpendicular_pair, sample, triangle_samples
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Score:
+    """Score terms (see the module docstring); apposition terms are None without a wall."""
+
+    total: float
+    apposition: float | None
+    malapposed_area_mm2: float | None
+    mean_wall_distance_mm: float | None
+    completeness: float
+    max_gap_deg: float
+    continuity: float
+    sections: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def wall_distance_field(lumen: np.ndarray, spacing_kji) -> np.ndarray:
+    """Signed distance (mm) to the lumen boundary, negative inside, boundary halfway between voxels."""
+    sp = np.asarray(spacing_kji, float)
+    half = 0.5 * float(sp.min())
+    inside = ndimage.distance_transform_edt(lumen, sampling=sp) - half
+    outside = ndimage.distance_transform_edt(~lumen, sampling=sp) - half
+    return np.where(lumen, -inside, outside).astype(np.float32)
+
+
+def apposition(rec: Reconstruction, ct: Volume, lumen: np.ndarray, tolerance_mm: float = 0.5):
+    """(share % within tolerance, malapposed area mm^2, mean |distance| mm) of the lateral envelope."""
+    cen, area, normal = triangle_samples(rec.mesh)
+    t = rec.axis[-1] - rec.axis[0]
+    t = t / max(np.linalg.norm(t), 1e-9)
+    lateral = np.abs(normal @ t) < 0.7
+    cen, area = cen[lateral], area[lateral]
+    field = ct.with_array(wall_distance_field(lumen, np.asarray(ct.spacing, float)[::-1]))
+    d = np.abs(sample(field, cen, cval=1e3))
+    ok = d <= tolerance_mm
+    total = float(area.sum())
+    share = 100.0 * float(area[ok].sum()) / total if total > 0 else 0.0
+    return share, float(area[~ok].sum()), float((d * area).sum() / max(total, 1e-9))
+
+
+def _resample_axis(axis: np.ndarray, radius: np.ndarray, step: float):
+    seg = np.linalg.norm(np.diff(axis, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    q = np.linspace(0.0, s[-1], max(int(round(s[-1] / step)), 1) + 1)
+    pts = np.stack([np.interp(q, s, axis[:, a]) for a in range(3)], 1)
+    tan = np.gradient(pts, axis=0) if len(pts) > 1 else np.array([[0.0, 0.0, 1.0]])
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    return pts, tan, np.interp(q, s, radius)
+
+
+def completeness(
+    rec: Reconstruction,
+    ct: Volume,
+    threshold_hu: float,
+    n_bins: int = 24,
+    band_mm: float = 0.75,
+    slab_mm: float = 1.5,
+    step_mm: float = 0.5,
+) -> tuple[float, float, float, int]:
+    """(completeness %, worst gap degrees, continuity %, number of cross-sections)."""
+    pts, tan, rad = _resample_axis(
+        np.asarray(rec.axis, float), np.asarray(rec.radius_profile, float), step_mm
+    )
+    per_bin = 5
+    th = 2 * np.pi * (np.arange(n_bins * per_bin) + 0.5) / (n_bins * per_bin)
+    dr = np.arange(-band_mm, band_mm + 1e-6, 0.25)
+    dz = np.arange(-slab_mm, slab_mm + 1e-6, 0.5) if slab_mm > 0 else np.zeros(1)
+    cov, gaps = [], []
+    for p, t, r in zip(pts, tan, rad, strict=True):
+        u, v = perpendicular_pair(t)
+        ring = np.cos(th)[:, None] * u + np.sin(th)[:, None] * v  # (A, 3)
+        q = (
+            p + dz[None, None, :, None] * t + (r + dr)[None, :, None, None] * ring[:, None, None, :]
+        )  # (A, R, Z, 3)
+        hit = (sample(ct, q) > threshold_hu).any(axis=(1, 2)).reshape(n_bins, per_bin).any(1)
+        cov.append(hit.mean())
+        gaps.append(_longest_false_run(hit) * 360.0 / n_bins)
+    cov = np.asarray(cov)
+    return 100.0 * float(cov.mean()), float(max(gaps)), 100.0 * float((cov >= 0.5).mean()), len(cov)
+
+
+def _longest_false_run(hit: np.ndarray) -> int:
+    if hit.all():
+        return 0
+    if not hit.any():
+        return len(hit)
+    h = np.roll(hit, -int(np.argmax(hit)))  # start on a covered bin: runs do not wrap
+    best = run = 0
+    for x in h:
+        run = 0 if x else run + 1
+        best = max(best, run)
+    return best
+
+
+def score(
+    rec: Reconstruction,
+    ct: Volume,
+    threshold_hu: float,
+    lumen: np.ndarray | None = None,
+    tolerance_mm: float = 0.5,
+    slab_mm: float = 1.5,
+) -> Score:
+    """The structure matching score of ``rec`` on the (cropped) ``ct``; ``lumen`` bool mask on its grid."""
+    c, gap, k, n = completeness(rec, ct, threshold_hu, slab_mm=slab_mm)
+    if lumen is not None and lumen.any():
+        a, mal, dist = apposition(rec, ct, lumen, tolerance_mm)
+        total = 0.5 * a + 0.3 * c + 0.2 * k
+    else:
+        a = mal = dist = None
+        total = 0.6 * c + 0.4 * k
+    return Score(float(total), a, mal, dist, c, gap, k, n)

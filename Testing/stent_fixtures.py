@@ -1,0 +1,49 @@
+"""Small synthetic device images for the stent tests: a phantom device (exact struts) rendered with
+partial volume, PSF, blooming and noise by the phantom's own CT finishing, in a blood-filled vessel
+whose label is the region; plus the exact distance to the device's true envelope."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from CardiacPlanningLib.imaging.volume import Volume
+from CardiacPlanningLib.phantom import devices
+from CardiacPlanningLib.phantom.ctsim import finish_ct
+
+
+def valve_case(seed: int = 1, spacing: float = 0.5, normal=(0.3, 0.2, 1.0), radius_mm: float = 11.5):
+    """(ct Volume, label Volume with aorta = 6, Device) for a balloon-expandable frame in a tube."""
+    root = {"annulus_center": [0.0, 0.0, 0.0], "annulus_normal": list(normal), "annulus_radius_mm": radius_mm}
+    dev = devices.valve_frame(root, rng=seed)
+    n = int(np.ceil(2 * (radius_mm + 4.5) / spacing))
+    nz = int(np.ceil((dev.metadata["heightMm"] + 9) / spacing))
+    shape = (nz, n, n)
+    origin = -np.array([n, n, nz]) * spacing / 2 + np.array([0, 0, 0.35 * dev.metadata["heightMm"]])
+    geom = Volume(np.zeros(shape, np.int16), (spacing,) * 3, tuple(origin), np.eye(3))
+    kji = np.indices(shape).reshape(3, -1).T
+    p = geom.index_to_lps(kji[:, ::-1].astype(float))
+    t = np.asarray(normal, float) / np.linalg.norm(normal)
+    rho = np.linalg.norm(p - np.outer(p @ t, t), axis=1).reshape(shape)
+    lumen = rho <= radius_mm
+    hu = np.where(lumen, 350.0, 60.0).astype(np.float32)
+    occ = devices.wire_occupancy(dev, geom, 3)
+    ct = finish_ct(hu, spacing, np.random.default_rng(seed), 20.0, 1.0, metal=occ, metal_hu=20000.0)
+    labels = np.where(lumen, 6, 0).astype(np.uint8)
+    labels[devices.wire_mask(dev, geom, occ)] = 16
+    return geom.with_array(ct), geom.with_array(labels), dev
+
+
+def envelope_distance(points: np.ndarray, dev) -> np.ndarray:
+    """Distance (mm) of LPS points to the true closed envelope of a straight constant-radius device:
+    the cylinder at its radius profile between the axis ends, with flat end caps."""
+    a0, a1 = dev.axis[0], dev.axis[-1]
+    t = (a1 - a0) / np.linalg.norm(a1 - a0)
+    length = float(np.linalg.norm(a1 - a0))
+    r = float(np.mean(dev.radius_profile))
+    d = np.asarray(points, float) - a0
+    z = d @ t
+    rho = np.linalg.norm(d - np.outer(z, t), axis=1)
+    inside = (z >= 0) & (z <= length) & (rho <= r)
+    dz = np.maximum(np.maximum(-z, z - length), 0)
+    outside = np.hypot(np.maximum(rho - r, 0), dz)
+    return np.where(inside, np.minimum(np.minimum(r - rho, z), length - z), outside)

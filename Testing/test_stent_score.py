@@ -1,0 +1,86 @@
+"""Structure matching score terms on constructed cylinders with known answers (stent.score)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from CardiacPlanningLib.imaging.volume import Volume
+from CardiacPlanningLib.stent.geometry import Reconstruction, radial_surface_points, tube_mesh
+from CardiacPlanningLib.stent.score import apposition, completeness, score
+
+R = 6.0  # lumen radius (mm)
+L = 20.0  # device length (mm)
+H = 0.5  # voxel (mm)
+THRESHOLD = 1000.0
+
+
+def _case(missing=None):
+    """CT (blood 350, wall 60, metal shell 2000 HU centred 0.25 mm inside the wall) and the lumen."""
+    n, nz = 36, 60
+    origin = (-(n - 1) * H / 2, -(n - 1) * H / 2, -5.0)
+    kk, jj, ii = np.indices((nz, n, n)).astype(float)
+    x, y, z = origin[0] + ii * H, origin[1] + jj * H, origin[2] + kk * H
+    rho = np.hypot(x, y)
+    lumen = rho <= R
+    ct = np.where(lumen, 350.0, 60.0)
+    shell = (np.abs(rho - (R - 0.25)) <= 0.45) & (z >= 0) & (z <= L)
+    if missing == "sector":
+        shell &= ~((np.arctan2(y, x) >= 0) & (np.arctan2(y, x) < np.pi / 2))
+    elif missing == "section":
+        shell &= ~((z > 7.5) & (z < 12.5))
+    ct[shell] = 2000.0
+    return Volume(ct.astype(np.int16), (H, H, H), origin, np.eye(3)), lumen
+
+
+def _tube(radius_fn) -> Reconstruction:
+    s = np.linspace(0.0, L, 81)
+    axis = np.stack([np.zeros_like(s), np.zeros_like(s), s], 1)
+    r = radius_fn(s)
+    return Reconstruction(
+        "tube", tube_mesh(radial_surface_points(axis, np.array([0, 0, 1.0]), r, 72), axis), axis, r
+    )
+
+
+def test_perfectly_apposed_cylinder_scores_full():
+    ct, lumen = _case()
+    sc = score(_tube(lambda s: np.full_like(s, R - 0.25)), ct, THRESHOLD, lumen)
+    assert sc.apposition == pytest.approx(100.0, abs=0.5)
+    assert sc.malapposed_area_mm2 == pytest.approx(0.0, abs=1.0)
+    assert sc.mean_wall_distance_mm < 0.3
+    assert sc.completeness == pytest.approx(100.0, abs=0.1)
+    assert sc.continuity == 100.0 and sc.max_gap_deg == 0.0
+    assert sc.total == pytest.approx(100.0, abs=0.5)
+
+
+def test_gap_loses_apposition_by_the_gap_area_share():
+    ct, lumen = _case()
+    # the last 30 % of the length stands 2 mm off the wall
+    rec = _tube(lambda s: np.where(s <= 0.7 * L, R - 0.25, R - 2.25))
+    a, mal, _ = apposition(rec, ct, lumen)
+    on, off = 2 * np.pi * (R - 0.25) * 0.7 * L, 2 * np.pi * (R - 2.25) * 0.3 * L
+    assert a == pytest.approx(100 * on / (on + off), abs=1.5)
+    assert mal == pytest.approx(off, rel=0.05)
+
+
+def test_missing_sector_loses_a_quarter_of_completeness():
+    ct, _ = _case("sector")
+    c, gap, k, n = completeness(_tube(lambda s: np.full_like(s, R - 0.25)), ct, THRESHOLD)
+    assert c == pytest.approx(75.0, abs=100 / 24 + 0.1)  # one 15-degree bin of partial-volume slack
+    assert gap == pytest.approx(90.0, abs=15.0)
+    assert k == 100.0 and n == 41
+
+
+def test_missing_section_loses_completeness_by_its_length_share():
+    ct, _ = _case("section")
+    slab = 0.5
+    c, gap, k, n = completeness(_tube(lambda s: np.full_like(s, R - 0.25)), ct, THRESHOLD, slab_mm=slab)
+    # metal ends at z = 7.5 and resumes at 12.5; linear interpolation keeps a sample above the
+    # threshold up to `reach` past the last metal voxel, and the slab adds `slab` more
+    reach = H * (2000.0 - THRESHOLD) / (2000.0 - 350.0)
+    sections = np.linspace(0.0, L, 41)
+    lost = (sections > 7.5 + reach + slab) & (sections < 12.5 - reach - slab)
+    assert lost.sum() == 7
+    assert c == pytest.approx(100 * (1 - lost.mean()), abs=0.1)
+    assert k == pytest.approx(c, abs=0.1)
+    assert gap == 360.0
