@@ -47,3 +47,48 @@ def envelope_distance(points: np.ndarray, dev) -> np.ndarray:
     dz = np.maximum(np.maximum(-z, z - length), 0)
     outside = np.hypot(np.maximum(rho - r, 0), dz)
     return np.where(inside, np.minimum(np.minimum(r - rho, z), length - z), outside)
+
+
+def coronary_case(seed: int = 2, spacing: float = 0.4, bend_mm: float = 0.0, radius_mm: float = 1.6):
+    """(ct Volume, label Volume with the vessel = 8, Device) for a ring-and-link stent in a straight
+    (or, with ``bend_mm``, gently bent) vessel of ``radius_mm`` running obliquely through the grid."""
+    from types import SimpleNamespace
+
+    s = np.linspace(0.0, 30.0, 121)
+    d = np.array([0.2, 0.3, 1.0]) / np.linalg.norm([0.2, 0.3, 1.0])
+    side = np.cross(d, [1.0, 0.0, 0.0])
+    side /= np.linalg.norm(side)
+    pts = s[:, None] * d + (bend_mm * ((s - 15.0) / 15.0) ** 2)[:, None] * side - 15.0 * d
+    branch = SimpleNamespace(name="LAD", points=pts, radii=np.full(len(s), radius_mm))
+    dev = devices.coronary_stent(branch, 0.2, 18.0, rng=seed)
+    lo, hi = dev.axis.min(0) - 4.0, dev.axis.max(0) + 4.0
+    size = np.ceil((hi - lo) / spacing).astype(int)
+    geom = Volume(np.zeros(size[::-1], np.int16), (spacing,) * 3, tuple(lo), np.eye(3))
+    kji = np.indices(geom.shape).reshape(3, -1).T
+    p = geom.index_to_lps(kji[:, ::-1].astype(float))
+    from scipy.spatial import cKDTree
+
+    dense = np.stack([np.interp(np.linspace(0, 30, 1201), s, pts[:, a]) for a in range(3)], 1)
+    rho = cKDTree(dense).query(p)[0].reshape(geom.shape)
+    lumen = rho <= radius_mm
+    hu = np.where(lumen, 400.0, 40.0).astype(np.float32)
+    occ = devices.wire_occupancy(dev, geom, 3)
+    ct = finish_ct(hu, spacing, np.random.default_rng(seed), 20.0, 1.0, metal=occ, metal_hu=25000.0)
+    labels = np.where(lumen, 8, 0).astype(np.uint8)
+    labels[devices.wire_mask(dev, geom, occ)] = 15
+    return geom.with_array(ct), geom.with_array(labels), dev
+
+
+def tube_envelope_distance(points: np.ndarray, dev, n_theta: int = 180) -> np.ndarray:
+    """Distance (mm) of points to a dense sampling of the device's true lateral envelope (a tube at
+    its radius profile around its axis polyline; ends open), for curved devices."""
+    from scipy.spatial import cKDTree
+
+    from CardiacPlanningLib.phantom.devices import _Tube
+
+    tube = _Tube(dev.axis, dev.radius_profile)
+    z = np.linspace(0.0, tube.s[-1], int(tube.s[-1] / 0.05) + 1)
+    th = np.linspace(0.0, 2 * np.pi, n_theta, endpoint=False)
+    zz, tt = np.meshgrid(z, th, indexing="ij")
+    surf = tube.points(zz.ravel(), tt.ravel())
+    return cKDTree(surf).query(np.asarray(points, float))[0]

@@ -15,7 +15,7 @@
   towards the intensity-weighted metal peak along each radial ray with a membrane smoothness term
   (Jacobi iterations of w (r - target) + lambda * Laplacian). Good: follows oval / asymmetric
   expansion; bad: where cells leave no metal on a ray only smoothness holds it, and it inherits the
-  tube fit's axis and ends.
+  tube fit's axis, ends and (bias-corrected) mean radius per section; only the shape is its own.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ def _circle_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, flo
     ang = np.arctan2(y - p[1], x - p[0])
     if np.ptp(np.unwrap(np.sort(ang))) < np.pi:  # points on less than half a circle
         return None
+    # Weights e^2 (excess squared) of voxels make a blurred ring's weighted point density
+    # ~ exp(-(rho - r)^2 / sigma^2) (the rho of the area element cancels the 1/sqrt(rho) of the blurred
+    # ring's profile), so the least-squares radius is unbiased to first order.
     return float(p[0]), float(p[1]), float(abs(p[2]))
 
 
@@ -151,7 +154,8 @@ def deformable_cylinder(
     """Radial surface r(theta, s) relaxed towards the metal peaks (see module docstring)."""
     centres, t, radius, _ = _tube_model(ct, metal)
     r = np.repeat(radius[:, None], n_theta, 1)
-    d = np.arange(-1.5, 1.5001, 0.1)
+    reach = min(1.5, 0.5 * float(np.median(radius)))  # rays never cross the axis of a small stent
+    d = np.linspace(-reach, reach, 31)
     for _outer in range(2):
         rays = r[:, :, None] + d[None, None, :]
         u, v = perpendicular_pair(t)
@@ -166,6 +170,10 @@ def deformable_cylinder(
             nb = np.roll(r, 1, 1) + np.roll(r, -1, 1)
             nb = nb + np.vstack([r[1:2], r[:-1]]) + np.vstack([r[1:], r[-2:-1]])
             r = (conf * target + smoothness * nb / 4) / (conf + smoothness)
+        r = np.clip(r, radius[:, None] - reach, radius[:, None] + reach)
+    # The peak of a blurred small ring lies inside it (the far side's blur adds on the inside): keep
+    # the relaxed shape (ovality, dents) but anchor each section's mean radius to the corrected fit.
+    r = r + (radius - r.mean(1))[:, None]
     mesh = tube_mesh(radial_surface_points(centres, t, r), centres)
     return Reconstruction(
         "deformable_cylinder",

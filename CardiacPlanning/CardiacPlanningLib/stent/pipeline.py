@@ -43,7 +43,7 @@ def reconstruct_all(
     if unknown:
         raise CardiacInputError(f"unknown reconstruction algorithm {unknown[0]!r} ({', '.join(ALGORITHMS)})")
     progress(0.0, "detecting metal")
-    metal = detect_metal(region)
+    metal = detect_metal(region, kind)
     results = []
     for i, name in enumerate(names):
         progress((i + 0.1) / len(names), name)
