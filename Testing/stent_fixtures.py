@@ -11,8 +11,11 @@ from CardiacPlanningLib.phantom import devices
 from CardiacPlanningLib.phantom.ctsim import finish_ct
 
 
-def valve_case(seed: int = 1, spacing: float = 0.5, normal=(0.3, 0.2, 1.0), radius_mm: float = 11.5):
-    """(ct Volume, label Volume with aorta = 6, Device) for a balloon-expandable frame in a tube."""
+def valve_case(
+    seed: int = 1, spacing: float = 0.5, normal=(0.3, 0.2, 1.0), radius_mm: float = 11.5, calcium: int = 0
+):
+    """(ct Volume, label Volume with aorta = 6, Device) for a balloon-expandable frame in a tube;
+    ``calcium`` nodules (850 HU, 1.5 mm radius, as the phantom's) sit in the wall against the struts."""
     root = {"annulus_center": [0.0, 0.0, 0.0], "annulus_normal": list(normal), "annulus_radius_mm": radius_mm}
     dev = devices.valve_frame(root, rng=seed)
     n = int(np.ceil(2 * (radius_mm + 4.5) / spacing))
@@ -26,9 +29,21 @@ def valve_case(seed: int = 1, spacing: float = 0.5, normal=(0.3, 0.2, 1.0), radi
     rho = np.linalg.norm(p - np.outer(p @ t, t), axis=1).reshape(shape)
     lumen = rho <= radius_mm
     hu = np.where(lumen, 350.0, 60.0).astype(np.float32)
+    u = np.cross(t, [1.0, 0.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(t, u)
+    calc = np.zeros(shape, bool)
+    for i in range(calcium):
+        a = 2 * np.pi * i / max(calcium, 1)
+        centre = (0.3 * i + 0.2) * dev.metadata["heightMm"] * t + (radius_mm + 1.2) * (
+            np.cos(a) * u + np.sin(a) * v
+        )
+        calc |= (np.linalg.norm(p - centre, axis=1) <= 1.5).reshape(shape)
+    hu[calc] = 850.0
     occ = devices.wire_occupancy(dev, geom, 3)
     ct = finish_ct(hu, spacing, np.random.default_rng(seed), 20.0, 1.0, metal=occ, metal_hu=20000.0)
     labels = np.where(lumen, 6, 0).astype(np.uint8)
+    labels[calc] = 14
     labels[devices.wire_mask(dev, geom, occ)] = 16
     return geom.with_array(ct), geom.with_array(labels), dev
 
