@@ -33,6 +33,7 @@ CALCIUM_ABOVE_BLOOD_HU = 250.0
 # myocardium and below the median on small coronaries.
 VESSELNESS_MIN = 0.067
 BRIDGE_FRACTION = 0.8
+DENSE_FRACTION = 0.8
 WEAK_LUMEN_FRACTION = 0.25
 LEAK_FRACTIONS = (
     0.5,
@@ -107,6 +108,10 @@ def segment_trees(
     progress(0.1, "removing the aorta and chambers")
     margin = 1.5 * float(sp.max())
     big = _opening_ball(bright, max_radius_mm, sp, margin_mm=margin)
+    # A coronary pressed against a less enhanced chamber (right atrium, pulmonary trunk) merges with it
+    # above half the blood HU; at >= 80 % of the aortic blood HU it is thin again: keep such voxels.
+    dense = arr >= DENSE_FRACTION * blood
+    big &= ~(dense & ~_opening_ball(dense, max_radius_mm, sp, margin_mm=margin))
     domain = bright & ~big & ~calcium
     # The margin also shaves the vessel roots at the aortic wall: give them back by conditional
     # dilation of each tree into bright voxels outside the margin-free opening.
