@@ -1,11 +1,12 @@
 """Three reconstruction algorithms that differ in method (all points LPS mm, HU intensities).
 
 * :func:`threshold_surface` — metal thresholded at half of the local peak over blood (half-maximum,
-  which undoes the blooming width of a symmetric PSF), each cross-section perpendicular to the axis
-  filled by the convex hull of its metal, the hull shrunk by half the measured (bloomed) strut
-  thickness, surfaced by flying edges. Good: no shape model, follows flares and waists; bad: sparse
-  or oblique cells make polygonal hulls (chords cut inside), noise spikes push the hull outwards,
-  a curved stent is cut obliquely by planes of one straight axis.
+  which undoes the blooming width of a symmetric PSF); each cross-section perpendicular to the axis
+  with metal around at least half its circumference is filled by the convex hull of its metal, the
+  hull shrunk by half the measured (bloomed) strut thickness, surfaced by flying edges. Good: no
+  shape model, follows flares and waists. Bad: sparse or oblique cells make polygonal hulls (chords
+  cut inside), noise spikes push the hull outwards, planes of one straight axis cut a curved stent
+  obliquely.
 * :func:`tube_fit` — axis from PCA of the metal, then per 1.5 mm slab a robust circle fit (algebraic
   Kasa start, geometric least squares with a soft-L1 loss, 3-MAD outlier rejection) to the
   intensity-weighted metal points, centres and radii smoothed by a smoothing spline. Good: robust to
@@ -215,6 +216,9 @@ def threshold_surface(ct: Volume, metal: MetalDetection, step_mm: float | None =
         b = ((ang + np.pi) / (2 * np.pi) * 36).astype(int) % 36
         dep = np.zeros(36)
         np.maximum.at(dep, b, inside[jj, ii])
+        if (dep > 0).sum() < 18:  # metal around less than half the circumference: not a section
+            hulls.append(None)
+            continue
         depth_bins.extend(dep[dep > 0].tolist())
         hulls.append((hull, inside))
     half = 0.5 * float(np.median(depth_bins)) if depth_bins else 0.0
