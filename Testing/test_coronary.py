@@ -179,3 +179,22 @@ def test_lesion_finder_on_a_known_profile():
     assert les.percent == pytest.approx(70.0, abs=1.0)
     assert les.center[0] == pytest.approx(30.0, abs=0.5)
     assert les.reference_radius_mm == pytest.approx(1.7, abs=0.03)
+
+
+def test_cli_reports_an_ostium_outside_the_image(case, tmp_path):
+    from click.testing import CliRunner
+
+    from CardiacPlanningLib.cli.main import cli
+
+    vol = case[0]
+    image = vol.write(tmp_path / "ct.nii.gz")
+    bad = write_markups(
+        Markups.from_points(np.array([[500.0, 20.0, 20.0]]), ["RCA ostium"], name="Ostia"),
+        tmp_path / "o.mrk.json",
+    )
+    res = CliRunner().invoke(
+        cli, ["coronary", str(image), "--ostia", str(bad), "--out", str(tmp_path / "o"), "--quiet"]
+    )
+    assert res.exit_code == 1
+    assert "Error:" in res.output and "right coronary ostium" in res.output
+    assert not (tmp_path / "o").exists()
