@@ -49,7 +49,8 @@ def reconstruct_all(
         progress((i + 0.1) / len(names), name)
         rec = ALGORITHMS[name](region.ct, metal)
         rec.metadata.update({"kind": kind, "region": region.name, "volumeShape": list(volume.shape)})
-        sc = score(rec, region.ct, metal.threshold_hu, region.lumen)
+        zone = 1.0 if kind == "valve" else None  # valve: apposition in the annulus landing zone
+        sc = score(rec, region.ct, metal.threshold_hu, region.lumen, landing_zone_mm=zone)
         logger.info("%s: score %.1f", name, sc.total)
         results.append((rec, sc))
     progress(1.0, "ranked")

@@ -7,6 +7,8 @@ Terms (all areas in mm^2, distances in mm, LPS points):
   triangle centroids; ``d`` = |signed distance| of each to the lumen boundary (half-voxel corrected
   Euclidean distance transforms, linear interpolation).
   ``A = 100 * sum(area[d <= tol]) / sum(area)``, ``tol`` = 0.5 mm; malapposed area = ``sum(area[d > tol])``.
+  For valve frames only the landing zone counts (sections whose median wall gap is within 1 mm of
+  the smallest: the annulus, not the sinuses or the LVOT).
 * **Contour completeness**: cross-sections every 0.5 mm along the axis, each split into ``n_bins``
   (24) angular bins; a bin is covered when any CT sample within +-``band`` (0.75 mm) of the envelope
   radius and +-``slab`` (1.5 mm, so open cells of a lattice still count) along the axis exceeds the
@@ -56,15 +58,33 @@ def wall_distance_field(lumen: np.ndarray, spacing_kji) -> np.ndarray:
     return np.where(lumen, -inside, outside).astype(np.float32)
 
 
-def apposition(rec: Reconstruction, ct: Volume, lumen: np.ndarray, tolerance_mm: float = 0.5):
-    """(share % within tolerance, malapposed area mm^2, mean |distance| mm) of the lateral envelope."""
+def apposition(
+    rec: Reconstruction,
+    ct: Volume,
+    lumen: np.ndarray,
+    tolerance_mm: float = 0.5,
+    landing_zone_mm: float | None = None,
+):
+    """(share % within tolerance, malapposed area mm^2, mean |distance| mm) of the lateral envelope.
+
+    With ``landing_zone_mm`` (valve frames) only the landing zone counts: the 0.5 mm sections along
+    the axis whose median wall gap (wall minus envelope, mm) is within ``landing_zone_mm`` of the
+    smallest one, i.e. the annulus, not the sinuses above it or the LVOT outside the label."""
     cen, area, normal = triangle_samples(rec.mesh)
     t = rec.axis[-1] - rec.axis[0]
     t = t / max(np.linalg.norm(t), 1e-9)
     lateral = np.abs(normal @ t) < 0.7
     cen, area = cen[lateral], area[lateral]
     field = ct.with_array(wall_distance_field(lumen, np.asarray(ct.spacing, float)[::-1]))
-    d = np.abs(sample(field, cen, cval=1e3))
+    signed = sample(field, cen, cval=1e3)
+    if landing_zone_mm is not None and len(cen):
+        section = np.floor((cen - rec.axis[0]) @ t / 0.5).astype(int)
+        ids = np.unique(section)
+        gap = np.array([np.median(-signed[section == i]) for i in ids])
+        zone = ids[gap <= gap.min() + landing_zone_mm]
+        keep = np.isin(section, zone)
+        signed, area = signed[keep], area[keep]
+    d = np.abs(signed)
     ok = d <= tolerance_mm
     total = float(area.sum())
     share = 100.0 * float(area[ok].sum()) / total if total > 0 else 0.0
@@ -132,11 +152,12 @@ def score(
     lumen: np.ndarray | None = None,
     tolerance_mm: float = 0.5,
     slab_mm: float = 1.5,
+    landing_zone_mm: float | None = None,
 ) -> Score:
     """The structure matching score of ``rec`` on the (cropped) ``ct``; ``lumen`` bool mask on its grid."""
     c, gap, k, n = completeness(rec, ct, threshold_hu, slab_mm=slab_mm)
     if lumen is not None and lumen.any():
-        a, mal, dist = apposition(rec, ct, lumen, tolerance_mm)
+        a, mal, dist = apposition(rec, ct, lumen, tolerance_mm, landing_zone_mm)
         total = 0.5 * a + 0.3 * c + 0.2 * k
     else:
         a = mal = dist = None
