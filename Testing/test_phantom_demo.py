@@ -36,3 +36,15 @@ def test_cli_writes_a_case(tmp_path):
     assert meta["seed"] == 4 and meta["parameters"]["ef"] == 0.5
     assert abs(meta["ejectionFraction"]["measured"] - 0.5) < 0.03  # 3 mm voxels: coarse volumes
     assert not (out / "dicom").exists()
+
+
+def test_cli_writes_a_single_phase_case(tmp_path):
+    # one end-diastolic phase (what the coronary and stent checks use): the motion is calibrated on
+    # the whole cycle, so the case is written and its only phase is the undeformed reference
+    out = tmp_path / "one"
+    args = ["phantom", "--out", str(out), "--phases", "1", "--spacing", "3", "--size", "64,64,48"]
+    result = CliRunner().invoke(cli, [*args, "--no-dicom", "--quiet", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "phantom.json").read_text())
+    assert len(list((out / "labels").glob("*.nii.gz"))) == 1
+    assert meta["ejectionFraction"]["measured"] == 0.0

@@ -25,6 +25,7 @@ STAGES: list[tuple[str, str, str]] = [
     # (stage name, module path relative to CardiacPlanningLib, function name)
     ("phantom", "phantom.demo_stage", "run"),
     ("propagate", "motion.demo_stage", "run"),
+    ("coronary", "coronary.demo_stage", "run"),
     ("heart", "heart.demo_stage", "run"),
     ("report", "report.demo_stage", "run"),  # after the analysis stages: it reports on their outputs
     ("security", "security.demo_stage", "run"),  # last: stores the case and report encrypted, backs up

@@ -225,9 +225,13 @@ class CardiacMotion:
         volume; ``lv_points`` are reference LV blood pool voxel centres (equal volumes)."""
         if not 0.05 <= ef <= 0.85:
             raise CardiacInputError(f"ejection fraction {ef:.2f} is outside the supported range 0.05-0.85")
-        levels = ventricular_curve(np.asarray(phases, dtype=float))
+        phases = np.asarray(phases, dtype=float)
+        levels = ventricular_curve(phases)
         if levels.max() <= 0:
-            raise CardiacInputError("the phases contain no systolic phase; use more phases")
+            # e.g. a single end-diastolic phase: calibrate on the whole cycle so that the motion (and
+            # the EF in phantom.json) stays defined for phases sampled later
+            phases = np.linspace(0.0, 0.95, 20)
+            levels = ventricular_curve(phases)
         self.curve_scale = 1.0 / float(levels.max())
         f_es = float(np.asarray(phases)[np.argmax(levels)])
         lo, hi = 0.0, 0.485
