@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import labels
+from ..centerlines import branches_json, vessel_path
 from ..imaging.volume import Volume
 from ..markups import Markups, read_all_markups
 from ..progress import Progress, as_progress
@@ -44,33 +45,14 @@ class CoronaryResult:
 
     def vessel_path(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(points, radii) from the ostium through the parents to the end of ``name``."""
-        chain = [self.branch(name)]
-        while chain[-1].parent is not None:
-            chain.append(self.branch(chain[-1].parent))
-        chain.reverse()
-        pts, rad = [], []
-        for b, nxt in zip(chain, chain[1:] + [None]):
-            stop = len(b.points) if nxt is None else nxt.parent_index
-            pts.append(b.points[:stop])
-            rad.append(b.radii[:stop])
-        return np.vstack(pts), np.concatenate(rad)
+        return vessel_path(self.branch, name)
 
     def to_json(self) -> dict:
         """``{"coordinateSystem": "LPS", "branches": [{name, tree, parent, points, radii}], ...}``."""
         return {
             "coordinateSystem": "LPS",
             "units": "mm",
-            "branches": [
-                {
-                    "name": b.name,
-                    "tree": b.tree,
-                    "parent": b.parent,
-                    "parentIndex": b.parent_index,
-                    "points": np.round(b.points, 3).tolist(),
-                    "radii": np.round(b.radii, 3).tolist(),
-                }
-                for b in self.branches
-            ],
+            "branches": branches_json(self.branches, 3),
             "stenoses": [les.to_json() for les in self.lesions],
         }
 

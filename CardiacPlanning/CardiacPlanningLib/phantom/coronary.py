@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..centerlines import branches_json, vessel_path
 from ..errors import CardiacInputError
 from . import sweep
 from .coronary_paths import HeartFrame, SurfacePather
@@ -104,33 +105,14 @@ class CoronaryTree:
     def vessel_path(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(points (N, 3) LPS mm, radii (N,) mm) from the ostium through the parents to the end of
         branch ``name`` (e.g. LM + LAD + D1), as vessels are scored in the Rotterdam framework."""
-        chain = [self.branch(name)]
-        while chain[-1].parent is not None:
-            chain.append(self.branch(chain[-1].parent))
-        chain.reverse()
-        pts, rad = [], []
-        for b, nxt in zip(chain, chain[1:] + [None]):
-            stop = len(b.points) if nxt is None else nxt.parent_index  # the child repeats that point
-            pts.append(b.points[:stop])
-            rad.append(b.radii[:stop])
-        return np.vstack(pts), np.concatenate(rad)
+        return vessel_path(self.branch, name)
 
     def to_json(self) -> dict:
         """``{"coordinateSystem": "LPS", "branches": [{name, tree, parent, points, radii}], ...}``."""
         return {
             "coordinateSystem": "LPS",
             "units": "mm",
-            "branches": [
-                {
-                    "name": b.name,
-                    "tree": b.tree,
-                    "parent": b.parent,
-                    "parentIndex": b.parent_index,
-                    "points": np.round(b.points, 4).tolist(),
-                    "radii": np.round(b.radii, 4).tolist(),
-                }
-                for b in self.branches
-            ],
+            "branches": branches_json(self.branches, 4),
             "stenoses": [s.to_json() for s in self.stenoses],
             "calcium": [
                 {"branch": c.branch, "center": [float(v) for v in c.center], "radiusMm": c.radius_mm}
