@@ -45,3 +45,13 @@ def user_errors() -> Iterator[None]:
         yield
     except CardiacPlanningError as exc:
         raise click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+# --procedure of the commands that measure or report on a case. The same values as
+# measure.case.PROCEDURES, written out so that the CLI starts without importing the measure package.
+procedure_option = click.option(
+    "--procedure",
+    type=click.Choice(["tavr", "pci", "teer", "ppvi"]),
+    required=True,
+    help="Planned procedure.",
+)

@@ -8,19 +8,14 @@ from pathlib import Path
 
 import click
 
-from .common import progress_bar, user_errors
+from .common import procedure_option, progress_bar, user_errors
 
 logger = logging.getLogger(__name__)
 
 
 @click.command()
 @click.argument("case_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--procedure",
-    type=click.Choice(["tavr", "pci", "teer", "ppvi"]),
-    required=True,
-    help="Planned procedure.",
-)
+@procedure_option
 @click.option(
     "--out",
     "out_path",
