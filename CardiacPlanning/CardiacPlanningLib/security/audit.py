@@ -17,13 +17,12 @@ import contextlib
 import json
 import logging
 import platform
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ..store.atomic import atomic_write
+from ..store.atomic import atomic_write, open_durable_db
 from ..store.crypto import constant_time_equal, hmac_sm3
 from ..store.keys import KeyRing
 from . import sm2sign
@@ -100,10 +99,7 @@ class AuditLog:
         self.sidecar = self.path.with_suffix(".checkpoint.json")
         self._in_batch = False
         self._pending_sidecar: dict | None = None
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable_db(self.path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()

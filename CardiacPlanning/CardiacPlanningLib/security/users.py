@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor import InvalidToken
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
+from ..store.atomic import open_durable_db
 from ..store.crypto import constant_time_equal, hmac_sm3, random_bytes, sm4_gcm_decrypt, sm4_gcm_encrypt
 from ..store.keys import KeyRing
 from .audit import AuditLog
@@ -59,10 +59,7 @@ class UserDB:
         self._dummy_hash: str | None = None
         self._mac_key = hmac_sm3(ring.secret("audit_mac"), b"users-db")
         self._totp_key = hmac_sm3(ring.secret("index"), b"totp-secrets")[:16]
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable_db(self.path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import logging
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -122,3 +123,13 @@ def file_lock(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def open_durable_db(path: Path, schema: str) -> sqlite3.Connection:
+    """An SQLite database in autocommit mode, WAL journal and ``synchronous=FULL`` (every commit is
+    fsynced before it is acknowledged), with ``schema`` (idempotent DDL) applied."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(schema)
+    return db
