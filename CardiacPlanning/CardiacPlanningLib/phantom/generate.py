@@ -6,7 +6,6 @@ Streams phase by phase (one phase in memory at a time) so that a clinical-size c
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from .. import labels
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
+from . import coronary, devices, sweep
 from . import tissues as tis
 from .anatomy import Anatomy, build_anatomy
 from .ctsim import apply_overlay, finish_ct, make_output_geometry, sample_phase
@@ -84,18 +84,8 @@ class PhantomCase:
     anatomy: Anatomy
     motion: CardiacMotion
     geometry: Volume
-    tree: object | None = None
-    device: object | None = None
-
-
-def _optional(module: str):
-    try:
-        return importlib.import_module(f"{__package__}.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.endswith(module):
-            logger.warning("phantom.%s is not available: the case is generated without it", module)
-            return None
-        raise
+    tree: coronary.CoronaryTree | None = None
+    device: devices.Device | None = None
 
 
 def build_case(params: PhantomParameters, progress: Progress | None = None) -> PhantomCase:
@@ -113,30 +103,23 @@ def build_case(params: PhantomParameters, progress: Progress | None = None) -> P
     rng = np.random.default_rng([params.seed, 1])
     motion = motion_for_anatomy(anatomy, params.ef, params.phase_fractions, rng)
     progress(0.85, "motion calibrated")
-    tree = device = None
-    coronary = _optional("coronary")
-    if coronary is not None:
-        tree = coronary.build_coronary_tree(
-            anatomy,
-            np.random.default_rng([params.seed, 2]),
-            stenoses=params.stenoses or None,
-            calcified=params.calcified,
-        )
+    tree = coronary.build_coronary_tree(
+        anatomy,
+        np.random.default_rng([params.seed, 2]),
+        stenoses=params.stenoses or None,
+        calcified=params.calcified,
+    )
+    device = None
     if params.stent != "none":
-        devices = _optional("devices")
-        if devices is None:
-            raise CardiacInputError(f"--stent {params.stent}: the device module is not available")
-        device = _make_device(devices, params.stent, anatomy, tree, np.random.default_rng([params.seed, 3]))
+        device = _make_device(params.stent, anatomy, tree, np.random.default_rng([params.seed, 3]))
     progress(1.0, "case built")
     return PhantomCase(params, anatomy, motion, geom, tree, device)
 
 
-def _make_device(devices, kind: str, anatomy: Anatomy, tree, rng):
+def _make_device(kind: str, anatomy: Anatomy, tree, rng):
     """A balloon-expandable valve frame in the annulus, or an 18 mm stent in the proximal LAD."""
     if kind == "valve":
         return devices.valve_frame(anatomy.aortic_root, style="balloon_expandable", rng=rng)
-    if tree is None:
-        raise CardiacInputError("--stent coronary needs the coronary tree")
     return devices.coronary_stent(tree.branch("LAD"), start_fraction=0.12, length_mm=18.0, rng=rng)
 
 
@@ -148,7 +131,6 @@ def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress
     mover = lambda pts: case.motion.forward(pts, f)  # noqa: E731
     metal = None
     if case.tree is not None:
-        coronary = importlib.import_module(f"{__package__}.coronary")
         tree = case.tree.transformed(mover)
         left, right = coronary.tree_occupancy(tree, geom, supersample=3)
         lut = tis.hu_table()
@@ -156,7 +138,6 @@ def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress
         apply_overlay(hu, label_map, right, lut[labels.RIGHT_CORONARY], labels.RIGHT_CORONARY)
         # label also every voxel a centreline passes through, so that thin distal branches stay
         # connected and every centreline point lies inside its tree's label
-        sweep = importlib.import_module(f"{__package__}.sweep")
         for side, value in (("left", labels.LEFT_CORONARY), ("right", labels.RIGHT_CORONARY)):
             lines = [b.points for b in tree.branches if b.tree == side]
             if lines:
@@ -164,7 +145,6 @@ def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress
         if tree.calcium:
             apply_overlay(hu, label_map, coronary.calcium_occupancy(tree, geom, 3), lut[14], 14)
     if case.device is not None:
-        devices = importlib.import_module(f"{__package__}.devices")
         moved = case.device.transformed(mover)
         metal = devices.wire_occupancy(moved, geom, 3)
         label_map[devices.wire_mask(moved, geom, metal)] = 15 if p.stent == "coronary" else 16
