@@ -10,18 +10,35 @@ Layout::
   key (its own GCM tag, associated data = case + object), so key rotation rewrites only this part;
 * payload = u32 len | metadata JSON | data: names, content type and DICOM-derived metadata are inside
   the encryption, never in clear.
+
+Version 2 (``b"CPSTORE2"``, written since 2026-11-28; version 1 files stay readable) encrypts the
+payload in segments so that two cores can encrypt one object at once (``cryptography`` releases the
+GIL)::
+
+    b"CPSTORE2" | u32 len | header JSON (+ "seg": segment bytes) | u32 len | key section JSON
+    | nonce prefix (8 random bytes) | segment 0 | segment 1 | ... | segment n-1
+
+Segment i = SM4-GCM(file key, nonce = prefix || u32 i, aad = magic + header + u32 i + final flag,
+payload[i*seg : (i+1)*seg]) ciphertext || 16-byte tag; only the last segment carries final flag 1.
+This is the STREAM construction of Hoang, Reyhanitabar, Rogaway and Vizar ("Online
+authenticated-encryption and its nonce-reuse misuse-resistance", CRYPTO 2015): reordering,
+dropping, duplicating or truncating segments fails authentication. The file key is random per file
+version, so a (key, nonce) pair is never reused.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .crypto import KEY_BYTES, NONCE_BYTES, random_bytes, sm4_gcm_decrypt
+from .crypto import KEY_BYTES, TAG_BYTES, random_bytes, sm4_gcm_decrypt
 from .errors import IntegrityError
 from .keys import KeyRing
 
@@ -33,30 +50,115 @@ def _key_aad(case: str, obj: str) -> bytes:
     return f"filekey|{case}|{obj}".encode()
 
 
-CHUNK = 4 << 20  # encrypt in 4 MiB pieces: cache-friendly, and no copy of the whole object
+CHUNK = 4 << 20  # version 1: encrypt in 4 MiB pieces (no copy of the whole object)
+MAGIC2 = b"CPSTORE2"
+SEGMENT = 4 << 20  # version 2 segment size (plaintext bytes); each is one SM4-GCM message
+PREFIX_BYTES = 8
+ENCRYPT_THREADS = 2  # segments encrypted at once (OpenSSL releases the GIL)
+
+
+def _segment_aad(aad: bytes, index: int, final: bool) -> bytes:
+    return aad + _U32.pack(index) + (b"\x01" if final else b"\x00")
+
+
+def _segment_nonce(prefix: bytes, index: int) -> bytes:
+    return prefix + _U32.pack(index)
+
+
+def _encrypt_segment(key: bytes, prefix: bytes, aad: bytes, index: int, final: bool, plain) -> bytearray:
+    enc = Cipher(algorithms.SM4(key), modes.GCM(_segment_nonce(prefix, index))).encryptor()
+    enc.authenticate_additional_data(_segment_aad(aad, index, final))
+    out = bytearray(len(plain) + TAG_BYTES)
+    n = enc.update_into(plain, out)  # straight into the output buffer: no intermediate copy
+    enc.finalize()
+    out[n : n + TAG_BYTES] = enc.tag
+    return out
+
+
+def _segments(prefix_plain: bytes, data) -> Iterator[memoryview | bytes]:
+    """The payload (``prefix_plain`` + ``data``) cut into SEGMENT-byte pieces; only pieces that
+    overlap ``prefix_plain`` are copied, the rest are views of ``data``."""
+    view, n = memoryview(data).cast("B"), len(prefix_plain)
+    total = n + len(view)
+    for start in range(0, total, SEGMENT):
+        end = min(start + SEGMENT, total)
+        if start >= n:
+            yield view[start - n : end - n]
+        else:
+            yield prefix_plain[start : min(end, n)] + bytes(view[: max(0, end - n)])
 
 
 def seal_iter(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> Iterator[bytes]:
-    """Encrypt ``data`` + ``meta`` for object ``obj`` of case folder ``case``, yielding the file in
-    pieces (header, key section, nonce, ciphertext chunks, tag) so the caller can hash and write
-    them as they come."""
+    """Encrypt ``data`` + ``meta`` for object ``obj`` of case folder ``case`` (format version 2),
+    yielding the file in pieces (header + key section + nonce prefix, then one piece per segment,
+    in order) so the caller can hash and write them as they come. Up to ``ENCRYPT_THREADS`` segments
+    are encrypted at once; at most that many wait in memory."""
     header = json.dumps(
-        {"v": 1, "case": case, "object": obj, "created": datetime.now(timezone.utc).isoformat()},
+        {
+            "v": 2,
+            "case": case,
+            "object": obj,
+            "seg": SEGMENT,
+            "created": datetime.now(timezone.utc).isoformat(),
+        },
         sort_keys=True,
     ).encode()
     file_key = random_bytes(KEY_BYTES)
     master, wrapped = ring.wrap(file_key, _key_aad(case, obj))
     keysec = json.dumps({"master": master, "key": wrapped.hex()}, sort_keys=True).encode()
     meta_b = json.dumps(meta, sort_keys=True, default=str).encode()
-    aad = MAGIC + _U32.pack(len(header)) + header
-    nonce = random_bytes(NONCE_BYTES)
-    enc = Cipher(algorithms.SM4(file_key), modes.GCM(nonce)).encryptor()
-    enc.authenticate_additional_data(aad)
-    yield aad + _U32.pack(len(keysec)) + keysec + nonce + enc.update(_U32.pack(len(meta_b)) + meta_b)
-    view = memoryview(data)
-    for start in range(0, len(view), CHUNK):
-        yield enc.update(view[start : start + CHUNK])
-    yield enc.finalize() + enc.tag
+    aad = MAGIC2 + _U32.pack(len(header)) + header
+    prefix = random_bytes(PREFIX_BYTES)
+    yield aad + _U32.pack(len(keysec)) + keysec + prefix
+    payload_len = 4 + len(meta_b) + len(data)
+    count = max(1, -(-payload_len // SEGMENT))
+    pieces = _segments(_U32.pack(len(meta_b)) + meta_b, data)
+    with ThreadPoolExecutor(max_workers=ENCRYPT_THREADS, thread_name_prefix="store-sm4") as pool:
+        pending: deque = deque()
+        for index, plain in enumerate(pieces):
+            pending.append(
+                pool.submit(_encrypt_segment, file_key, prefix, aad, index, index == count - 1, plain)
+            )
+            if len(pending) >= ENCRYPT_THREADS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _open_v2(file_key: bytes, aad: bytes, header: dict, body: bytes, what: str) -> bytearray:
+    seg = int(header.get("seg", 0))
+    if seg <= 0 or len(body) < PREFIX_BYTES + TAG_BYTES:
+        raise IntegrityError(f"{what}: segmented file is truncated or its header is corrupt")
+    prefix, view = body[:PREFIX_BYTES], memoryview(body)[PREFIX_BYTES:]
+    full = seg + TAG_BYTES
+    count = max(1, -(-len(view) // full))
+    total = len(view) - count * TAG_BYTES
+    out = bytearray(total + TAG_BYTES)  # update_into wants block size - 1 spare bytes
+
+    def decrypt(index: int) -> None:
+        part = view[index * full : (index + 1) * full]
+        final = index == count - 1
+        nonce, tag = _segment_nonce(prefix, index), bytes(part[-TAG_BYTES:])
+        dec = Cipher(algorithms.SM4(file_key), modes.GCM(nonce, tag)).decryptor()
+        dec.authenticate_additional_data(_segment_aad(aad, index, final))
+        try:
+            with memoryview(out) as target:
+                n = dec.update_into(part[:-TAG_BYTES], target[index * seg :])
+            dec.finalize()
+        except InvalidTag as exc:
+            raise IntegrityError(
+                f"{what}: segment {index} failed authentication (tampered, truncated, reordered or wrong key)"
+            ) from exc
+        if n != len(part) - TAG_BYTES:
+            raise IntegrityError(f"{what}: segment {index} is short")
+
+    if total < 0 or len(view) - (count - 1) * full < TAG_BYTES:
+        raise IntegrityError(f"{what}: last segment is truncated")
+    with ThreadPoolExecutor(max_workers=ENCRYPT_THREADS, thread_name_prefix="store-sm4") as pool:
+        for future in [pool.submit(decrypt, i) for i in range(count)]:
+            future.result()
+    del out[total:]
+    return out
 
 
 def seal(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> bytes:
@@ -65,7 +167,7 @@ def seal(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> bytes:
 
 
 def _split(blob: bytes, what: str) -> tuple[bytes, dict, dict, bytes]:
-    if not blob.startswith(MAGIC):
+    if not (blob.startswith(MAGIC) or blob.startswith(MAGIC2)):
         raise IntegrityError(f"{what}: not a case-store file (bad magic)")
     try:
         pos = len(MAGIC)
@@ -91,9 +193,14 @@ def open_sealed(ring: KeyRing, blob: bytes, case: str, obj: str, what: str) -> t
         file_key = ring.unwrap(keysec["master"], bytes.fromhex(keysec["key"]), _key_aad(case, obj), what)
     except (KeyError, ValueError) as exc:
         raise IntegrityError(f"{what}: key section is corrupt") from exc
-    plain = sm4_gcm_decrypt(file_key, body, aad, what)
+    if blob.startswith(MAGIC2):
+        plain = _open_v2(file_key, aad, header, body, what)
+    else:
+        plain = sm4_gcm_decrypt(file_key, body, aad, what)
+    if len(plain) < 4:
+        raise IntegrityError(f"{what}: payload is truncated")
     (mlen,) = _U32.unpack_from(plain, 0)
-    return plain[4 + mlen :], json.loads(plain[4 : 4 + mlen])
+    return bytes(memoryview(plain)[4 + mlen :]), json.loads(bytes(plain[4 : 4 + mlen]))
 
 
 def master_of(blob: bytes, what: str) -> str:

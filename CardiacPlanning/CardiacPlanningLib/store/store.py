@@ -19,7 +19,6 @@ import contextlib
 import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,23 +145,14 @@ class CaseStore:
             full_meta = {"name": name, "case_id": case_id, "content_type": content_type, "meta": meta}
             digest, size = hashes.Hash(hashes.SM3()), 0
 
-            def hashed_pieces():
-                # hash the ciphertext while it is written, piece by piece; SM3 runs on a worker thread
-                # (OpenSSL releases the GIL), so hashing piece i overlaps encrypting piece i+1: on two
-                # cores a write costs max(SM4-GCM, SM3) instead of their sum. One worker keeps order.
+            def observe(piece: bytes) -> None:
+                # hashes the ciphertext on atomic_write's worker thread while the next piece is
+                # encrypted (OpenSSL releases the GIL): hashing and writing overlap encryption
                 nonlocal size
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-sm3") as pool:
-                    pending = None
-                    for piece in seal_iter(self.ring, folder.name, oid, data, full_meta):
-                        if pending is not None:
-                            pending.result()  # at most one piece waits: bounded memory
-                        pending = pool.submit(digest.update, piece)
-                        size += len(piece)
-                        yield piece
-                    if pending is not None:
-                        pending.result()
+                digest.update(piece)
+                size += len(piece)
 
-            atomic_write(folder / fname, hashed_pieces())
+            atomic_write(folder / fname, seal_iter(self.ring, folder.name, oid, data, full_meta), observe)
             old = manifest["objects"].get(name)
             manifest["seq"] = seq
             manifest["objects"][name] = {
