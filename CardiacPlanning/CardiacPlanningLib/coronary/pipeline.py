@@ -20,7 +20,7 @@ from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
 from .radius import cross_section_radii
-from .segment import segment_trees
+from .segment import chamber_mask, segment_trees
 from .stenosis import Lesion, find_lesions
 
 logger = logging.getLogger(__name__)
@@ -82,17 +82,20 @@ def reconstruct_coronaries(
     points=None,
     min_branch_mm: float = 5.0,
     progress: Progress | None = None,
+    heart: Volume | None = None,
 ) -> CoronaryResult:
     """Reconstruct the coronary trees of ``volume`` (contrast CT, HU) from ``ostia`` (a .mrk.json path,
     Markups or ``{"left": xyz, "right": xyz}`` in LPS mm). ``points``: optional markups of path
-    points (LPS mm) that extend the tree to branches growth missed."""
+    points (LPS mm) that extend the tree to branches growth missed. ``heart``: an optional heart label
+    map (label table values, any grid) whose blood pools the trees may not enter."""
     progress = as_progress(progress)
     t0 = time.perf_counter()
     timings = {}
     where = str(ostia) if isinstance(ostia, (str, Path)) else "ostia"
     checked = check_ostia(volume, read_ostia(ostia), where)
     progress(0.05, "ostia checked")
-    tm = segment_trees(volume, checked, progress=progress.sub(0.05, 0.5))
+    blocked = chamber_mask(volume, heart) if heart is not None else None
+    tm = segment_trees(volume, checked, progress=progress.sub(0.05, 0.5), blocked=blocked)
     blood = float(np.mean([o.blood_hu for o in checked]))
     for label, p in _extra_points(points):
         extend_to_point(volume, tm.masks, p, blood, tm.forbidden, label=f"path point {label!r}")

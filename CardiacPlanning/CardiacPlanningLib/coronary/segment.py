@@ -79,6 +79,25 @@ class TreeMasks:
     forbidden: np.ndarray  # the aorta / chambers (opening mask), where no tree may grow
 
 
+# Heart labels whose voxels no coronary enters: blood pools, aorta, pulmonary artery, appendage, veins.
+CHAMBER_LABELS = (1, 3, 4, 5, 6, 7, 10, 11, 12, 13)
+
+
+def chamber_mask(volume: Volume, heart: Volume) -> np.ndarray:
+    """Blood-pool voxels of the heart label map ``heart`` on ``volume``'s grid (nearest neighbour when
+    the grids differ), shrunk by one voxel so that partial-volume edges stay free for the vessels."""
+    if not heart.same_geometry(volume):
+        ref = volume.to_sitk()
+        img = sitk.Resample(heart.to_sitk(), ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+        arr = sitk.GetArrayFromImage(img)
+    else:
+        arr = heart.array
+    if arr.shape != volume.shape:
+        raise CardiacInputError(f"heart label map: shape {arr.shape} does not match the CT {volume.shape}")
+    mask = np.isin(arr, CHAMBER_LABELS)
+    return ndi.binary_erosion(mask, np.ones((3, 3, 3), bool))
+
+
 def _opening_ball(mask: np.ndarray, radius_mm: float, spacing_zyx, margin_mm: float) -> np.ndarray:
     """Union of the balls of radius ``radius_mm`` that fit inside ``mask``, grown by ``margin_mm``."""
     inner = ndi.distance_transform_edt(mask, sampling=spacing_zyx)
@@ -96,8 +115,10 @@ def segment_trees(
     seed_search_mm: float = 5.0,
     max_tree_ml: float = 4.0,
     progress: Progress | None = None,
+    blocked: np.ndarray | None = None,
 ) -> TreeMasks:
-    """Grow the left/right coronary lumen from each :class:`Ostium` (LPS mm) in ``volume`` (HU)."""
+    """Grow the left/right coronary lumen from each :class:`Ostium` (LPS mm) in ``volume`` (HU);
+    ``blocked`` (bool [z, y, x], optional): voxels known not to be coronary (chamber blood pools)."""
     progress = as_progress(progress)
     sp = np.asarray(volume.spacing, dtype=float)[::-1]  # z, y, x
     arr = volume.array
@@ -112,6 +133,8 @@ def segment_trees(
     # above half the blood HU; at >= 80 % of the aortic blood HU it is thin again: keep such voxels.
     dense = arr >= DENSE_FRACTION * blood
     big &= ~(dense & ~_opening_ball(dense, max_radius_mm, sp, margin_mm=margin))
+    if blocked is not None:
+        big |= blocked
     domain = bright & ~big & ~calcium
     # The margin also shaves the vessel roots at the aortic wall: give them back by conditional
     # dilation of each tree into bright voxels outside the margin-free opening.
@@ -162,9 +185,11 @@ def segment_trees(
             sub |= ndi.binary_dilation(sub, np.ones((3, 3, 3), bool)) & near_big[box]
     for tree in masks:
         masks[tree] &= ~calcium
+        if blocked is not None:
+            masks[tree] &= ~blocked
         masks[tree] = _keep_seed_component(masks[tree], seeds[tree])
     progress(1.0, "coronary lumen grown")
-    return TreeMasks(masks, seeds, thresholds, calcium, open0)
+    return TreeMasks(masks, seeds, thresholds, calcium, open0 if blocked is None else open0 | blocked)
 
 
 def _split_shared(masks: dict, seeds: dict, sp: np.ndarray) -> None:
