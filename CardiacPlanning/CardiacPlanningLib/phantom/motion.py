@@ -6,8 +6,9 @@ iteration ``X <- Y - u(X, f)`` (the displacement ``u`` has a Lipschitz constant 
 iteration contracts). The displacement is the sum of:
 
 * LV contraction about the LV long axis: a thick-walled-cylinder map ``r'^2 = r^2 - k w(s) H(r)`` that
-  shrinks the cavity homogeneously (r << R_endo), keeps the wall's cross-section area (R_endo < r <
-  R_epi: incompressible myocardium thickens) and fades out beyond the epicardium;
+  shrinks the cavity (r < R_endo) and keeps the wall's cross-section area (R_endo < r < R_epi), then
+  (``version`` 2) widens that area by the wall's long-axis shortening, so that the myocardium keeps
+  its volume (incompressible: it thickens), and fades out beyond the epicardium;
 * longitudinal shortening: the base descends towards the fixed apex by ``beta * s``; above the base
   (atria, aortic root) the descent fades out, so the atria are stretched in systole (atrial filling);
 * atrial contraction (atrial kick at ~85-90 % R-R) about each atrium's centre;
@@ -79,6 +80,10 @@ class CardiacMotion:
     curve_scale: float = 1.0
     fade_radial: float = 28.0
     fade_axial: float = 40.0
+    # 1: cavity map G(t) = 2 - t (k < 0.5, EF up to ~65 %), wall area kept; 2: G(t) = 1 + t (1 - t)
+    # (k < 0.75, EF up to 70 % and more) and the wall band of ``wall_mm`` thickens with the shortening
+    version: int = 1
+    wall_mm: float = 0.0
 
     def to_json(self) -> dict:
         """All parameters as plain JSON values (see :func:`motion_from_json`)."""
@@ -125,8 +130,21 @@ class CardiacMotion:
             r1 = self._r1_squared(s, q)
             t = r2 / r1
             big = np.maximum(t, 1e-12)
-            gfac = np.where(t < 1.0, 2.0 - t, 1.0 / big)
-            scale = np.sqrt(np.maximum(1.0 - k * w_s * w_r * gfac, 1e-6)) - 1.0
+            if self.version >= 2:
+                # G(t) = 1 + t (1 - t): d(r'^2)/d(r^2) = 1 - k (1 + 2t - 3t^2) >= 1 - 4k/3 (invertible
+                # for k < 3/4), equal to 1 at t = 1 like the wall branch (C1 at the endocardium)
+                gfac = np.where(t < 1.0, 1.0 + t * (1.0 - t), 1.0 / big)
+            else:
+                gfac = np.where(t < 1.0, 2.0 - t, 1.0 / big)
+            shrink = 1.0 - k * w_s * w_r * gfac
+            if self.version >= 2 and self.wall_mm > 0 and beta:
+                # incompressible wall: the band R1 < r < R1 + wall_mm shortens axially by the factor
+                # a = 1 - beta (ramped in over 10 mm above the apex), so its cross-section area grows
+                # by 1/a; beyond the band r'^2 keeps the constant offset (area preserved)
+                a = 1.0 - beta * w_r * w_s * np.clip(s / 10.0, 0.0, 1.0)
+                band = np.clip(np.minimum(r2, (np.sqrt(r1) + self.wall_mm) ** 2) - r1, 0.0, None)
+                shrink = shrink + band * (1.0 / a - 1.0) / np.maximum(r2, 1e-12)
+            scale = np.sqrt(np.maximum(shrink, 1e-6)) - 1.0
             ramp = np.where(
                 s < self.length,
                 np.clip(s, 0.0, None),
@@ -171,6 +189,19 @@ class CardiacMotion:
         c = self.endo_fourier
         rho = c[0] + c[1] * np.cos(th) + c[2] * np.sin(th) + c[3] * np.cos(2 * th) + c[4] * np.sin(2 * th)
         return (radial * rho) ** 2
+
+    def wall_thickness(self, myocardium_points: np.ndarray) -> float:
+        """Thickness (mm) of the LV wall band beyond the reference radius R1: the 90th percentile of
+        ``r - R1`` over LV myocardium points (N,3 LPS mm) between apex and base."""
+        p = np.asarray(myocardium_points, dtype=float) - self.apex
+        s = p @ self.axis
+        keep = (s > 0) & (s < self.length)
+        if not keep.any():
+            return 0.0
+        p, s = p[keep], s[keep]
+        q = p - np.outer(s, self.axis)
+        excess = np.linalg.norm(q, axis=1) - np.sqrt(self._r1_squared(s, list(q.T)))
+        return float(np.percentile(excess[excess > 0], 90)) if (excess > 0).any() else 0.0
 
     def forward(self, points_lps_ref: np.ndarray, phase_fraction: float) -> np.ndarray:
         """Positions (N,3 LPS mm) at ``phase_fraction`` of reference (phase 0) points."""
@@ -234,7 +265,7 @@ class CardiacMotion:
             levels = ventricular_curve(phases)
         self.curve_scale = 1.0 / float(levels.max())
         f_es = float(np.asarray(phases)[np.argmax(levels)])
-        lo, hi = 0.0, 0.485
+        lo, hi = 0.0, (0.72 if self.version >= 2 else 0.485)
 
         def ratio(k: float) -> float:
             return float(self.jacobian_det(lv_points, f_es, k).mean())
@@ -283,10 +314,15 @@ def motion_for_anatomy(anatomy, ef: float, phases: np.ndarray, rng: np.random.Ge
         root_axis=root.axis,
         beta=float(rng.uniform(0.10, 0.14)) * min(1.0, ef / 0.6),
         root_angle_deg=float(rng.uniform(3.0, 6.0)),
+        version=2,
     )
     grid = anatomy.grid
     sub = max(1, int(round(2.0 / grid.spacing)))
-    idx = np.argwhere(anatomy.tissue[::sub, ::sub, ::sub] == 1) * sub
-    pts = grid.origin + idx[:, ::-1] * grid.spacing
-    motion.calibrate(pts, ef, phases)
+
+    def voxels(code: int) -> np.ndarray:
+        idx = np.argwhere(anatomy.tissue[::sub, ::sub, ::sub] == code) * sub
+        return grid.origin + idx[:, ::-1] * grid.spacing
+
+    motion.wall_mm = motion.wall_thickness(voxels(2))
+    motion.calibrate(voxels(1), ef, phases)
     return motion
