@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import CardiacPlanningSecurity
 import numpy as np
 import qt
 import slicer
@@ -126,6 +127,7 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             button.connect("clicked(bool)", slot)
         self.ui.segmentationSelector.connect("currentNodeChanged(vtkMRMLNode*)", self.fillSegmentNames)
         self.ui.versionLabel.text = f"CardiacPlanningLib {__version__}"
+        self.securityPanel = CardiacPlanningSecurity.SecurityPanel(self.layout, self.logic.security)
         self.fillLabelTable()
         self.initializeParameterNode()
 
@@ -284,6 +286,7 @@ class CardiacPlanningLogic(ScriptedLoadableModuleLogic):
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
         self.editSessions = session.EditSessions()
+        self.security = CardiacPlanningSecurity.sharedLogic()  # login, audit; no update check with a case
 
     def getParameterNode(self):
         return CardiacPlanningParameterNode(super().getParameterNode())

@@ -58,6 +58,11 @@ def _utc(clock: Callable[[], datetime]) -> str:
     return clock().astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _like_escape(text: str) -> str:
+    """``text`` with SQL LIKE wildcards escaped (backslash is the escape character)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 @dataclass
 class VerifyReport:
     """Result of :meth:`AuditLog.verify`: ``problems`` name the exact record (seq) of each finding."""
@@ -219,6 +224,48 @@ class AuditLog:
         rows = self._db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (since_seq,))
         names = [d[0] for d in rows.description]
         return [dict(zip(names, r)) for r in rows.fetchall()]
+
+    def query(
+        self,
+        operator: str = "",
+        action: str = "",
+        outcome: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str = "",
+        limit: int | None = 1000,
+        newest_first: bool = True,
+    ) -> list[dict]:
+        """Records matching every given filter (no permission check: use
+        :func:`~CardiacPlanningLib.security.audit_access.query_log` for users). ``operator`` and
+        ``outcome`` match exactly; ``action`` exactly or, ending in ``*``, as a prefix (``case.*``);
+        ``since``/``until`` bound the time (aware datetimes, ``until`` exclusive); ``text`` is a
+        case-insensitive substring of the object or the detail."""
+        where, args = [], []
+        if operator:
+            where.append("operator = ?")
+            args.append(operator)
+        if action:
+            prefix = action.endswith("*")
+            where.append("action LIKE ? ESCAPE '\\'" if prefix else "action = ?")
+            args.append(_like_escape(action[:-1]) + "%" if prefix else action)
+        if outcome:
+            where.append("outcome = ?")
+            args.append(outcome)
+        for bound, op in ((since, ">="), (until, "<")):
+            if bound is not None:
+                where.append(f"time {op} ?")
+                args.append(bound.astimezone(timezone.utc).isoformat(timespec="milliseconds"))
+        if text:
+            where.append("(object LIKE ? ESCAPE '\\' OR detail LIKE ? ESCAPE '\\')")
+            args += ["%" + _like_escape(text) + "%"] * 2
+        sql = "SELECT * FROM records" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY seq " + ("DESC" if newest_first else "ASC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        cur = self._db.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
 
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]

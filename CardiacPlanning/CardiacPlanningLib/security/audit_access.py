@@ -41,6 +41,17 @@ def read_log(
     return recs
 
 
+def query_log(guard: SessionGuard, audit: AuditLog, **filters) -> list[dict]:
+    """Records matching ``filters`` (see :meth:`AuditLog.query`), for the audit viewer. Audit
+    administrator only; the read, with its filters and the number of records, is itself audited."""
+    guard.authorize("audit.read", "audit-log")
+    recs = audit.query(**filters)
+    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in filters.items() if v}
+    detail = f"{len(recs)} records; filters {json.dumps(shown, sort_keys=True, ensure_ascii=False)}"
+    guard.record("audit.read", "audit-log", "success", detail[:2000])
+    return recs
+
+
 def verify_log(guard: SessionGuard, audit: AuditLog) -> VerifyReport:
     """Verify the chain, checkpoints and signatures (audited with the outcome)."""
     guard.authorize("audit.verify", "audit-log")
