@@ -139,9 +139,10 @@ class ReportAccess:
         guard.record(action, f"{self.case_id}/{_object(procedure, 'pdf')}", "success", f"preview page {page}")
         return png
 
-    def download(self, procedure: str, fmt: str = "pdf") -> Download:
+    def download(self, procedure: str, fmt: str = "pdf", record: bool = True) -> Download:
         """The ``procedure`` report as ``fmt`` (pdf | cda) for download: an export, refused and
-        audited for a role without the export permission of this case, audited when handed out."""
+        audited for a role without the export permission of this case, audited when handed out
+        (``record`` False: the caller, e.g. the web download route, audits the hand-out itself)."""
         name = _object(procedure, fmt)
         guard = self.store.guard
         target = f"{self.case_id}/{name}"
@@ -152,5 +153,6 @@ class ReportAccess:
         data = self._read(procedure, fmt)
         fname, mime = FORMATS[fmt]
         filename = f"{self.case_id}_{procedure}_{fname}"
-        guard.record(action, target, "success", f"download {filename} ({len(data)} bytes)")
+        if record:
+            guard.record(action, target, "success", f"download {filename} ({len(data)} bytes)")
         return Download(data, filename, mime)
