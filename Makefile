@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the report needs: a CJK TrueType font to embed in PDFs, poppler (pdftotext,
-# pdffonts, pdftoppm) and dicom3tools (dciodvfy). Installed only when missing and running as root
+# pdffonts, pdftoppm) and dicom3tools (dciodvfy); the browser review needs chromium (driven by
+# Playwright in the browser tests) and EGL with Mesa's software renderer (offscreen VTK rendering
+# without a GPU). Installed only when missing and running as root
 # with apt-get; otherwise this prints what is missing (their tests are then skipped).
-SYSDEPS_PKGS := fonts-wqy-zenhei poppler-utils dicom3tools
+SYSDEPS_PKGS := fonts-wqy-zenhei poppler-utils dicom3tools chromium libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1
 
 sysdeps:
 	@missing=""; for p in $(SYSDEPS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -28,6 +28,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("report", "report"),
     ("coronary", "coronary"),
     ("stent", "stent"),
+    ("serve", "serve"),
 ]
 
 
