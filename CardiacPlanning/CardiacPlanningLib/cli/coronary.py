@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .common import progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 )
 @click.option("--no-cpr", is_flag=True, help="Skip the straightened CPR images.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("image", "ostia", "points"), outputs=("out_dir",))
 def coronary(image: Path, ostia: Path, out_dir: Path, points: Path | None, no_cpr: bool, quiet: bool) -> None:
     """Segment the coronary trees of IMAGE (contrast CT in HU) from the ostia; write the label map
     (8 left, 9 right), named centerlines (JSON and .mrk.json curves), stenoses and CPR images to --out."""

@@ -14,6 +14,7 @@ from ..motion.phase_io import open_phases, write_phases
 from ..motion.propagate import propagate_labels
 from ..motion.register import RegistrationSettings
 from .common import progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--min-phases", default=2, show_default=True, help="Fewer phases than this is an error.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(outputs=("out_dir",))
 def import_phases(source: Path, out_dir: Path, min_phases: int, quiet: bool) -> None:
     """Import a multi-phase cardiac CT (DICOM folder, folder of NIfTI/NRRD phases, or a Slicer
     .seq.nrrd) and write its phases in cycle order as OUT/phase_00.nii.gz ... plus OUT/phases.json."""
@@ -33,21 +35,20 @@ def import_phases(source: Path, out_dir: Path, min_phases: int, quiet: bool) -> 
 
 
 @click.command("propagate")
-@click.argument("phases", type=click.Path(exists=True, path_type=Path))
+@click.argument("phases", type=click.Path(path_type=Path))
 @click.option(
     "--reference",
     "reference",
     required=True,
     help="Reference phase: index in cycle order (0-based), a percentage like 75%, or a phase label.",
 )
-@click.option(
-    "--seg", "seg", type=click.Path(exists=True, path_type=Path), required=True, help="Reference label map."
-)
+@click.option("--seg", "seg", type=click.Path(path_type=Path), required=True, help="Reference label map.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--spacing", default=1.5, show_default=True, help="Registration grid spacing (mm).")
 @click.option("--margin", default=12.0, show_default=True, help="Margin around the labels (mm).")
 @click.option("--no-fields", is_flag=True, help="Do not write the displacement fields.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("phases", "seg"), outputs=("out_dir",))
 def propagate(
     phases: Path,
     reference: str,

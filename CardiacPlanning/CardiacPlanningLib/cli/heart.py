@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .common import progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
     help="Seeds to complete: a label map or a .mrk.json of points labelled with structure names.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("image", "seeds"), outputs=("out_path",))
 def heart(
     image: Path, out_path: Path, scope: str, preset: str, engine: str, seeds: Path | None, quiet: bool
 ) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .common import procedure_option, progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
     help="Markups file with the three aortic annulus hinge points (TAVR; default: automatic).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("case_dir", "hinges"), outputs=("out_path",))
 def measure(case_dir: Path, procedure: str, out_path: Path | None, hinges: Path | None, quiet: bool) -> None:
     """Measure CASE_DIR (label maps in labels/, optional ct/, dicom/, coronary_centerlines.json,
     ostia.mrk.json, annulus_hinges.mrk.json) for a procedure and write the values (mm, mm2, mL, %,

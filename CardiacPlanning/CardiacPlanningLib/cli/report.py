@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .common import procedure_option, progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
     help="Outputs to write (repeatable; default: all). The PDF is always written.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("case_dir", "measurements_file"), outputs=("out_dir",))
 def report(
     case_dir: Path,
     procedure: str,

@@ -131,3 +131,108 @@ def audited(action: str, target_param: str | None = None) -> Callable:
         return wrapper
 
     return decorate
+
+
+FILE_MODE_ACTION = "case.read_deid"  # files outside the store: clinicians and researchers, not admins
+
+
+def store_io(inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> Callable:
+    """Decorator for the clinical commands: adds ``--store``, ``--key-file``, ``--user``, ``--totp``
+    and ``--case``.
+
+    * no ``--store``: the command runs on files as before (research on de-identified files, tests);
+    * ``--store`` without ``--case``: still on files, but the user logs in, the run must be allowed
+      (``case.read_deid``: clinicians and researchers, never administrators) and its outcome is
+      written to the store's audit log, naming the first input;
+    * ``--store`` with ``--case``: the parameters named in ``inputs`` and ``outputs`` name objects (or
+      folders of objects) of that case instead of files. Inputs are decrypted into a RAM working
+      folder (:class:`~CardiacPlanningLib.store.staging.Stage`), the command runs there, every file it
+      writes is saved encrypted into the case, and the folder is wiped. Each object read and written
+      is permission-checked and audited, and the run itself is audited as ``case.write``.
+    """
+
+    def decorate(func: Callable) -> Callable:
+        @click.option(
+            "--store",
+            "io_store",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Encrypted case store: log in, check permissions, audit the run (see --case).",
+        )
+        @click.option(
+            "--key-file", "io_key_file", type=click.Path(dir_okay=False, path_type=Path), default=None
+        )
+        @click.option("--user", "io_user", default=None, help="Your user name (with --store).")
+        @click.option("--totp", "io_totp", default=None, help="Second-factor code (with --store).")
+        @click.option(
+            "--case",
+            "io_case",
+            default=None,
+            help="With --store: input/output arguments name objects of this case (decrypted only in RAM).",
+        )
+        @functools.wraps(func)
+        def wrapper(*args, io_store, io_key_file, io_user, io_totp, io_case, **kwargs):
+            if io_store is None:
+                if io_case is not None:
+                    raise click.UsageError("--case needs --store")
+                return func(*args, **kwargs)
+            if not io_user:
+                raise click.UsageError("--user is required with --store")
+            with user_errors():
+                ws = open_workstation(io_store, io_key_file)
+            try:
+                with user_errors():
+                    session = login(ws, io_user, io_totp)
+                guard = ws.guard(session)
+                if io_case is None:
+                    return _run_on_files(func, guard, inputs, args, kwargs)
+                return _run_in_store(func, ws, session, guard, io_case, inputs, outputs, args, kwargs)
+            finally:
+                ws.close()
+
+        return wrapper
+
+    return decorate
+
+
+def _run_on_files(func: Callable, guard, inputs: tuple[str, ...], args, kwargs):
+    target = next((str(kwargs[p]) for p in inputs if kwargs.get(p) is not None), func.__name__)
+    with user_errors():
+        guard.authorize(FILE_MODE_ACTION, target)
+    try:
+        result = func(*args, **kwargs)
+    except BaseException as exc:
+        guard.record(
+            FILE_MODE_ACTION,
+            target,
+            "failure",
+            f"{func.__name__} on files: {type(exc).__name__}: {exc}"[:500],
+        )
+        raise
+    guard.record(FILE_MODE_ACTION, target, "success", f"{func.__name__} on files")
+    return result
+
+
+def _run_in_store(func: Callable, ws, session, guard, case_id: str, inputs, outputs, args, kwargs):
+    from ..store.staging import Stage
+
+    store = ws.store(session)
+    with user_errors():
+        guard.authorize("case.write", case_id)
+        with Stage(store, case_id) as stage:
+            for p in inputs:
+                if kwargs.get(p) is not None:
+                    kwargs[p] = stage.fetch(str(kwargs[p]))
+            for p in outputs:
+                if kwargs.get(p) is not None:
+                    kwargs[p] = stage.path(str(kwargs[p]))
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                guard.record(
+                    "case.write", case_id, "failure", f"{func.__name__}: {type(exc).__name__}: {exc}"[:500]
+                )
+                raise
+            saved = stage.collect()
+    guard.record("case.write", case_id, "success", f"{func.__name__}: saved {', '.join(saved)}"[:2000])
+    return result

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .common import progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
     "--label", type=int, default=None, help="Label value of the vessel / aortic root in the label map."
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("image", "region_path"), outputs=("out_dir",))
 def stent(image: Path, region_path: Path, out_dir: Path, kind: str, label: int | None, quiet: bool) -> None:
     """Reconstruct the device in IMAGE within REGION with every algorithm; write per algorithm the
     envelope (.vtp, .stl; LPS mm), axis/radius JSON and score JSON, and ranking.json."""
