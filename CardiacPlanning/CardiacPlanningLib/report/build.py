@@ -81,10 +81,11 @@ def _section_tables(result: dict, procedure: str) -> list[MeasurementTable]:
 
 
 def _pictures(
-    result: dict, files, lab: Volume, pic_dir: Path, progress: Progress, surfaces=None
+    result: dict, files, lab: Volume, pic_dir: Path, progress: Progress, surfaces=None, extras=None
 ) -> list[Picture]:
     from . import pictures as pics
 
+    extras = extras or {}
     pic_dir.mkdir(parents=True, exist_ok=True)
     out: list[Picture] = []
     procedure = result["procedure"]
@@ -121,16 +122,71 @@ def _pictures(
     if procedure == "pci" and files.centerlines is not None:
         from ..measure.lesions import load_branches
 
-        png = pics.diameter_profile_plot(
-            load_branches(files.centerlines), result["pci"]["lesions"], pic_dir / "lumen_profiles.png"
-        )
+        branches = load_branches(files.centerlines)
+        lesions = result["pci"]["lesions"]
+        if files.ct is not None and lesions:
+            png = pics.cpr_plot(
+                Volume.read(files.ct), branches, lesions, pic_dir / "cpr_diseased_branches.png"
+            )
+            if png:
+                out.append(
+                    Picture(
+                        png,
+                        "Straightened curved planar reformation of the diseased branches (lesions marked)",
+                        "病变分支拉直曲面重建图 (标出病变)",
+                    )
+                )
+        png = pics.diameter_profile_plot(branches, lesions, pic_dir / "lumen_profiles.png")
         out.append(Picture(png, "Lumen diameter along the diseased branches", "病变分支管腔直径曲线"))
+    stent = extras.get("stent")
+    if stent:
+        png = pics.score_plot(stent["ranking"], stent["best"], pic_dir / "stent_scores.png")
+        out.append(Picture(png, "Stent reconstruction: score of each algorithm", "支架重建各算法评分"))
     phases = result.get("volumes_ml", [])
-    if len(phases) >= 2:
+    curves = extras.get("curves")
+    if curves:
+        from .extras import curve_series
+
+        pct, vols = curve_series(curves)
+        png = pics.volume_curve_plot(pct, vols, pic_dir / "volume_curves.png")
+        out.append(
+            Picture(
+                png, "LV and LA volume curves from the 4D propagation", "4D传播所得左心室与左心房容积曲线"
+            )
+        )
+    elif len(phases) >= 2:
         curves = {k: [p[k] for p in phases] for k in ("lv_blood_pool", "la")}
         png = pics.volume_curve_plot([p["percent"] for p in phases], curves, pic_dir / "volume_curves.png")
         out.append(Picture(png, "LV and LA volume over the cardiac cycle", "左心室与左心房容积曲线"))
     return out
+
+
+def other_steps(case_dir: str | Path, *more_dirs: str | Path) -> dict:
+    """Results of the stent and 4D steps found in the case folder, else in ``more_dirs`` (each with
+    its direct subfolders, see :mod:`.extras`):
+    ``{"stent": ..., "curves": ..., "tables": [...], "settings": {...}}``; a file that cannot be read
+    is logged and left out (the planning report does not depend on it)."""
+    from . import extras
+
+    found: dict = {"tables": [], "settings": {}}
+    dirs = [Path(d) for d in (case_dir, *more_dirs) if Path(d).is_dir()]
+    path = next((p for p in map(extras.find_stent_ranking, dirs) if p is not None), None)
+    if path is not None:
+        try:
+            found["stent"] = extras.stent_results(path)
+            found["tables"].append(extras.stent_table(found["stent"]))
+            found["settings"]["Stent reconstruction / 支架重建"] = f"{path} (best: {found['stent']['best']})"
+        except CardiacInputError as exc:
+            logger.warning("stent results left out of the report: %s", exc)
+    path = next((p for p in map(extras.find_volume_curves, dirs) if p is not None), None)
+    if path is not None:
+        try:
+            found["curves"] = extras.volume_curves(path)
+            found["tables"].append(extras.function_table(found["curves"]))
+            found["settings"]["4D volume curves / 4D容积曲线"] = str(path)
+        except CardiacInputError as exc:
+            logger.warning("4D volume curves left out of the report: %s", exc)
+    return found
 
 
 def build_planning_report(
@@ -193,11 +249,13 @@ def generate_report(
     measurements: dict | None = None,
     extra_tables: list[MeasurementTable] | None = None,
     extra_settings: dict[str, str] | None = None,
+    other_dirs: tuple[str | Path, ...] = (),
     progress: Progress | None = None,
 ) -> dict:
     """Measure (unless ``measurements`` is given, e.g. corrected by the user) and write every
     requested output to ``out_dir``; returns the paths written and the seconds each step took.
-    ``extra_tables``/``extra_settings``: see :func:`build_planning_report`."""
+    ``extra_tables``/``extra_settings``: see :func:`build_planning_report`. Stent and 4D results in
+    the case folder (or in ``other_dirs``) become report sections (see :func:`other_steps`)."""
     progress = as_progress(progress)
     bad = set(formats) - set(ALL_FORMATS)
     if bad:
@@ -219,13 +277,14 @@ def generate_report(
     if dicom_files:
         patient, study = identifiers_from_dicom(dicom_files[0])
     lab = Volume.read(files.labels[0])
+    found = other_steps(case_dir, *other_dirs)
     t = time.perf_counter()
     from .surfaces import label_surfaces
 
     surfaces = label_surfaces(lab)
     timings["surfaces"] = time.perf_counter() - t
     t = time.perf_counter()
-    pics = _pictures(result, files, lab, out_dir / "pictures", progress.sub(0.35, 0.6), surfaces)
+    pics = _pictures(result, files, lab, out_dir / "pictures", progress.sub(0.35, 0.6), surfaces, found)
     timings["pictures"] = time.perf_counter() - t
     report = build_planning_report(
         result,
@@ -234,8 +293,8 @@ def generate_report(
         pictures=pics,
         operator=operator,
         institution=institution,
-        extra_tables=extra_tables,
-        extra_settings=extra_settings,
+        extra_tables=found["tables"] + list(extra_tables or []),
+        extra_settings={**found["settings"], **(extra_settings or {})},
     )
     if deidentify:
         report = report.with_deidentified_patient()

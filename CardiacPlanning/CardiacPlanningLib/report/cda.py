@@ -50,6 +50,16 @@ OPERATOR_ID_ROOT = PROJECT_OID + ".4"
 LOINC = "2.16.840.1.113883.6.1"
 DCM = "1.2.840.10008.2.16.4"
 DOCUMENT_CODE = ("18748-4", "Diagnostic imaging study")
+SECTION_CODE_SYSTEM = PROJECT_OID + ".7"  # local codes of the sections from other steps
+SECTION_CODES = {
+    "stent-reconstruction": "Stent and valve-frame reconstruction",
+    "cardiac-function-4d": "Cardiac function from 4D propagation",
+}
+# observations that also carry a LOINC code (translation)
+LOINC_TRANSLATIONS = {
+    "lv_ejection_fraction": ("10230-1", "Left ventricular Ejection fraction"),
+    "lv_ef_4d": ("10230-1", "Left ventricular Ejection fraction"),
+}
 
 
 def _e(parent, tag: str, text: str | None = None, **attrs) -> etree._Element:
@@ -188,39 +198,63 @@ def _findings_section(body, report: PlanningReport, pdf_bytes: bytes | None) -> 
         value = _e(media, "value", base64.b64encode(pdf_bytes).decode("ascii"))
         value.set("mediaType", "application/pdf")
         value.set("representation", "B64")
-    counter = 0
+    counter = [0]
     for table in report.tables:
-        sub = _e(_e(sec, "component"), "section")
-        _e(sub, "title", f"{table.title} / {table.title_zh}")
-        tbl = _e(_e(sub, "text"), "table", border="1")
-        row = _e(_e(tbl, "thead"), "tr")
-        for h in ("Measurement / 测量项", "Value / 数值", "Unit / 单位", "Definition / 定义"):
-            _e(row, "th", h)
-        tbody = _e(tbl, "tbody")
-        for m in table.rows:
-            counter += 1
-            ref = f"m{counter}"
-            tr = _e(tbody, "tr")
-            _e(tr, "td", f"{m.name} / {m.name_zh}")
-            _e(tr, "td", m.text(), ID=ref)
-            _e(tr, "td", display_unit(m.unit))
-            _e(tr, "td", m.definition)
-            if m.value is None or isinstance(m.value, str):
-                continue
-            obs = _e(_e(sub, "entry"), "observation", classCode="OBS", moodCode="EVN")
+        if table.section_code is None:
+            _table_section(_e(_e(sec, "component"), "section"), table, report, counter)
+    for table in report.tables:
+        if table.section_code is not None:
+            sub = _e(_e(body, "component"), "section")
             _e(
-                obs,
+                sub,
                 "code",
-                code=m.code,
-                codeSystem=MEASUREMENT_CODES,
-                codeSystemName="SlicerCardiacPlanning measurements",
-                displayName=m.name,
+                code=table.section_code,
+                codeSystem=SECTION_CODE_SYSTEM,
+                codeSystemName="SlicerCardiacPlanning sections",
+                displayName=SECTION_CODES.get(table.section_code, table.title),
             )
-            _e(_e(obs, "text"), "reference", value=f"#{ref}")
-            _e(obs, "statusCode", code="completed")
-            _e(obs, "effectiveTime", value=_ts(report.created))
-            value = _e(obs, "value", value=f"{float(m.value):.{max(m.decimals, 1) + 2}f}", unit=m.unit)
-            value.set(f"{{{XSI}}}type", "PQ")
+            _table_section(sub, table, report, counter)
+
+
+def _table_section(sub, table, report: PlanningReport, counter: list[int]) -> None:
+    """Title, narrative table and one observation per value (PQ for numbers, ST for text)."""
+    _e(sub, "title", f"{table.title} / {table.title_zh}")
+    tbl = _e(_e(sub, "text"), "table", border="1")
+    row = _e(_e(tbl, "thead"), "tr")
+    for h in ("Measurement / 测量项", "Value / 数值", "Unit / 单位", "Definition / 定义"):
+        _e(row, "th", h)
+    tbody = _e(tbl, "tbody")
+    for m in table.rows:
+        counter[0] += 1
+        ref = f"m{counter[0]}"
+        tr = _e(tbody, "tr")
+        _e(tr, "td", f"{m.name} / {m.name_zh}")
+        _e(tr, "td", m.text(), ID=ref)
+        _e(tr, "td", display_unit(m.unit))
+        _e(tr, "td", m.definition)
+        if m.value is None:
+            continue
+        obs = _e(_e(sub, "entry"), "observation", classCode="OBS", moodCode="EVN")
+        code = _e(
+            obs,
+            "code",
+            code=m.code,
+            codeSystem=MEASUREMENT_CODES,
+            codeSystemName="SlicerCardiacPlanning measurements",
+            displayName=m.name,
+        )
+        if m.code in LOINC_TRANSLATIONS:
+            loinc, name = LOINC_TRANSLATIONS[m.code]
+            _e(code, "translation", code=loinc, codeSystem=LOINC, codeSystemName="LOINC", displayName=name)
+        _e(_e(obs, "text"), "reference", value=f"#{ref}")
+        _e(obs, "statusCode", code="completed")
+        _e(obs, "effectiveTime", value=_ts(report.created))
+        if isinstance(m.value, str):
+            value = _e(obs, "value", m.value)
+            value.set(f"{{{XSI}}}type", "ST")
+            continue
+        value = _e(obs, "value", value=f"{float(m.value):.{max(m.decimals, 1) + 2}f}", unit=m.unit)
+        value.set(f"{{{XSI}}}type", "PQ")
 
 
 def write_cda(report: PlanningReport, path: str | Path, pdf_path: str | Path | None = None, **kwargs) -> Path:

@@ -55,12 +55,15 @@ def run(out_dir: Path, progress: Progress, context: dict) -> dict:
         phantom = context["phantom"]
         progress = progress.sub(0.5, 1.0)
     case_dir = Path(phantom["dir"])
+    # the 4D stage's volume curves (and a stent ranking, when a stage writes one) become sections
+    others = tuple(context[k]["dir"] for k in ("propagate", "stent") if context.get(k, {}).get("dir"))
     tavr = generate_report(
         case_dir,
         "tavr",
         out_dir / "tavr",
         operator="Demo operator / 演示操作者",
         institution="Demo hospital",
+        other_dirs=others,
         progress=progress.sub(0.0, 0.75),
     )
     pci = generate_report(

@@ -90,11 +90,14 @@ class Measurement:
 
 @dataclass
 class MeasurementTable:
-    """A titled group of measurements (e.g. "Aortic annulus")."""
+    """A titled group of measurements (e.g. "Aortic annulus"). ``section_code``: a key of
+    :data:`~.cda.SECTION_CODES` for results of another step (stent, 4D) that the CDA writes as their
+    own coded section instead of a Findings subsection."""
 
     title: str
     title_zh: str
     rows: list[Measurement] = field(default_factory=list)
+    section_code: str | None = None
 
 
 @dataclass

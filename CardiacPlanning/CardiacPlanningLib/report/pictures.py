@@ -186,3 +186,67 @@ def render_3d(
     finally:
         window.Finalize()
     return Path(path)
+
+
+def cpr_plot(
+    ct: Volume, branches: list[dict], lesions: list[dict], path: str | Path, max_branches: int = 4
+) -> Path | None:
+    """Straightened curved planar reformations of the diseased branches (those with a lesion, most
+    severe first, at most ``max_branches``): the CT resampled along each branch centreline (LPS mm)
+    by :func:`CardiacPlanningLib.coronary.output.straightened_cpr` (10 mm either side, 0.25 mm),
+    window 800/200 HU, distance from the branch start across, each lesion's extent marked and
+    labelled with its diameter stenosis. None when no branch has a lesion."""
+    from ..coronary.output import straightened_cpr
+
+    names: list[str] = []
+    for les in lesions:
+        if les["branch"] not in names:
+            names.append(les["branch"])
+    names = [n for n in names if any(b.get("name") == n for b in branches)][:max_branches]
+    if not names:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(names), 1, figsize=(6.4, 0.6 + 1.45 * len(names)), dpi=140, squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        br = next(b for b in branches if b.get("name") == name)
+        pts = np.asarray(br["points"], float)
+        img = straightened_cpr(ct, pts, half_width_mm=6.0, step_mm=0.25)
+        length = (img.shape[0] - 1) * 0.25
+        ax.imshow(img.T, cmap="gray", vmin=-200, vmax=600, aspect="equal", extent=(0, length, -6.0, 6.0))
+        for les in lesions:
+            if les["branch"] == name:
+                for s in (les["start_mm"], les["end_mm"]):
+                    ax.axvline(s, color="#f1c40f", lw=0.9)
+                ax.annotate(
+                    f"{les['diameter_stenosis_pct']:.0f}%",
+                    (les["mld_position_mm"], 4.2),
+                    color="#f1c40f",
+                    fontsize=7,
+                    ha="center",
+                )
+        ax.set_ylabel(f"{name}\n[mm]", fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlabel("distance along the branch centreline [mm]", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def score_plot(ranking: list[dict], best: str, path: str | Path) -> Path:
+    """Bar chart of the structure matching score of every reconstruction algorithm (best marked)."""
+    plt = _pyplot()
+    names = [str(r.get("name")) for r in ranking]
+    scores = [float(r.get("score") or 0.0) for r in ranking]
+    fig, ax = plt.subplots(figsize=(6.0, 0.9 + 0.35 * len(names)), dpi=130)
+    colours = ["#c0392b" if n == best else "#7f8c8d" for n in names]
+    ax.barh(names[::-1], scores[::-1], color=colours[::-1])
+    for i, sc in enumerate(scores[::-1]):
+        ax.text(sc + 1, i, f"{sc:.1f}", va="center", fontsize=8)
+    ax.set_xlim(0, 110)
+    ax.set_xlabel("structure matching score (0-100)")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
