@@ -22,36 +22,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage, optimize
 from scipy.interpolate import make_smoothing_spline
 
 from ..imaging.volume import Volume
-from .geometry import (
-    Reconstruction,
-    metal_points,
-    perpendicular_pair,
-    principal_axis,
-    radial_surface_points,
-    sample,
-    tube_mesh,
-)
+from .axis import CurvedAxis
+from .geometry import Reconstruction, metal_points, principal_axis, sample, tube_mesh
 from .region import MetalDetection
 
 logger = logging.getLogger(__name__)
 
 SLICE_STEP_MM = 0.5
-
-
-def _frame(ct: Volume, metal: MetalDetection):
-    sel = metal.excess > 0.05 * float(metal.excess.max())
-    pts, _ = metal_points(ct, sel)
-    w = metal.excess[sel].astype(float) ** 2
-    c, t = principal_axis(pts, w)
-    u, v = perpendicular_pair(t)
-    d = pts - c
-    return pts, w, c, t, u, v, d @ t, d @ u, d @ v
 
 
 def _circle_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float] | None:
@@ -70,7 +54,12 @@ def _circle_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, flo
         def res(q, keep=keep):
             return sw[keep] * (np.hypot(x[keep] - q[0], y[keep] - q[1]) - q[2])
 
-        p = optimize.least_squares(res, p, loss="soft_l1", f_scale=0.5).x
+        def jac(q, keep=keep):
+            dx, dy = x[keep] - q[0], y[keep] - q[1]
+            d = np.maximum(np.hypot(dx, dy), 1e-9)
+            return -sw[keep][:, None] * np.stack([dx / d, dy / d, np.ones_like(d)], 1)
+
+        p = optimize.least_squares(res, p, jac=jac, loss="soft_l1", f_scale=0.5).x
         e = np.hypot(x - p[0], y - p[1]) - p[2]
         mad = 1.4826 * np.median(np.abs(e - np.median(e))) + 1e-3
         keep = np.abs(e - np.median(e)) <= 3 * mad
@@ -91,11 +80,29 @@ def _smooth(s: np.ndarray, values: np.ndarray, s_out: np.ndarray) -> np.ndarray:
     return np.interp(s_out, s, values)
 
 
-def _axial_ends(ct, metal, centre_fn, t, radius_fn, s_lo, s_hi) -> tuple[float, float]:
+def _metal_cloud(ct: Volume, metal: MetalDetection) -> tuple[np.ndarray, np.ndarray]:
+    sel = metal.excess > 0.05 * float(metal.excess.max())
+    pts, _ = metal_points(ct, sel)
+    return pts, metal.excess[sel].astype(float) ** 2
+
+
+def _straight_start(pts: np.ndarray, w: np.ndarray, margin: float = 3.0) -> CurvedAxis:
+    c, t = principal_axis(pts, w)
+    s = (pts - c) @ t
+    return CurvedAxis(c + np.array([s.min() - margin, s.max() + margin])[:, None] * t)
+
+
+def _no_tube():
+    from .region import NoDeviceFoundError
+
+    return NoDeviceFoundError("no device found: the metal does not form a tube around an axis")
+
+
+def _axial_ends(ct, metal, model: TubeModel, s_lo, s_hi) -> tuple[float, float]:
     """Device ends along the axis: where the mean metal excess on the envelope falls to half of its
     median over the device (an edge blurred by a symmetric PSF is at half height)."""
     s = np.arange(s_lo - 3.0, s_hi + 3.0, 0.2)
-    ring = radial_surface_points(centre_fn(s), t, radius_fn(s), 48)
+    ring = model.rings(s, model.radius(s), 48)
     prof = sample(ct.with_array(metal.excess), ring, cval=0.0).mean(1)
     inner = (s > s_lo + 2) & (s < s_hi - 2)
     half = 0.5 * np.median(prof[inner] if inner.sum() > 3 else prof)
@@ -108,10 +115,7 @@ def _axial_ends(ct, metal, centre_fn, t, radius_fn, s_lo, s_hi) -> tuple[float, 
     return float(lo), float(hi)
 
 
-def _tube_model(ct: Volume, metal: MetalDetection):
-    """Axis centres (K, 3), direction t, radii (K,) and slice positions of the robust tube fit."""
-    pts, w, c, t, u, v, s, x, y = _frame(ct, metal)
-    slab = max(1.5, 2.5 * max(ct.spacing))
+def _slab_circles(s, x, y, w, slab):
     fits = []
     for s0 in np.arange(s.min(), s.max() + 1e-6, SLICE_STEP_MM):
         sel = np.abs(s - s0) <= slab / 2
@@ -119,33 +123,94 @@ def _tube_model(ct: Volume, metal: MetalDetection):
         if f is not None:
             fits.append((s0, *f))
     if len(fits) < 2:
-        from .region import NoDeviceFoundError
-
-        raise NoDeviceFoundError("no device found: the metal does not form a tube around an axis")
+        raise _no_tube()
     f = np.array(fits)
     med_r = np.median(f[:, 3])
-    f = f[np.abs(f[:, 3] - med_r) < 0.5 * med_r]  # drop slabs fitted to a stray cluster
+    return f[np.abs(f[:, 3] - med_r) < 0.5 * med_r]  # drop slabs fitted to a stray cluster
 
-    def centre_fn(q):
-        q = np.asarray(q, float)
-        a, b = _smooth(f[:, 0], f[:, 1], q), _smooth(f[:, 0], f[:, 2], q)
-        return c + q[:, None] * t + a[:, None] * u + b[:, None] * v
 
-    def radius_fn(q):
-        return np.maximum(_smooth(f[:, 0], f[:, 3], np.clip(q, f[0, 0], f[-1, 0])), 0.1)
+@dataclass
+class TubeModel:
+    """The robust tube fit: a smooth frame ``axis`` (straight, or a low-order polynomial curve for a
+    long device), the smoothed circle-centre offsets (x along n1, y along n2; mm) and radius (mm) as
+    functions of its arc length, and the device ends ``s`` (K,) sampled every 0.5 mm."""
 
-    lo, hi = _axial_ends(ct, metal, centre_fn, t, radius_fn, f[0, 0], f[-1, 0])
-    n = max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1
-    sq = np.linspace(lo, hi, n)
-    return centre_fn(sq), t, radius_fn(sq), sq
+    axis: CurvedAxis
+    fits: np.ndarray  # (n, 4) slab position, centre x, centre y, radius
+    s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        f = self.fits
+        self._splines = [
+            make_smoothing_spline(f[:, 0], f[:, c]) if c and len(f) >= 5 else None for c in range(4)
+        ]
+
+    def _f(self, col: int, q: np.ndarray) -> np.ndarray:
+        f = self.fits
+        q = np.clip(np.asarray(q, float), f[0, 0], f[-1, 0])
+        spline = self._splines[col]
+        return spline(q) if spline is not None else np.interp(q, f[:, 0], f[:, col])
+
+    def centres(self, q: np.ndarray) -> np.ndarray:
+        return self.axis.to_world(q, self._f(1, q), self._f(2, q))
+
+    def radius(self, q: np.ndarray) -> np.ndarray:
+        return np.maximum(self._f(3, q), 0.1)
+
+    def rings(self, q: np.ndarray, radius: np.ndarray, n_theta: int | None = None) -> np.ndarray:
+        """Surface points (K, T, 3) LPS around the fitted centres in the axis frames."""
+        c0 = self.axis.at(q)[0]
+        return self.axis.rings(q, radius, n_theta) + (self.centres(q) - c0)[:, None, :]
+
+
+def _polynomial_axis(model: TubeModel) -> CurvedAxis:
+    """A smooth curve through the fitted centres: a polynomial in arc length of degree 2-3 (one
+    bend, or an S bend past 20 mm), prolonged 3 mm beyond the fitted range."""
+    f = model.fits
+    q = np.arange(f[0, 0], f[-1, 0] + 1e-6, SLICE_STEP_MM)
+    c = model.centres(q)
+    deg = 2 if f[-1, 0] - f[0, 0] < 20.0 else 3
+    z = (q - q.mean()) / max(np.ptp(q), 1e-6)
+    coef = [np.polyfit(z, c[:, a], deg) for a in range(3)]
+    qq = np.arange(f[0, 0] - 3.0, f[-1, 0] + 3.0 + 1e-6, SLICE_STEP_MM)
+    zz = (qq - q.mean()) / max(np.ptp(q), 1e-6)
+    return CurvedAxis(np.stack([np.polyval(k, zz) for k in coef], 1), n1_start=model.axis.n1[0])
+
+
+def _tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
+    """The robust tube fit of ``metal`` (see :class:`TubeModel`), cached on ``metal`` (the three
+    algorithms share it)."""
+    if "tube_model" not in metal.cache:
+        metal.cache["tube_model"] = _fit_tube_model(ct, metal)
+    return metal.cache["tube_model"]
+
+
+def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
+    """Slab circle fits along the straight principal axis; for a long thin device (length > 3 radii,
+    a coronary stent) again along a polynomial curve through those centres, so sections of a curved
+    stent are perpendicular to its local direction. A short wide valve frame keeps the straight axis
+    (a curve fitted to its sparse lattice would only tilt its sections)."""
+    pts, w = _metal_cloud(ct, metal)
+    slab = max(1.5, 2.5 * max(ct.spacing))
+    axis = _straight_start(pts, w)
+    model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
+    f = model.fits
+    if f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
+        axis = _polynomial_axis(model)
+        model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
+        f = model.fits
+    lo, hi = _axial_ends(ct, metal, model, f[0, 0], f[-1, 0])
+    model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
+    return model
 
 
 def tube_fit(ct: Volume, metal: MetalDetection) -> Reconstruction:
-    """Axis + radius profile by robust per-slab circle fits; tube mesh (see module docstring)."""
-    centres, t, radius, _ = _tube_model(ct, metal)
-    mesh = tube_mesh(radial_surface_points(centres, t, radius, 72), centres)
+    """Curved axis + radius profile by robust per-slab circle fits; tube mesh (see module docstring)."""
+    model = _tube_model(ct, metal)
+    centres, radius = model.centres(model.s), model.radius(model.s)
+    mesh = tube_mesh(model.rings(model.s, radius, 72), centres)
     return Reconstruction(
-        "tube_fit", mesh, centres, radius, {"method": "PCA axis, robust circle fit per slab"}
+        "tube_fit", mesh, centres, radius, {"method": "curved axis, robust circle fit per slab"}
     )
 
 
@@ -153,17 +218,20 @@ def deformable_cylinder(
     ct: Volume, metal: MetalDetection, smoothness: float = 2.0, n_theta: int = 72, iterations: int = 150
 ) -> Reconstruction:
     """Radial surface r(theta, s) relaxed towards the metal peaks (see module docstring)."""
-    centres, t, radius, _ = _tube_model(ct, metal)
+    model = _tube_model(ct, metal)
+    sq = model.s
+    centres, radius = model.centres(sq), model.radius(sq)
+    _, _, n1, n2 = model.axis.at(sq)
+    th = 2 * np.pi * np.arange(n_theta) / n_theta
+    ring = np.cos(th)[None, :, None] * n1[:, None, :] + np.sin(th)[None, :, None] * n2[:, None, :]
     r = np.repeat(radius[:, None], n_theta, 1)
     reach = min(1.5, 0.5 * float(np.median(radius)))  # rays never cross the axis of a small stent
     d = np.linspace(-reach, reach, 31)
+    excess = ct.with_array(metal.excess)
     for _outer in range(2):
         rays = r[:, :, None] + d[None, None, :]
-        u, v = perpendicular_pair(t)
-        th = 2 * np.pi * np.arange(n_theta) / n_theta
-        ring = np.cos(th)[:, None] * u + np.sin(th)[:, None] * v
-        p = centres[:, None, None, :] + rays[..., None] * ring[None, :, None, :]
-        e = sample(ct.with_array(metal.excess), p, cval=0.0) ** 2
+        p = centres[:, None, None, :] + rays[..., None] * ring[:, :, None, :]
+        e = sample(excess, p, cval=0.0) ** 2
         tot = e.sum(-1)
         target = np.where(tot > 0, (e * rays).sum(-1) / np.maximum(tot, 1e-9), r)
         conf = np.clip(e.max(-1) / max(np.percentile(e.max(-1), 90), 1e-6), 0, 1)
@@ -175,7 +243,7 @@ def deformable_cylinder(
     # The peak of a blurred small ring lies inside it (the far side's blur adds on the inside): keep
     # the relaxed shape (ovality, dents) but anchor each section's mean radius to the corrected fit.
     r = r + (radius - r.mean(1))[:, None]
-    mesh = tube_mesh(radial_surface_points(centres, t, r), centres)
+    mesh = tube_mesh(model.rings(sq, r), centres)
     return Reconstruction(
         "deformable_cylinder",
         mesh,
@@ -186,18 +254,24 @@ def deformable_cylinder(
 
 
 def threshold_surface(ct: Volume, metal: MetalDetection, step_mm: float | None = None) -> Reconstruction:
-    """Half-maximum metal, convex hull per cross-section, bloom-corrected, flying edges (see above)."""
+    """Half-maximum metal, convex hull per cross-section of the curved centroid axis (a straightened
+    reformat), bloom-corrected, flying edges, mapped back to LPS (see above)."""
     import vtk
     from skimage.morphology import convex_hull_image
     from vtk.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 
-    pts, w, c, t, u, v, s, x, y = _frame(ct, metal)
+    pts, _ = _metal_cloud(ct, metal)
+    axis = _tube_model(ct, metal).axis
+    s, x, y = axis.project(pts)
     h = float(step_mm or 0.6 * min(ct.spacing))
     rmax = float(np.hypot(x, y).max()) + 2.0
     lat = np.arange(-rmax, rmax + 1e-6, h)
     ss = np.arange(s.min() - 2.0, s.max() + 2.0 + 1e-6, h)
+    c, _, n1, n2 = axis.at(ss)
     grid = (
-        c + ss[:, None, None, None] * t + lat[None, :, None, None] * v + lat[None, None, :, None] * u
+        c[:, None, None, :]
+        + lat[None, :, None, None] * n2[:, None, None, :]
+        + lat[None, None, :, None] * n1[:, None, None, :]
     )  # [s, v, u]
     img = sample(ct.with_array(metal.excess), grid, cval=0.0)
     peak = ndimage.maximum_filter(img, size=max(3, int(round(3.0 / h))))
@@ -238,7 +312,7 @@ def threshold_surface(ct: Volume, metal: MetalDetection, step_mm: float | None =
     fe.Update()
     mesh = fe.GetOutput()
     q = vtk_to_numpy(mesh.GetPoints().GetData()).astype(float) / h - 1.0  # (iu, iv, is) indices
-    lps = c + (ss[0] + q[:, 2:3] * h) * t + (lat[0] + q[:, 0:1] * h) * u + (lat[0] + q[:, 1:2] * h) * v
+    lps = axis.to_world(ss[0] + q[:, 2] * h, lat[0] + q[:, 0] * h, lat[0] + q[:, 1] * h)
     mesh.GetPoints().SetData(numpy_to_vtk(np.ascontiguousarray(lps), deep=True))
     filled = field[1:-1, 1:-1, 1:-1] > 0
     area = filled.sum((1, 2)) * h * h
@@ -246,11 +320,11 @@ def threshold_surface(ct: Volume, metal: MetalDetection, step_mm: float | None =
     vv, uu = np.meshgrid(lat, lat, indexing="ij")
     cu = np.array([(uu * f).sum() / max(f.sum(), 1) for f in filled])
     cv = np.array([(vv * f).sum() / max(f.sum(), 1) for f in filled])
-    axis = c + ss[:, None] * t + cu[:, None] * u + cv[:, None] * v
+    centres = axis.to_world(ss, cu, cv)
     return Reconstruction(
         "threshold_surface",
         mesh,
-        axis[ok],
+        centres[ok],
         np.sqrt(area[ok] / np.pi),
         {"method": "half-maximum metal, convex hull per slice, flying edges", "bloomHalfWidthMm": half},
     )

@@ -19,7 +19,7 @@ from ..progress import Progress, as_progress
 from .algorithms import ALGORITHMS
 from .geometry import Reconstruction
 from .region import DEVICE_KINDS, MetalDetection, Region, detect_metal
-from .score import Score, score
+from .score import Score, score_for
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ def reconstruct_all(
     for i, name in enumerate(names):
         progress((i + 0.1) / len(names), name)
         rec = ALGORITHMS[name](region.ct, metal)
-        rec.metadata.update({"kind": kind, "region": region.name, "volumeShape": list(volume.shape)})
-        zone = 1.0 if kind == "valve" else None  # valve: apposition in the annulus landing zone
-        sc = score(rec, region.ct, metal.threshold_hu, region.lumen, landing_zone_mm=zone)
+        rec.metadata.update(
+            {"algorithm": name, "kind": kind, "region": region.name, "volumeShape": list(volume.shape)}
+        )
+        sc = score_for(rec, region, metal, kind)  # valve: apposition in the annulus landing zone
         logger.info("%s: score %.1f", name, sc.total)
         results.append((rec, sc))
     progress(1.0, "ranked")

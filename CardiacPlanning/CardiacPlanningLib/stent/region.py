@@ -12,7 +12,7 @@ tail p99 (99th percentile of the region's voxels below ``min_hu``); metal is
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,7 @@ class MetalDetection:
     blood_sigma_hu: float
     blood_p99_hu: float
     excess: np.ndarray  # HU above the local non-metal background, within 2 mm of metal, else 0
+    cache: dict = field(default_factory=dict, repr=False)  # shared intermediate fits (e.g. the axis)
 
 
 def crop(volume: Volume, lo: np.ndarray, hi: np.ndarray) -> Volume:

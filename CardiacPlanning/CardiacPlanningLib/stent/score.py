@@ -27,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..imaging.volume import Volume
+from .axis import CurvedAxis
 from .geometry import Reconstruction, perpendicular_pair, sample, triangle_samples
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,15 @@ def wall_distance_field(lumen: np.ndarray, spacing_kji) -> np.ndarray:
     return np.where(lumen, -inside, outside).astype(np.float32)
 
 
+def lateral_triangles(rec: Reconstruction, centroids: np.ndarray, normals: np.ndarray):
+    """(arc length along the curved axis (M,) mm, lateral mask (M,)) of mesh triangles: lateral when
+    the normal is within ~45 degrees of perpendicular to the local axis direction (not an end cap)."""
+    axis = CurvedAxis(np.asarray(rec.axis, float))
+    s, _, _ = axis.project(centroids)
+    t = axis.at(s)[1]
+    return s, np.abs((normals * t).sum(1)) < 0.7
+
+
 def apposition(
     rec: Reconstruction,
     ct: Volume,
@@ -71,14 +81,12 @@ def apposition(
     the axis whose median wall gap (wall minus envelope, mm) is within ``landing_zone_mm`` of the
     smallest one, i.e. the annulus, not the sinuses above it or the LVOT outside the label."""
     cen, area, normal = triangle_samples(rec.mesh)
-    t = rec.axis[-1] - rec.axis[0]
-    t = t / max(np.linalg.norm(t), 1e-9)
-    lateral = np.abs(normal @ t) < 0.7
-    cen, area = cen[lateral], area[lateral]
+    s, lateral = lateral_triangles(rec, cen, normal)
+    cen, area, s = cen[lateral], area[lateral], s[lateral]
     field = ct.with_array(wall_distance_field(lumen, np.asarray(ct.spacing, float)[::-1]))
     signed = sample(field, cen, cval=1e3)
     if landing_zone_mm is not None and len(cen):
-        section = np.floor((cen - rec.axis[0]) @ t / 0.5).astype(int)
+        section = np.floor(s / 0.5).astype(int)
         ids = np.unique(section)
         gap = np.array([np.median(-signed[section == i]) for i in ids])
         zone = ids[gap <= gap.min() + landing_zone_mm]
@@ -163,3 +171,10 @@ def score(
         a = mal = dist = None
         total = 0.6 * c + 0.4 * k
     return Score(float(total), a, mal, dist, c, gap, k, n)
+
+
+def score_for(rec: Reconstruction, region, metal, kind: str = "generic") -> Score:
+    """:func:`score` of ``rec`` on a :class:`~.region.Region` with its metal detection, as the
+    pipeline scores it (valve frames: apposition over the annulus landing zone)."""
+    zone = 1.0 if kind == "valve" else None
+    return score(rec, region.ct, metal.threshold_hu, region.lumen, landing_zone_mm=zone)
