@@ -33,6 +33,12 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "LCX", "position": 0.3, "percent": 40.0},
     ],
     13: [{"branch": "LAD", "position": 0.25, "percent": 70.0}],
+    31: [{"branch": "LCX", "position": 0.35, "percent": 60.0}],
+    32: [
+        {"branch": "LAD", "position": 0.4, "percent": 40.0},
+        {"branch": "RCA", "position": 0.5, "percent": 70.0},
+    ],
+    33: [{"branch": "RCA", "position": 0.25, "percent": 50.0}],
 }
 
 

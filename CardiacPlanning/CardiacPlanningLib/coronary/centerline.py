@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage as ndi
 from skimage.graph import MCP_Geometric
 
 from ..imaging.volume import Volume
+from .filters import distance_mm
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def trace_tree(
     s = tuple(int(seed[a] - lo[a]) for a in range(3))
     if not m[s]:
         return []
-    dt = ndi.distance_transform_edt(m, sampling=sp)
+    dt = distance_mm(m, sp)
     dmax = float(dt.max())
     # TEASAR penalty: 1 + 5000 (1 - dt / dt_max)^16 keeps the paths on the medial axis.
     cost = np.where(m, 1.0 + 5000.0 * (1.0 - dt / dmax) ** 16, np.inf)
@@ -67,14 +67,16 @@ def trace_tree(
     owner = np.full(m.shape, -1, dtype=np.int32)
     owner_index = np.full(m.shape, -1, dtype=np.int32)
     raw: list[tuple[np.ndarray, int | None, int | None]] = []
-    order = np.argsort(geo, axis=None)[::-1]
+    flat_geo = geo.reshape(-1)
+    inside = np.flatnonzero(flat_geo >= 0)
+    order = inside[np.argsort(flat_geo[inside])[::-1]]  # reachable voxels, farthest first
     pos = 0
     flat_cov = covered.reshape(-1)
     while len(raw) < max_branches:
-        while pos < len(order) and (flat_cov[order[pos]] or geo.reshape(-1)[order[pos]] < 0):
-            pos += 1
-        if pos >= len(order):
+        free = np.flatnonzero(~flat_cov[order[pos:]])
+        if not len(free):
             break
+        pos += int(free[0])
         target = np.unravel_index(order[pos], m.shape)
         path = np.array(mcp.traceback(target))
         on = owner[tuple(path.T)]

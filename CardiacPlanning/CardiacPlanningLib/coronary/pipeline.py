@@ -19,7 +19,7 @@ from .centerline import trace_tree
 from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
-from .radius import cross_section_radii
+from .radius import refine_centerline
 from .segment import chamber_mask, segment_trees
 from .stenosis import Lesion, find_lesions
 
@@ -123,8 +123,14 @@ def reconstruct_coronaries(
             axis /= max(np.linalg.norm(axis), 1e-9)
     if traced.get("right"):
         branches += name_right(traced["right"], axis)
-    for b in branches:
-        b.radii = cross_section_radii(volume, b.points, b.radii + 0.5 * min(volume.spacing), blood)
+    by_name = {b.name: b for b in branches}
+    for b in branches:  # parents come before their side branches
+        b.points, b.radii = refine_centerline(
+            volume, b.points, b.radii + 0.5 * min(volume.spacing), blood, fixed_start=b.parent is None
+        )
+        parent = by_name.get(b.parent)
+        if parent is not None and b.parent_index is not None and b.parent_index < len(parent.points):
+            b.points[0] = parent.points[b.parent_index]
     timings["centerlines_s"] = time.perf_counter() - t0 - timings["segmentation_s"]
     progress(0.9, "stenoses")
     lesions = []

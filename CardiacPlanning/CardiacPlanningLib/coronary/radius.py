@@ -27,25 +27,26 @@ def _normals(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, np.cross(tan, u)
 
 
-def cross_section_radii(
+def cross_sections(
     volume: Volume,
     points: np.ndarray,
     guess_mm: np.ndarray,
     blood_hu: float,
     step_mm: float = 0.15,
-) -> np.ndarray:
-    """Radius (mm) at each centerline point (LPS mm); ``guess_mm`` sets the sampled extent."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At each centerline point (LPS mm): (radius mm, lumen centroid LPS mm, clean) where ``clean``
+    is False when the lumen region reaches the edge of the sampled disc (a bifurcation, the aortic
+    root, a neighbouring bright structure) so its centroid is not the vessel's."""
     pts = np.asarray(points, float)
     guess = np.asarray(guess_mm, float)
     if len(pts) == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros((0, 3)), np.zeros(0, bool)
     if len(pts) > 64:  # bounded memory: the planes of 64 points at a time
-        return np.concatenate(
-            [
-                cross_section_radii(volume, pts[i : i + 64], guess[i : i + 64], blood_hu, step_mm)
-                for i in range(0, len(pts), 64)
-            ]
-        )
+        parts = [
+            cross_sections(volume, pts[i : i + 64], guess[i : i + 64], blood_hu, step_mm)
+            for i in range(0, len(pts), 64)
+        ]
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     u, v = _normals(pts)
     ext = float(np.clip(2.0 * guess.max() + 1.5, 2.0, 8.0))
     g = np.arange(-ext, ext + 1e-9, step_mm)
@@ -57,10 +58,12 @@ def cross_section_radii(
         + b[None, ..., None] * v[:, None, None, :]
     )
     ijk = volume.lps_to_index(grid.reshape(-1, 3))
-    vals = ndi.map_coordinates(volume.array.astype(np.float32), ijk[:, ::-1].T, order=1, cval=-1000.0)
+    vals = ndi.map_coordinates(volume.array, ijk[:, ::-1].T, order=1, cval=-1000.0, output=np.float32)
     vals = vals.reshape(len(pts), len(g), len(g))
     c = len(g) // 2
-    out = np.empty(len(pts))
+    radius = np.empty(len(pts))
+    centre = pts.copy()
+    clean = np.zeros(len(pts), bool)
     for i in range(len(pts)):
         r_out = min(2.0 * guess[i] + 1.0, ext)
         ring = vals[i][(rr >= r_out) & (rr <= r_out + 1.0)]
@@ -69,12 +72,79 @@ def cross_section_radii(
         if not lumen[c, c]:
             near = lumen & (rr <= max(guess[i], step_mm * 2))
             if not near.any():
-                out[i] = guess[i]
+                radius[i] = guess[i]
                 continue
             seed = np.unravel_index(np.argmin(np.where(near, rr, np.inf)), rr.shape)
         else:
             seed = (c, c)
         lab, _ = ndi.label(lumen)
-        area = float(np.count_nonzero(lab == lab[seed])) * step_mm**2
-        out[i] = np.sqrt(area / np.pi)
-    return out
+        region = lab == lab[seed]
+        area = float(np.count_nonzero(region)) * step_mm**2
+        radius[i] = np.sqrt(area / np.pi)
+        clean[i] = not (region & (rr > r_out - 2.0 * step_mm)).any()
+        if clean[i]:
+            centre[i] = pts[i] + a[region].mean() * u[i] + b[region].mean() * v[i]
+    return radius, centre, clean
+
+
+def cross_section_radii(
+    volume: Volume,
+    points: np.ndarray,
+    guess_mm: np.ndarray,
+    blood_hu: float,
+    step_mm: float = 0.15,
+) -> np.ndarray:
+    """Radius (mm) at each centerline point (LPS mm); ``guess_mm`` sets the sampled extent."""
+    return cross_sections(volume, points, guess_mm, blood_hu, step_mm)[0]
+
+
+def refine_centerline(
+    volume: Volume,
+    points: np.ndarray,
+    guess_mm: np.ndarray,
+    blood_hu: float,
+    iterations: int = 2,
+    fixed_start: bool = True,
+    smooth_mm: float = 1.5,
+    max_root_mm: float = 10.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-voxel centerline: move each point (LPS mm) to the centroid of its lumen cross-section
+    (normal plane, half-contrast level), repeated ``iterations`` times; points whose section is not
+    clean (bifurcation, aortic root) take the shift interpolated from their clean neighbours; the
+    shifts are smoothed over ``smooth_mm`` of arc. Returns (points, radii mm)."""
+    pts = np.asarray(points, float).copy()
+    guess = np.asarray(guess_mm, float)
+    if len(pts) < 4:
+        return pts, cross_section_radii(volume, pts, guess, blood_hu)
+    for _ in range(iterations):
+        radius, centre, clean = cross_sections(volume, pts, guess, blood_hu)
+        # a section much larger than its neighbours' is a junction: its centroid is pulled
+        med = ndi.median_filter(radius, size=9, mode="nearest")
+        clean &= radius <= 1.3 * med
+        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+        if fixed_start:
+            # from the ostium on the aortic wall the sections hold aortic lumen: the artery leaves the
+            # aorta straight, so up to the first clean section (<= max_root_mm) it is a straight line
+            clean[0] = True
+            centre[0] = pts[0]
+            k = int(np.argmax(clean[1:])) + 1 if clean[1:].any() else 0
+            if 1 < k and s[k] <= max_root_mm:
+                t = (s[1:k] / s[k])[:, None]
+                centre[1:k] = pts[0] + t * (centre[k] - pts[0])
+                clean[1:k] = True
+        if clean.sum() < 2:
+            break
+        shift = centre - pts
+        shift = np.stack([np.interp(s, s[clean], shift[clean, k]) for k in range(3)], axis=1)
+        step = max(s[-1] / max(len(s) - 1, 1), 1e-3)
+        half = max(int(round(0.5 * smooth_mm / step)), 1)
+        kernel = np.ones(2 * half + 1) / (2 * half + 1)
+        shift = np.stack(
+            [np.convolve(np.pad(shift[:, k], half, mode="edge"), kernel, mode="valid") for k in range(3)],
+            axis=1,
+        )
+        if fixed_start:
+            shift[0] = 0.0
+        pts = pts + shift
+        guess = np.maximum(radius, 0.3)
+    return pts, cross_section_radii(volume, pts, guess, blood_hu)

@@ -23,6 +23,7 @@ from skimage.graph import MCP_Geometric
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
+from .filters import distance_mm, objectness, objectness_where
 from .inputs import Ostium
 
 logger = logging.getLogger(__name__)
@@ -46,25 +47,9 @@ LEAK_FRACTIONS = (
 def vesselness(
     volume: Volume, box: tuple[slice, slice, slice], blood_hu: float, sigmas_mm=(0.6, 1.0)
 ) -> np.ndarray:
-    """Multi-scale bright-tube objectness (Frangi et al. 1998, as ITK's ObjectnessMeasure) on
-    ``volume.array[box] / blood_hu``: the maximum over ``sigmas_mm`` (mm) of the Gaussian scales."""
-    img = sitk.GetImageFromArray((volume.array[box] / blood_hu).astype(np.float32))
-    img.SetSpacing(tuple(float(v) for v in volume.spacing))
-    best = None
-    for s in sigmas_mm:
-        sm = sitk.SmoothingRecursiveGaussian(img, float(s))
-        o = sitk.ObjectnessMeasure(
-            sm,
-            alpha=0.5,
-            beta=0.5,
-            gamma=5.0 / 450.0,
-            scaleObjectnessMeasure=True,
-            objectDimension=1,
-            brightObject=True,
-        )
-        a = sitk.GetArrayFromImage(o)
-        best = a if best is None else np.maximum(best, a)
-    return best
+    """Multi-scale bright-tube objectness of ``volume.array[box] / blood_hu`` (see :mod:`.filters`)."""
+    sp = np.asarray(volume.spacing, dtype=float)[::-1]
+    return objectness(volume.array[box] / blood_hu, sp, sigmas_mm)
 
 
 @dataclass
@@ -100,11 +85,11 @@ def chamber_mask(volume: Volume, heart: Volume) -> np.ndarray:
 
 def _opening_ball(mask: np.ndarray, radius_mm: float, spacing_zyx, margin_mm: float) -> np.ndarray:
     """Union of the balls of radius ``radius_mm`` that fit inside ``mask``, grown by ``margin_mm``."""
-    inner = ndi.distance_transform_edt(mask, sampling=spacing_zyx)
+    inner = distance_mm(mask, spacing_zyx)
     core = inner > radius_mm
     if not core.any():
         return np.zeros_like(mask)
-    outer = ndi.distance_transform_edt(~core, sampling=spacing_zyx)
+    outer = distance_mm(~core, spacing_zyx)
     return outer <= radius_mm + margin_mm
 
 
@@ -233,16 +218,26 @@ def _extend_small_vessels(
     pad = np.ceil(reach_mm / sp).astype(int)
     lo, hi = np.maximum(idx.min(0) - pad, 0), np.minimum(idx.max(0) + pad + 1, mask.shape)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
-    v = vesselness(volume, box, blood)
     img = volume.array[box]
-    weak = (img > WEAK_LUMEN_FRACTION * blood) & (v > VESSELNESS_MIN) & ~forbidden[box]
-    if bridge is not None:
-        weak |= bridge[box] & (img >= BRIDGE_FRACTION * blood) & (v > 2.0 * VESSELNESS_MIN)
-    comb = mask[box] | weak
-    comps = cc3d.connected_components(comb.astype(np.uint8), connectivity=26)
+    cand = img > WEAK_LUMEN_FRACTION * blood
+    allowed = cand & ~forbidden[box]
     s = tuple(int(seed[a] - lo[a]) for a in range(3))
-    if comps[s]:
-        mask[box] |= comps == comps[s]
+    cur = mask[box].copy()
+    v, done = None, None
+    for _ in range(6):  # vesselness only within reach of the tree, extended as the tree grows
+        near = distance_mm(~cur, sp) <= reach_mm
+        v, done = objectness_where(img / blood, cand & near & ~cur, sp, out=v, done=done)
+        weak = allowed & (v > VESSELNESS_MIN)
+        if bridge is not None:
+            weak |= bridge[box] & (img >= BRIDGE_FRACTION * blood) & (v > 2.0 * VESSELNESS_MIN)
+        comps = cc3d.connected_components((mask[box] | weak).astype(np.uint8), connectivity=26)
+        if not comps[s]:
+            return
+        grown = comps == comps[s]
+        if np.count_nonzero(grown) == np.count_nonzero(cur):
+            break
+        cur = grown
+    mask[box] |= cur
 
 
 def _seeded_component(volume, comps, o, seed_search_mm, sp):
