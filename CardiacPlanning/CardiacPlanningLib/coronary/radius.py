@@ -147,4 +147,10 @@ def refine_centerline(
             shift[0] = 0.0
         pts = pts + shift
         guess = np.maximum(radius, 0.3)
-    return pts, cross_section_radii(volume, pts, guess, blood_hu)
+    radius, _, clean = cross_sections(volume, pts, guess, blood_hu)
+    # junction sections hold the side branch too: take the radius from the clean ones around them
+    good = clean & (radius <= 1.2 * ndi.median_filter(radius, size=9, mode="nearest"))
+    if good.sum() >= 2:
+        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+        radius = np.where(good, radius, np.interp(s, s[good], radius[good]))
+    return pts, radius
