@@ -12,11 +12,18 @@ from CardiacPlanningLib.phantom.ctsim import finish_ct
 
 
 def valve_case(
-    seed: int = 1, spacing: float = 0.5, normal=(0.3, 0.2, 1.0), radius_mm: float = 11.5, calcium: int = 0
+    seed: int = 1,
+    spacing: float = 0.5,
+    normal=(0.3, 0.2, 1.0),
+    radius_mm: float = 11.5,
+    calcium: int = 0,
+    centre=(0.0, 0.0, 0.0),
 ):
     """(ct Volume, label Volume with aorta = 6, Device) for a balloon-expandable frame in a tube;
-    ``calcium`` nodules (850 HU, 1.5 mm radius, as the phantom's) sit in the wall against the struts."""
-    root = {"annulus_center": [0.0, 0.0, 0.0], "annulus_normal": list(normal), "annulus_radius_mm": radius_mm}
+    ``calcium`` nodules (850 HU, 1.5 mm radius, as the phantom's) sit in the wall against the struts.
+    ``centre`` (LPS mm) moves the annulus, frame and tube within the same image grid (a cardiac phase)."""
+    centre = np.asarray(centre, float)
+    root = {"annulus_center": list(centre), "annulus_normal": list(normal), "annulus_radius_mm": radius_mm}
     dev = devices.valve_frame(root, rng=seed)
     n = int(np.ceil(2 * (radius_mm + 4.5) / spacing))
     nz = int(np.ceil((dev.metadata["heightMm"] + 9) / spacing))
@@ -24,7 +31,7 @@ def valve_case(
     origin = -np.array([n, n, nz]) * spacing / 2 + np.array([0, 0, 0.35 * dev.metadata["heightMm"]])
     geom = Volume(np.zeros(shape, np.int16), (spacing,) * 3, tuple(origin), np.eye(3))
     kji = np.indices(shape).reshape(3, -1).T
-    p = geom.index_to_lps(kji[:, ::-1].astype(float))
+    p = geom.index_to_lps(kji[:, ::-1].astype(float)) - centre
     t = np.asarray(normal, float) / np.linalg.norm(normal)
     rho = np.linalg.norm(p - np.outer(p @ t, t), axis=1).reshape(shape)
     lumen = rho <= radius_mm
@@ -35,10 +42,10 @@ def valve_case(
     calc = np.zeros(shape, bool)
     for i in range(calcium):
         a = 2 * np.pi * i / max(calcium, 1)
-        centre = (0.3 * i + 0.2) * dev.metadata["heightMm"] * t + (radius_mm + 1.2) * (
+        nodule = (0.3 * i + 0.2) * dev.metadata["heightMm"] * t + (radius_mm + 1.2) * (
             np.cos(a) * u + np.sin(a) * v
         )
-        calc |= (np.linalg.norm(p - centre, axis=1) <= 1.5).reshape(shape)
+        calc |= (np.linalg.norm(p - nodule, axis=1) <= 1.5).reshape(shape)
     hu[calc] = 850.0
     occ = devices.wire_occupancy(dev, geom, 3)
     ct = finish_ct(hu, spacing, np.random.default_rng(seed), 20.0, 1.0, metal=occ, metal_hu=20000.0)

@@ -59,22 +59,28 @@ def reconstruct_all(
     return results, metal
 
 
+def write_mesh(mesh, stem: Path) -> None:
+    """Write a vtkPolyData (LPS mm) as ``stem.vtp`` and binary ``stem.stl``."""
+    import vtk
+
+    for ext, writer in ((".vtp", vtk.vtkXMLPolyDataWriter()), (".stl", vtk.vtkSTLWriter())):
+        path = stem.with_name(stem.name + ext)
+        writer.SetFileName(str(path))
+        writer.SetInputData(mesh)
+        if ext == ".stl":
+            writer.SetFileTypeToBinary()
+        if not writer.Write():
+            raise CardiacInputError(f"could not write {path}")
+
+
 def write_results(
     results: list[tuple[Reconstruction, Score]], metal: MetalDetection, out_dir: str | Path
 ) -> Path:
     """Write meshes, axis/radius and score JSON per algorithm and ``ranking.json`` (path returned)."""
-    import vtk
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for rec, sc in results:
-        for ext, writer in ((".vtp", vtk.vtkXMLPolyDataWriter()), (".stl", vtk.vtkSTLWriter())):
-            writer.SetFileName(str(out / f"{rec.name}{ext}"))
-            writer.SetInputData(rec.mesh)
-            if ext == ".stl":
-                writer.SetFileTypeToBinary()
-            if not writer.Write():
-                raise CardiacInputError(f"could not write {out / (rec.name + ext)}")
+        write_mesh(rec.mesh, out / rec.name)
         axis = {
             "name": rec.name,
             "coordinateSystem": "LPS",

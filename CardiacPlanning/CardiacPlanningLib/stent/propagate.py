@@ -1,0 +1,246 @@
+"""The chosen reconstruction generated at every phase of a 4D CT, keeping its place in the anatomy.
+
+Per phase ``p`` (visited outwards from the reference, as :mod:`..motion.propagate` does):
+
+1. *Predict* where the device is: the chosen reconstruction moved by the 4D motion (``mover``: e.g.
+   the displacement fields of :func:`..motion.propagate.propagate_labels` through :func:`field_mover`),
+   or, without motion, the result of the neighbouring phase towards the reference.
+2. *Re-fit* the chosen reconstruction's algorithm to the metal of phase ``p`` in a box around the
+   prediction (4 mm margin), or in the phase's lumen label when per-phase label maps are given.
+3. *Transfer* the chosen (possibly hand-adjusted) envelope from the reference fit to the phase fit in
+   curved axis coordinates: a point at arc length s, offsets (x, y) of the reference fit's axis goes
+   to arc length L_p / 2 + (s - L_ref / 2) L_p / L_ref of the phase fit's axis, offsets scaled by
+   r_p(s') / r_ref(s), so hand adjustments (shift, radius change) stay relative to the device and
+   the anatomy around it.
+
+``method``: ``"refit"`` (no motion), ``"motion+refit"`` (default when a mover is given),
+``"motion"`` (warp only; no metal needed). A phase whose box holds no metal falls back to the
+motion-only result when a mover exists, else raises :class:`NoDeviceFoundError` naming the phase.
+Points are LPS mm.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CardiacInputError
+from ..imaging.volume import Volume
+from ..progress import Progress, as_progress
+from .adjust import map_reconstruction
+from .algorithms import ALGORITHMS
+from .axis import CurvedAxis
+from .geometry import Reconstruction, mesh_arrays
+from .region import NoDeviceFoundError, Region, detect_metal, region_from_label, region_from_points
+from .score import Score, score_for
+
+logger = logging.getLogger(__name__)
+
+Mover = Callable[[np.ndarray, int], np.ndarray]  # (reference points (N, 3) LPS, phase) -> phase points
+METHODS = ("refit", "motion+refit", "motion")
+
+
+@dataclass
+class PhaseDevice:
+    """The device at one phase: ``reconstruction`` (LPS mm), its score (None without metal), how it
+    was obtained (``method``) and the phase fit's metal threshold (HU, None without a fit)."""
+
+    phase: int
+    reconstruction: Reconstruction
+    score: Score | None
+    method: str
+    threshold_hu: float | None = None
+
+
+def _load(item) -> Volume:
+    return item if isinstance(item, Volume) else item.load()
+
+
+def _arc(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+
+
+def transfer(chosen: Reconstruction, source: Reconstruction, target: Reconstruction) -> Reconstruction:
+    """``chosen`` (an adjusted or plain fit lying near ``source``) carried onto ``target`` (the same
+    algorithm's fit at another phase) in curved axis coordinates (see the module docstring)."""
+    src = CurvedAxis(source.axis, step_mm=0.1)
+    tgt_pts = np.asarray(target.axis, float)
+    if np.dot(tgt_pts[-1] - tgt_pts[0], src.points[-1] - src.points[0]) < 0:
+        tgt_pts, tgt_r = tgt_pts[::-1], np.asarray(target.radius_profile, float)[::-1]
+    else:
+        tgt_r = np.asarray(target.radius_profile, float)
+    tgt = CurvedAxis(tgt_pts, step_mm=0.1, n1_start=src.n1[0])
+    src_arc, tgt_arc = _arc(np.asarray(source.axis, float)), _arc(tgt_pts)
+    ratio = tgt.length / max(src.length, 1e-9)
+
+    def along(s: np.ndarray) -> np.ndarray:  # about the middles: an axial shift stays a shift
+        return 0.5 * tgt.length + (s - 0.5 * src.length) * ratio
+
+    def factor(s: np.ndarray) -> np.ndarray:
+        src_r = np.interp(s, src_arc, source.radius_profile)
+        return np.interp(along(s), tgt_arc, tgt_r) / np.maximum(src_r, 1e-6)
+
+    def fn(p: np.ndarray) -> np.ndarray:
+        s, x, y = src.project(p)
+        k = factor(s)
+        return tgt.to_world(along(s), k * x, k * y)
+
+    k_axis = factor(src.project(np.asarray(chosen.axis, float))[0])
+    return map_reconstruction(chosen, fn, radius=np.asarray(chosen.radius_profile, float) * k_axis)
+
+
+def _box_points(rec: Reconstruction, volume: Volume) -> np.ndarray:
+    """Corners of the envelope's bounding box in index space, clipped to the image, as LPS points."""
+    ijk = volume.lps_to_index(mesh_arrays(rec.mesh)[0])
+    top = np.array(volume.shape[::-1], float) - 1.0
+    corners = np.clip(np.vstack([ijk.min(0), ijk.max(0)]), 0.0, top)
+    if np.any(corners[1] - corners[0] < 1.0):
+        raise NoDeviceFoundError(f"the device lies outside the image of {rec.name}'s phase")
+    return volume.index_to_lps(corners)
+
+
+def _region(volume: Volume, predicted: Reconstruction, labels, label: int | None, name: str) -> Region:
+    if labels is not None and label is not None:
+        return region_from_label(volume, labels, label, name=name)
+    return region_from_points(volume, _box_points(predicted, volume), margin_mm=4.0, name=name)
+
+
+def _fit(volume, predicted, algorithm, kind, labels, label, name):
+    region = _region(volume, predicted, labels, label, name)
+    metal = detect_metal(region, kind)
+    return ALGORITHMS[algorithm](region.ct, metal), region, metal
+
+
+def propagate_device(
+    chosen: Reconstruction,
+    phases: Sequence,
+    reference: int,
+    kind: str = "generic",
+    mover: Mover | None = None,
+    method: str | None = None,
+    phase_labels: Sequence | None = None,
+    label: int | None = None,
+    progress: Progress | None = None,
+) -> list[PhaseDevice]:
+    """``chosen`` (found on phase ``reference``) at every phase of ``phases`` (Volumes, or items with
+    ``.load()`` such as a :class:`..motion.phase_io.PhaseSeries`); see the module docstring.
+
+    ``phase_labels`` (optional, per phase, Volume or loadable) with ``label`` make the re-fit region
+    the lumen label of each phase (with apposition in the score) instead of a box."""
+    progress = as_progress(progress)
+    n = len(phases)
+    if not 0 <= reference < n:
+        raise CardiacInputError(f"reference phase {reference} is outside 0..{n - 1}")
+    method = method or ("motion+refit" if mover is not None else "refit")
+    if method not in METHODS:
+        raise CardiacInputError(f"propagation method {method!r} is not one of {', '.join(METHODS)}")
+    if method != "refit" and mover is None:
+        raise CardiacInputError(f"propagation method {method!r} needs the 4D motion (displacement fields)")
+    algorithm = chosen.metadata.get("algorithm", chosen.name)
+    if method != "motion" and algorithm not in ALGORITHMS:
+        raise CardiacInputError(f"{chosen.name}: unknown algorithm {algorithm!r} to re-fit per phase")
+
+    def labels_of(p):
+        return _load(phase_labels[p]) if phase_labels is not None else None
+
+    from ..motion.propagate import visiting_order
+
+    out: list[PhaseDevice | None] = [None] * n
+    progress(0.0, f"phase {reference}: reference fit")
+    source = None
+    if method != "motion":
+        vol = _load(phases[reference])
+        source, region, metal = _fit(
+            vol, chosen, algorithm, kind, labels_of(reference), label, f"phase {reference}"
+        )
+        ref_score = score_for(chosen, region, metal, kind)
+        out[reference] = PhaseDevice(reference, chosen, ref_score, "reference", metal.threshold_hu)
+    else:
+        out[reference] = PhaseDevice(reference, chosen, None, "reference")
+    fits = {reference: source}
+    order = visiting_order(n, reference)
+    for step, (p, prev) in enumerate(order):
+        progress((step + 0.5) / max(len(order), 1), f"phase {p}")
+        moved = map_reconstruction(chosen, lambda x, p=p: mover(x, p)) if mover is not None else None
+        if method == "motion":
+            out[p] = PhaseDevice(p, moved, None, "motion")
+            continue
+        predicted = moved if moved is not None else out[prev].reconstruction
+        vol = _load(phases[p])
+        try:
+            fit, region, metal = _fit(vol, predicted, algorithm, kind, labels_of(p), label, f"phase {p}")
+        except NoDeviceFoundError:
+            if moved is None:
+                raise
+            logger.warning("phase %d: no metal near the moved device; kept the motion-only result", p)
+            out[p] = PhaseDevice(p, moved, None, "motion (no metal found)")
+            continue
+        fits[p] = fit
+        rec = transfer(chosen, source, fit)
+        rec.metadata.update({"phase": p, "propagation": method})
+        out[p] = PhaseDevice(p, rec, score_for(rec, region, metal, kind), method, metal.threshold_hu)
+        logger.info("phase %d: %s, score %.1f", p, method, out[p].score.total)
+    progress(1.0, f"device propagated to {n - 1} phases")
+    return out  # type: ignore[return-value]
+
+
+def field_mover(field_files: Sequence[str | Path | None]) -> Mover:
+    """A mover from per-phase pull-back displacement fields (``displacement_phase_XX.nii.gz`` of
+    :func:`..motion.propagate.propagate_labels`; None at the reference phase = identity)."""
+    import SimpleITK as sitk
+
+    from ..motion.warp import warp_points
+
+    cache: dict[int, object] = {}
+
+    def move(points: np.ndarray, p: int) -> np.ndarray:
+        path = field_files[p]
+        if path is None:
+            return np.asarray(points, float)
+        if p not in cache:
+            if not Path(path).exists():
+                raise CardiacInputError(f"displacement field {path} does not exist")
+            cache.clear()  # one field in memory at a time
+            cache[p] = sitk.ReadImage(str(path), sitk.sitkVectorFloat64)
+        return warp_points(cache[p], points)
+
+    return move
+
+
+def write_phase_devices(devices: list[PhaseDevice], out_dir: str | Path) -> Path:
+    """Per phase ``phase_XX.vtp`` / ``.stl`` (envelope, LPS mm) and ``phase_XX_axis.json``, plus
+    ``propagation.json`` (method, score and mean radius per phase); returns its path."""
+    from .pipeline import write_mesh
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for d in devices:
+        rec = d.reconstruction
+        write_mesh(rec.mesh, out / f"phase_{d.phase:02d}")
+        axis = {
+            "phase": d.phase,
+            "coordinateSystem": "LPS",
+            "units": "mm",
+            "axis": np.round(rec.axis, 4).tolist(),
+            "radiusProfileMm": np.round(rec.radius_profile, 4).tolist(),
+        }
+        (out / f"phase_{d.phase:02d}_axis.json").write_text(json.dumps(axis, indent=1), encoding="utf-8")
+        rows.append(
+            {
+                "phase": d.phase,
+                "method": d.method,
+                "score": None if d.score is None else round(d.score.total, 2),
+                "meanRadiusMm": round(float(np.mean(rec.radius_profile)), 4),
+                "metalThresholdHu": d.threshold_hu,
+            }
+        )
+    path = out / "propagation.json"
+    algorithm = devices[0].reconstruction.metadata.get("algorithm") if devices else None
+    path.write_text(json.dumps({"algorithm": algorithm, "phases": rows}, indent=1), encoding="utf-8")
+    return path

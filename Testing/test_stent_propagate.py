@@ -1,0 +1,90 @@
+"""Propagation of a chosen (and hand-adjusted) reconstruction over cardiac phases (stent.propagate):
+a valve frame rendered at three positions of one image grid, with the true frame known per phase."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from stent_fixtures import envelope_distance, valve_case
+
+from CardiacPlanningLib.errors import CardiacInputError
+from CardiacPlanningLib.stent import pipeline, region
+from CardiacPlanningLib.stent.adjust import adjust
+from CardiacPlanningLib.stent.geometry import triangle_samples
+from CardiacPlanningLib.stent.propagate import propagate_device, write_phase_devices
+from CardiacPlanningLib.stent.score import lateral_triangles
+
+SHIFTS = [(0.0, 0.0, 0.0), (1.2, -0.6, 0.9), (-0.9, 0.7, 1.6)]
+
+
+@pytest.fixture(scope="module")
+def phases():
+    cases = [valve_case(seed=4, spacing=0.6, centre=c) for c in SHIFTS]
+    return [c[0] for c in cases], [c[1] for c in cases], [c[2] for c in cases]
+
+
+@pytest.fixture(scope="module")
+def chosen(phases):
+    cts, labs, _ = phases
+    recs, metal = pipeline.reconstruct_all(
+        cts[0], region.region_from_label(cts[0], labs[0], 6), "valve", algorithms=["tube_fit"]
+    )
+    return recs[0][0], region.region_from_label(cts[0], labs[0], 6), metal
+
+
+def _lateral_mean(rec, dev) -> float:
+    c, a, n = triangle_samples(rec.mesh)
+    _, lat = lateral_triangles(rec, c, n)
+    return float((envelope_distance(c[lat], dev) * a[lat]).sum() / a[lat].sum())
+
+
+def test_refit_follows_the_device_at_every_phase(phases, chosen):
+    cts, _, devs = phases
+    rec, _, _ = chosen
+    out = propagate_device(rec, cts, 0, "valve")
+    assert [d.method for d in out] == ["reference", "refit", "refit"]
+    dev = [_lateral_mean(d.reconstruction, devs[i]) for i, d in enumerate(out)]
+    # measured 0.05-0.06 mm at every phase; the same frame left at the reference position is off by
+    # the shift (1.6-2.0 mm)
+    assert max(dev) < 0.15
+    assert _lateral_mean(rec, devs[2]) > 0.8
+    assert all(d.score.completeness > 90 for d in out)
+
+
+def test_an_adjustment_keeps_its_place_relative_to_the_device(phases, chosen, tmp_path):
+    cts, _, devs = phases
+    rec, reg, metal = chosen
+    moved, _ = adjust(rec, reg, metal, "valve", translate_mm=(0.0, 0.0, 1.0), radius_scale=1.05)
+    mover = lambda pts, p: np.asarray(pts) + np.asarray(SHIFTS[p])  # noqa: E731 - the exact motion
+    for method in ("motion", "motion+refit"):
+        out = propagate_device(moved, cts, 0, "valve", mover=mover, method=method)
+        for p in (1, 2):
+            got = out[p].reconstruction
+            offset = got.axis.mean(0) - devs[p].axis.mean(0)
+            ref_offset = moved.axis.mean(0) - devs[0].axis.mean(0)
+            # exact with the motion alone; with the re-fit the device ends are found again per phase
+            # (measured 0.16 mm, mostly along the axis)
+            assert np.linalg.norm(offset - ref_offset) < (1e-6 if method == "motion" else 0.25), (method, p)
+            ratio = np.mean(got.radius_profile) / np.mean(devs[p].radius_profile)
+            assert ratio == pytest.approx(
+                np.mean(moved.radius_profile) / np.mean(devs[0].radius_profile), abs=0.01
+            )
+    path = write_phase_devices(out, tmp_path)
+    summary = json.loads(path.read_text())
+    assert [r["phase"] for r in summary["phases"]] == [0, 1, 2] and summary["algorithm"] == "tube_fit"
+    assert summary["phases"][1]["method"] == "motion+refit"
+    assert (tmp_path / "phase_02.vtp").stat().st_size > 1000 and (tmp_path / "phase_02.stl").exists()
+
+
+def test_bad_propagation_inputs(phases, chosen):
+    cts, _, _ = phases
+    rec, _, _ = chosen
+    with pytest.raises(CardiacInputError, match="reference phase 5"):
+        propagate_device(rec, cts, 5)
+    with pytest.raises(CardiacInputError, match="needs the 4D motion"):
+        propagate_device(rec, cts, 0, method="motion")
+    blank = cts[1].with_array(np.minimum(cts[1].array, 450).astype(np.int16))
+    with pytest.raises(region.NoDeviceFoundError, match="phase 1"):
+        propagate_device(rec, [cts[0], blank], 0, "valve")
