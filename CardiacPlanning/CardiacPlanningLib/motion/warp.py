@@ -3,8 +3,9 @@
 Labels are warped by linear interpolation of each label's one-hot mask followed by a per-voxel
 arg-max (background included, its weight is ``1 - sum`` since linear weights sum to one): boundaries
 move by sub-voxel amounts instead of the voxel steps of nearest-neighbour warping, and the label
-values are kept. The interpolated weights also give a partial-volume estimate of each label's
-volume (:attr:`WarpedLabels.volumes_ml`).
+values are kept; only voxels near a label border need the interpolation (see :func:`warp_labels`).
+The interpolated weights also give a partial-volume estimate of each label's volume
+(:attr:`WarpedLabels.volumes_ml`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from scipy import ndimage
 
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
+from .pullback import pull_back_labels
 
 logger = logging.getLogger(__name__)
 
@@ -52,44 +54,23 @@ def warp_labels(
     reference_labels: Volume, field: sitk.Image, output_grid: Volume | None = None
 ) -> WarpedLabels:
     """Warp ``reference_labels`` (values kept) onto ``output_grid`` (default: the reference grid)
-    with the pull-back displacement field ``field`` (phase point y -> reference point y + u(y), mm).
+    with the pull-back displacement field ``field`` (phase point y -> reference point y + u(y), mm;
+    linear interpolation, zero beyond the field's grid as ITK's displacement transform).
 
-    On the reference grid each label is resampled only in its bounding box grown by the largest
-    displacement (+2 voxels), so small structures cost little in a large crop."""
+    The result equals the per-voxel arg-max of the linearly interpolated one-hot masks; the field is
+    evaluated once per voxel for all labels and only near label borders (:mod:`.pullback`)."""
     grid = output_grid if output_grid is not None else reference_labels
-    same_grid = grid.same_geometry(reference_labels, tol=1e-3)
-    values = [int(v) for v in np.unique(reference_labels.array) if v != 0]
-    transform = sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
-    max_disp = float(np.sqrt((sitk.GetArrayViewFromImage(field) ** 2).sum(axis=-1).max())) if values else 0.0
-    best = np.zeros(grid.shape, dtype=np.float32)
-    best_value = np.zeros(grid.shape, dtype=reference_labels.array.dtype)
-    total = np.zeros(grid.shape, dtype=np.float32)
-    volumes = {}
+    ref = np.asarray(reference_labels.array)
+    values = [int(v) for v in np.unique(ref) if v != 0]
+    n = len(values) + 1
+    lut = np.zeros(int(max(values, default=0)) + 1, dtype=np.int32)
+    lut[values] = np.arange(1, n)
+    index = lut[ref].astype(np.uint8 if n <= 255 else np.int32)
+    out_index, counts = pull_back_labels(index, reference_labels, field, grid, n)
+    table = np.array([0, *values], dtype=ref.dtype)
+    out = Volume(table[out_index], grid.spacing, grid.origin, grid.direction.copy(), {})
     voxel_ml = float(np.prod(grid.spacing)) / 1000.0
-    full_box = tuple(slice(0, n) for n in grid.shape)
-    for v in values:
-        mask = reference_labels.array == v
-        box = (
-            label_box(reference_labels.with_array(mask), max_disp + 2 * max(grid.spacing))
-            if same_grid
-            else full_box
-        )
-        onehot = reference_labels.with_array(mask.astype(np.float32)).to_sitk()
-        weight = sitk.GetArrayFromImage(
-            sitk.Resample(
-                onehot, _sitk_grid(sub_volume(grid, box)), transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32
-            )
-        )
-        volumes[v] = float(weight.sum(dtype=np.float64)) * voxel_ml
-        b, bv = best[box], best_value[box]  # views
-        wins = weight > b
-        b[wins] = weight[wins]
-        bv[wins] = v
-        total[box] += weight
-    background = 1.0 - total
-    best_value[best <= background] = 0
-    out = Volume(best_value, grid.spacing, grid.origin, grid.direction.copy(), {})
-    return WarpedLabels(out, volumes)
+    return WarpedLabels(out, {v: float(counts[m + 1]) * voxel_ml for m, v in enumerate(values)})
 
 
 def _sitk_grid(grid: Volume) -> sitk.Image:
