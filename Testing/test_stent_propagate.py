@@ -88,3 +88,32 @@ def test_bad_propagation_inputs(phases, chosen):
     blank = cts[1].with_array(np.minimum(cts[1].array, 450).astype(np.int16))
     with pytest.raises(region.NoDeviceFoundError, match="phase 1"):
         propagate_device(rec, [cts[0], blank], 0, "valve")
+
+
+def test_cli_writes_per_phase_meshes(phases, tmp_path):
+    from click.testing import CliRunner
+
+    from CardiacPlanningLib.cli.main import cli
+
+    cts, labs, _ = phases
+    folder = tmp_path / "phases"
+    folder.mkdir()
+    for i, ct in enumerate(cts):
+        ct.write(folder / f"phase-{i}.nrrd")
+    labs[0].write(tmp_path / "labels.nrrd")
+    out = tmp_path / "out"
+    args = ["stent", str(folder / "phase-0.nrrd"), "--region", str(tmp_path / "labels.nrrd"), "--label", "6"]
+    args += ["--kind", "valve", "--out", str(out), "--phases", str(folder), "--reference", "0", "--quiet"]
+    res = CliRunner().invoke(cli, [*args, "--choose", "tube_fit"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "phases" / "propagation.json").read_text())
+    assert summary["algorithm"] == "tube_fit" and [r["method"] for r in summary["phases"]] == [
+        "reference",
+        "refit",
+        "refit",
+    ]
+    for i in range(3):
+        assert (out / "phases" / f"phase_{i:02d}.vtp").stat().st_size > 1000
+    assert (out / "ranking.json").exists() and (out / "tube_fit_axis.json").exists()
+    res = CliRunner().invoke(cli, [*args, "--choose", "spline"])
+    assert res.exit_code == 1 and "--choose 'spline' is not one of" in res.output

@@ -1,11 +1,17 @@
 """Stent / valve-frame reconstruction on phantom cases (seeds not used while tuning: tuning used the
 synthetic images of Testing/stent_fixtures.py only).
 
-Per case and algorithm: mean area-weighted distance (mm) of the lateral envelope to the true device
-envelope (a tube at the device's radius profile around its axis, from devices.json), the score, and
-whether the score ranked the most accurate algorithm first; plus run time of all algorithms.
+Per case and algorithm (reference phase 0): mean area-weighted distance (mm) of the lateral envelope
+to the true device envelope (a tube at the device's radius profile around its axis, devices.json),
+the score, whether the score ranked the most accurate algorithm first, run time of all algorithms.
+With several phases, the best-ranked reconstruction is propagated to every phase (per-phase re-fit in
+a box around the device; ``--motion phantom`` predicts with the phantom's true motion first) and its
+lateral distance to the true device *of that phase* is reported (the device is fixed in the anatomy,
+so this is the deviation relative to the anatomy). ``--degrade`` re-renders harder metal: twice the
+blooming width, calcium nodules (850 HU) against the struts and extra noise.
 
-    .venv/bin/python benchmarks/stent_bench.py --kind valve --seeds 5 6 --work /tmp/stent_bench
+    .venv/bin/python benchmarks/stent_bench.py --kind valve --seeds 11 12 --phases 5 --work /tmp/sb
+    .venv/bin/python benchmarks/stent_bench.py --kind valve --seeds 11 12 --phases 5 --work /tmp/sb --degrade
 """
 
 from __future__ import annotations
@@ -17,18 +23,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from CardiacPlanningLib.imaging.volume import Volume
+from CardiacPlanningLib.phantom import devices
 from CardiacPlanningLib.phantom.devices import _Tube
 from CardiacPlanningLib.phantom.generate import PhantomParameters, generate_case
+from CardiacPlanningLib.phantom.motion import motion_from_json
 from CardiacPlanningLib.stent.geometry import triangle_samples
 from CardiacPlanningLib.stent.pipeline import reconstruct_all
+from CardiacPlanningLib.stent.propagate import propagate_device
 from CardiacPlanningLib.stent.region import region_from_label
+from CardiacPlanningLib.stent.score import lateral_triangles
 
 logger = logging.getLogger(__name__)
 
 REGION_LABEL = {"valve": 6, "coronary": 8}
+SIZE = {"valve": (160, 160, 112), "coronary": (170, 170, 140)}  # the LAD stent inside the field of view
 
 
 def envelope_distance(points: np.ndarray, axis: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -40,49 +52,133 @@ def envelope_distance(points: np.ndarray, axis: np.ndarray, radius: np.ndarray) 
     return cKDTree(tube.points(zz.ravel(), tt.ravel())).query(points)[0]
 
 
-def run_case(case_dir: Path, kind: str) -> dict:
+def lateral_mean(rec, truth: dict) -> float:
+    """Area-weighted mean distance (mm) of the lateral envelope of ``rec`` to the true envelope."""
+    c, a, n = triangle_samples(rec.mesh)
+    _, lat = lateral_triangles(rec, c, n)
+    d = envelope_distance(c[lat], truth["axis"], truth["radiusProfileMm"])
+    return float((d * a[lat]).sum() / a[lat].sum())
+
+
+def _device(truth: dict) -> devices.Device:
+    return devices.Device(
+        truth["kind"],
+        truth["style"],
+        [np.asarray(s, float) for s in truth["struts"]],
+        float(truth["strutRadiusMm"]),
+        np.asarray(truth["axis"], float),
+        np.asarray(truth["radiusProfileMm"], float),
+    )
+
+
+def degrade(ct: Volume, truth: dict, kind: str, seed: int) -> Volume:
+    """Harder metal than the phantom renders: the blooming widened to twice its width (the strut
+    metal blurred again), three calcium nodules (850 HU, 1.2 mm radius) against the outside of the
+    struts and 25 HU of extra correlated noise."""
+    rng = np.random.default_rng([seed, 99])
+    dev = _device(truth)
+    occ = devices.wire_occupancy(dev, ct, 3)
+    metal_hu = 90000.0 if kind == "coronary" else 20000.0
+    sp = np.asarray(ct.spacing, float)[::-1]
+    sigma = 2.2 * max(1.0 / 2.3548 / float(sp.min()), 0.4)
+    wide = ndimage.gaussian_filter(occ * metal_hu, sigma * np.sqrt(3.0))  # total width 2x
+    narrow = ndimage.gaussian_filter(occ * metal_hu, sigma)
+    out = np.asarray(ct.array, np.float32) + 0.5 * (wide - narrow) + 0.15 * wide
+    tube = _Tube(dev.axis, dev.radius_profile)
+    kji = np.indices(ct.shape).reshape(3, -1).T
+    for i in range(3):
+        z = np.array([(0.25 + 0.25 * i) * tube.s[-1]])
+        on_envelope = tube.points(z, np.array([2.1 * i]))[0]
+        radial = on_envelope - np.array([np.interp(z[0], tube.s, dev.axis[:, a]) for a in range(3)])
+        centre = on_envelope + radial / np.linalg.norm(radial) * (1.2 + dev.strut_radius_mm)
+        near = np.abs(ct.index_to_lps(kji[:, ::-1].astype(float)) - centre).max(1) <= 1.3
+        idx = kji[near][
+            np.linalg.norm(ct.index_to_lps(kji[near][:, ::-1].astype(float)) - centre, axis=1) <= 1.2
+        ]
+        out[idx[:, 0], idx[:, 1], idx[:, 2]] = np.maximum(out[idx[:, 0], idx[:, 1], idx[:, 2]], 850.0)
+    noise = ndimage.gaussian_filter(rng.standard_normal(ct.shape).astype(np.float32), 0.6)
+    out += noise * np.float32(25.0 / max(float(noise.std()), 1e-6))
+    return ct.with_array(np.clip(np.rint(out), -1024, 3071).astype(np.int16))
+
+
+def run_case(case_dir: Path, kind: str, harder: bool = False, motion: str = "none") -> dict:
     meta = json.loads((case_dir / "phantom.json").read_text())
-    first = meta["files"]["phases"][0] if "phases" in meta.get("files", {}) else None
-    ct_path = Path(first["ct"]) if first else sorted((case_dir / "ct").glob("*.nii.gz"))[0]
-    lab_path = Path(first["labels"]) if first else sorted((case_dir / "labels").glob("*.nii.gz"))[0]
-    ct, lab = Volume.read(ct_path), Volume.read(lab_path)
-    truth = json.loads((case_dir / "devices.json").read_text())["phases"][0]
+    phases = meta["files"]["phases"]
+    truths = json.loads((case_dir / "devices.json").read_text())["phases"]
+    seed = int(meta["seed"])
+
+    def load(p: int) -> Volume:
+        ct = Volume.read(phases[p]["ct"])
+        return degrade(ct, truths[p], kind, seed + 10 * p) if harder else ct
+
+    ct, lab = load(0), Volume.read(phases[0]["labels"])
     t0 = time.perf_counter()
     results, metal = reconstruct_all(ct, region_from_label(ct, lab, REGION_LABEL[kind]), kind)
     seconds = time.perf_counter() - t0
-    rows = []
-    for rec, sc in results:
-        c, a, n = triangle_samples(rec.mesh)
-        t = (rec.axis[-1] - rec.axis[0]) / np.linalg.norm(rec.axis[-1] - rec.axis[0])
-        lat = np.abs(n @ t) < 0.7
-        d = envelope_distance(c[lat], truth["axis"], truth["radiusProfileMm"])
-        rows.append({"name": rec.name, "meanMm": float((d * a[lat]).sum() / a[lat].sum()), "score": sc.total})
-    best = min(rows, key=lambda r: r["meanMm"])["name"]
-    return {
+    rows = [{"name": r.name, "meanMm": lateral_mean(r, truths[0]), "score": s.total} for r, s in results]
+    best = min(rows, key=lambda r: r["meanMm"])
+    report = {
         "case": str(case_dir),
+        "degraded": harder,
         "seconds": seconds,
         "thresholdHu": metal.threshold_hu,
         "algorithms": rows,
-        "rankedMostAccurateFirst": rows[0]["name"] == best,
+        "rankedMostAccurateFirst": rows[0]["name"] == best["name"],
+        "rankedFirstWithin0.01Mm": rows[0]["meanMm"] <= best["meanMm"] + 0.01,
     }
+    if len(phases) > 1:
+        mover = None
+        if motion == "phantom":
+            mo = motion_from_json(meta["motion"])
+            fr = [p["percent"] / 100.0 for p in phases]
+            mover = lambda pts, p: mo.forward(pts, fr[p])  # noqa: E731
+        t0 = time.perf_counter()
+        out = propagate_device(results[0][0], [_Lazy(load, p) for p in range(len(phases))], 0, kind, mover)
+        report["propagation"] = {
+            "algorithm": results[0][0].name,
+            "method": out[1].method,
+            "seconds": time.perf_counter() - t0,
+            "deviationMm": [lateral_mean(d.reconstruction, truths[d.phase]) for d in out],
+            "stayingPutMm": [lateral_mean(results[0][0], truths[p]) for p in range(len(phases))],
+        }
+    return report
+
+
+class _Lazy:
+    def __init__(self, fn, p: int) -> None:
+        self.fn, self.p = fn, p
+
+    def load(self) -> Volume:
+        return self.fn(self.p)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kind", choices=sorted(REGION_LABEL), default="valve")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[5])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[11])
+    ap.add_argument("--phases", type=int, default=2)
     ap.add_argument("--spacing", type=float, default=0.6)
     ap.add_argument("--work", type=Path, default=Path("/tmp/stent_bench"))
     ap.add_argument("--case", type=Path, nargs="*", default=[], help="Existing phantom case folders.")
+    ap.add_argument("--degrade", action="store_true", help="Heavier blooming, calcium, more noise.")
+    ap.add_argument("--motion", choices=["none", "phantom"], default="none")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
     cases = list(args.case)
     for seed in args.seeds if not cases else []:
         out = args.work / f"{args.kind}_{seed}"
         if not (out / "devices.json").exists():
-            p = PhantomParameters(seed=seed, phases=2, spacing_mm=args.spacing, stent=args.kind, dicom=False)
+            p = PhantomParameters(
+                seed=seed,
+                phases=args.phases,
+                spacing_mm=args.spacing,
+                size=SIZE[args.kind],
+                stent=args.kind,
+                dicom=False,
+            )
             generate_case(p, out)
         cases.append(out)
-    report = [run_case(c, args.kind) for c in cases]
+    report = [run_case(c, args.kind, args.degrade, args.motion) for c in cases]
     print(json.dumps(report, indent=1))  # noqa: T201 - benchmark output
 
 
