@@ -26,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 # (module relative to CardiacPlanningLib.web, function). Each feature adds ONE line here; a module
 # that does not exist yet is skipped (parallel development).
-FEATURES: list[tuple[str, str]] = []
+FEATURES: list[tuple[str, str]] = [
+    ("features.edit_panel", "install"),
+    ("features.stent_panel", "install"),
+    ("features.report_panel", "install"),
+]
 
 
 @dataclass
