@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .common import progress_bar, user_errors
+from .secure import store_io
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 )
 @click.option("--choose", default=None, help="Algorithm to propagate (default: the best-ranked).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@store_io(inputs=("image", "region_path", "phases_path", "fields_dir"), outputs=("out_dir",))
 def stent(
     image: Path,
     region_path: Path,
