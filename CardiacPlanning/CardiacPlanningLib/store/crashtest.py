@@ -25,7 +25,7 @@ import numpy as np
 from ..progress import Progress, as_progress
 from .container import open_sealed
 from .crypto import sm3_hex
-from .errors import StoreError
+from .errors import NotFoundError, StoreError
 from .keys import KeyRing
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,10 @@ def _check_files(store, rep: KillReport) -> None:
     """Every non-temporary file must be complete: manifests and objects decrypt and authenticate."""
     for folder in store.cases_dir.iterdir():
         rep.temp_files_found += len(list(folder.glob(".tmp-*")))
-        manifest = store._read_manifest_at(folder)
+        try:
+            manifest = store._read_manifest_at(folder)
+        except NotFoundError:  # the case's first save was killed before its manifest: nothing acked
+            manifest = {"objects": {}}
         for p in folder.glob("*.obj"):
             blob = p.read_bytes()
             try:
