@@ -3,6 +3,7 @@ and chamber volumes on analytic shapes."""
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from CardiacPlanningLib import labels
 from CardiacPlanningLib.errors import CardiacInputError
@@ -31,6 +32,9 @@ def test_mitral_annulus_ap_and_intercommissural_diameters():
     vol.array[ellipse & (z >= 2.4) & (z < 25)] = labels.LA  # a 2.4 mm wall between them
     vol.array[(np.hypot(x, y + 22.0) <= 4.0) & (z < -4) & (z > -20)] = labels.LV_BLOOD_POOL  # LVOT towards -y
     vol.array[(np.hypot(x, y + 22.0) <= 4.0) & (z >= -4) & (z < 6)] = labels.AORTA
+    # LV myocardium: a 3 mm wall around the LV below the valve plane (the orifice stays open)
+    wall = ndimage.distance_transform_edt(vol.array != labels.LV_BLOOD_POOL, sampling=0.8) <= 3.0
+    vol.array[wall & (vol.array == 0) & (z < -0.5)] = labels.LV_MYOCARDIUM
     plane = interface_plane(vol, labels.LV_BLOOD_POOL, labels.LA)
     assert np.allclose(plane.normal, [0, 0, 1], atol=0.02)
     assert plane.origin[2] == pytest.approx(1.2, abs=0.5)  # halfway across the wall

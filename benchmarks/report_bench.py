@@ -80,13 +80,13 @@ def main() -> None:
         f"{stj['area_derived_diameter_mm'] - 2 * root['stj_radius_mm']:+.2f} mm |"
     )
     print(
-        f"| STJ height | {stj['height_mm']:.2f} mm | {root['root_height_mm']:.2f} mm | "
+        f"| STJ height (ridge) | {stj['height_mm']:.2f} mm | {root['root_height_mm']:.2f} mm | "
         f"{stj['height_mm'] - root['root_height_mm']:+.2f} mm |"
     )
     a = measured["annulus"]
     circle = np.pi * root["annulus_radius_mm"] ** 2
     print(
-        f"| annulus area | {a['area_mm2']:.1f} mm2 | {circle:.1f} mm2 (root circle) | "
+        f"| annulus area | {a['area_mm2']:.1f} mm2 | {circle:.1f} mm2 (annulus circle) | "
         f"{100 * (a['area_mm2'] / circle - 1):+.1f} % |"
     )
     print(f"\nPeak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB.")

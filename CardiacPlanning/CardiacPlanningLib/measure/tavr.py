@@ -7,8 +7,16 @@ Definitions:
   through the annulus centroid along the normal); sizes as in :mod:`.section`.
   LVOT: ``lvot_offset_mm`` (default 5 mm) below the annulus. Sinus of Valsalva: the level of largest
   section area between the annulus and 30 mm above it (1 mm steps, refined to 0.25 mm); its maximum
-  Feret diameter is the sinus diameter. STJ: the level of smallest area above the sinus level (up to
-  25 mm above it). Ascending aorta: ``ascending_offset_mm`` (default 40 mm) above the annulus.
+  Feret diameter is the sinus diameter. STJ (sinotubular junction): the ridge where the falling
+  sinus wall meets the tubular aorta, found on the area-derived diameter profile above the sinus
+  level (0.5 mm steps, from 5 mm below to 6 mm above the knee: the first 1 mm level where the fall
+  of the profile has slowed to a quarter of its steepest) by fitting two lines seen
+  through a Gaussian blur (:mod:`.profile`): the narrowest level of a blurred profile lies up to two
+  blur widths above the ridge, and a cylindrical tubular aorta has no narrowest level. The STJ height
+  is the ridge level; its diameters are measured on the section two fitted blur widths (at most
+  3 mm) above the ridge, clear of the sinus lobes that the blur carries over the ridge (that level is
+  reported as ``section_height_mm``). Ascending aorta: ``ascending_offset_mm`` (default 40 mm) above
+  the annulus.
 - Coronary height: distance of each ostium above the annulus plane.
 - Valve calcium volume: calcium-label volume (mm^3) within the root cylinder from the LVOT level to
   the STJ, radius = the largest sinus Feret radius + 3 mm.
@@ -26,6 +34,7 @@ from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .plane import Plane, height_above_plane, plane_from_points
+from .profile import fit_ridge
 from .projection import coplanar_curve, coplanar_view_at, perpendicular_view
 from .section import MaskSampler, Section
 
@@ -63,23 +72,49 @@ def _largest_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section
     return _refine(sampler, plane, best, True) if best else None
 
 
-def _first_minimum_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section] | None:
-    """The first level going up whose area is not exceeded by a smaller one within the next 3 mm
-    (the first waist above the sinus)."""
-    levels = []
-    for h in np.arange(lo, hi + 1e-9, 1.0):
+def _stj(sampler, plane, sinus_h: float) -> dict | None:
+    """STJ height (ridge level) and section (see module docstring)."""
+    coarse = []  # 1 mm levels above the sinus
+    for h in np.arange(sinus_h + 1.0, sinus_h + 25.0 + 1e-9, 1.0):
         sec = _section_at(sampler, plane, float(h), diameters=False)
         if sec is None:
             break
-        levels.append((float(h), sec))
-    if not levels:
+        coarse.append((float(h), sec))
+    if len(coarse) < 3:
         return None
-    areas = np.array([sec.area_mm2 for _, sec in levels])
-    for i in range(len(levels)):
-        ahead = areas[i + 1 : i + 4]
-        if len(ahead) and ahead.min() >= areas[i] * 0.995:
-            return _refine(sampler, plane, levels[i], False)
-    return _refine(sampler, plane, levels[int(np.argmin(areas))], False)
+    d = np.array([sec.area_diameter_mm for _, sec in coarse])
+    drop = d[:-1] - d[1:]  # fall of the diameter per mm going up
+    steepest = int(np.argmax(drop))
+    # the knee: the first level after the steepest fall where the fall has slowed to a quarter
+    flat = [i for i in range(steepest, len(drop)) if drop[i] < 0.25 * max(drop[steepest], 1e-6)]
+    knee = coarse[flat[0] if flat else int(np.argmin(d))]
+    levels, diam = [], []
+    for h in np.arange(max(sinus_h + 1.0, knee[0] - 5.0), knee[0] + 6.0 + 1e-9, 0.5):
+        sec = _section_at(sampler, plane, float(h), diameters=False)
+        if sec is not None:
+            levels.append(float(h))
+            diam.append(sec.area_diameter_mm)
+    try:
+        ridge = fit_ridge(levels, diam)
+    except CardiacInputError as exc:
+        logger.info("STJ ridge fit failed (%s); using the knee of the profile", exc)
+        sec = _section_at(sampler, plane, knee[0]) or knee[1]
+        return {"height_mm": knee[0], "section_height_mm": knee[0], "method": "knee", **sec.to_dict()}
+    guard = min(2.0 * ridge.sigma_mm, 3.0)
+    sec = _section_at(sampler, plane, ridge.level + guard) or knee[1]
+    return {
+        "height_mm": ridge.level,
+        "section_height_mm": ridge.level + guard,
+        "method": "ridge of the blurred diameter profile",
+        "ridge_fit": {
+            "diameter_mm": ridge.value,
+            "slope_below": ridge.slope_below,
+            "slope_above": ridge.slope_above,
+            "blur_sigma_mm": ridge.sigma_mm,
+            "rms_mm": ridge.rms,
+        },
+        **sec.to_dict(),
+    }
 
 
 def _axis_section(sampler, plane: Plane, h: float) -> Section | None:
@@ -143,13 +178,13 @@ def tavr_measurements(
     sinus = _largest_level(sampler, plane, 2.0, 30.0)
     out["sinus"] = {"height_mm": sinus[0], **sinus[1].to_dict()} if sinus else None
     progress(0.6, "sinotubular junction")
-    stj = _first_minimum_level(sampler, plane, sinus[0] + 1.0, sinus[0] + 25.0) if sinus else None
-    out["stj"] = {"height_mm": stj[0], **stj[1].to_dict()} if stj else None
+    stj = _stj(sampler, plane, sinus[0]) if sinus else None
+    out["stj"] = stj
     asc = _axis_section(sampler, plane, ascending_offset_mm)
     out["ascending_aorta"] = {"height_mm": ascending_offset_mm, **asc.to_dict()} if asc else None
     progress(0.8, "coronary heights")
     out["coronary_heights_mm"] = {k: height_above_plane(p, plane) for k, p in (ostia or {}).items()}
-    top = stj[0] if stj else 25.0
+    top = stj["height_mm"] if stj else 25.0
     radius = (sinus[1].max_diameter_mm / 2 if sinus else 20.0) + 3.0
     out["calcium_volume_mm3"] = calcium_volume(labelmap, plane, -lvot_offset_mm, top, radius, calcium_label)
     out["projection"] = {

@@ -5,15 +5,16 @@
   through the voxels of either label near the other (see :func:`interface_plane`), oriented
   towards label B. Automatic "hinge points" are the three outline points of that plane's section at 0/120/240
   degrees from the in-plane axis.
-- Mitral annulus (TEER): section of LA and LV blood pool in the LV-LA interface plane (moved by
-  the smallest offset, 0.5 mm steps up to 4 mm, that lies in the blood pool, plus 1 mm); the
-  anteroposterior (AP) diameter is the outline's width along the in-plane direction towards the
-  aortic annulus centre, the intercommissural (IC) diameter its width perpendicular to it.
+- Mitral annulus (TEER): the LV blood pool's face towards the LA projected onto the LV-LA
+  interface plane (see :mod:`.mitral`); the anteroposterior (AP) diameter is the outline's width
+  along the in-plane direction towards the aortic annulus centre, the intercommissural (IC)
+  diameter its width perpendicular to it.
 - PPVI: RVOT = section of RV and pulmonary artery 5 mm below the pulmonary valve plane; main
   pulmonary artery (MPA) = section of the pulmonary artery 10 mm above it; MPA length = distance
   along the followed vessel centroids from the valve plane to the bifurcation (the first level,
-  in 1 mm steps, whose section is 15 % larger than the MPA section 10 mm above the valve, or
-  leaves the vessel).
+  in 1 mm steps, whose section area differs by more than 12 % from the MPA section 10 mm above the
+  valve: larger where it takes in both branches, smaller where it follows one; or leaves the
+  vessel).
 - Chamber volumes: voxel count x voxel volume per label (mL); ejection fraction from the largest
   and smallest LV blood-pool volume over the phases.
 """
@@ -108,24 +109,10 @@ def _width_along(contour_uv: np.ndarray, direction: np.ndarray) -> float:
 
 def teer_measurements(labelmap: Volume) -> dict:
     """Mitral annulus AP and intercommissural diameters (mm), area and perimeter, LA volume (mL)."""
+    from .mitral import mitral_orifice
+
     plane = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.LA)
-    sampler = MaskSampler(labelmap, (labels.LV_BLOOD_POOL, labels.LA), plane.origin, 50.0)
-    sec = None
-    for offset in (0.0, -0.5, 0.5, -1.0, 1.0, -1.5, 1.5, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0):
-        try:  # the plane may lie in the wall between LV and LA: move it into the blood pool
-            sampler.section(plane.shifted(offset), radius_mm=45.0, step_mm=0.25, diameters=False)
-        except CardiacInputError:
-            continue
-        if offset != 0.0:  # 1 mm deeper, clear of the smoothed end of the blood pool
-            offset += float(np.sign(offset))
-        try:
-            sec = sampler.section(plane.shifted(offset), radius_mm=45.0, step_mm=0.25)
-            plane = plane.shifted(offset)
-            break
-        except CardiacInputError:
-            continue
-    if sec is None:
-        raise CardiacInputError("no mitral annulus section within 4 mm of the LV-LA interface plane")
+    sec = mitral_orifice(labelmap, plane)
     uv = plane.to_plane_coords(sec.contour)
     try:
         aortic = interface_plane(labelmap, LV_SIDE, AORTIC_SIDE).origin
@@ -179,8 +166,8 @@ def ppvi_measurements(labelmap: Volume) -> dict:
         started = True
         if ref_area is None:
             ref_area = sec.area_mm2
-        if length > 10.0 and sec.area_mm2 > 1.15 * ref_area:
-            break  # the section now takes in the branches: bifurcation
+        if length > 10.0 and abs(sec.area_mm2 / ref_area - 1.0) > 0.12:
+            break  # bifurcation: the section takes in the branches (grows) or follows one (shrinks)
         step = sec.centroid - origin
         if np.linalg.norm(step) > 1e-6:
             normal = 0.7 * normal + 0.3 * step / np.linalg.norm(step)

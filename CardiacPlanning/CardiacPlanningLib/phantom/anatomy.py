@@ -67,10 +67,15 @@ class Anatomy:
     def aortic_root(self) -> dict:
         return self.aortic_root_dict()
 
+    def mitral_annulus_dict(self) -> dict:
+        """The mitral annulus truth (see :func:`mitral_annulus_truth`)."""
+        return mitral_annulus_truth(self.mesh, self.root.center)
+
     def aortic_root_dict(self) -> dict:
-        """Annulus centre/normal (into the aorta)/radius, sinus centres, STJ centre/radius and the two
-        coronary ostia (on the lumen wall of the left/right coronary sinuses at 60 % of the root height),
-        all LPS mm."""
+        """Annulus centre/normal (into the aorta)/radius/area/perimeter (the circle in the hinge plane,
+        continuous with the LVOT cylinder below it), sinus centres, STJ centre/radius/height (the
+        ridge where the sinuses end and the tubular aorta starts) and the two coronary ostia (on the
+        lumen wall of the left/right coronary sinuses at 60 % of the root height), all LPS mm."""
         r = self.root
         h_sinus = 0.5 * r.height
         sinus = {k: r.point(h_sinus, a, radial=0.6 * r.sinus_radius) for k, a in r.sinus_angles.items()}
@@ -84,8 +89,44 @@ class Anatomy:
             "stj_center": r.center + r.height * r.axis,
             "stj_radius_mm": float(r.stj_radius),
             "root_height_mm": float(r.height),
+            "stj_height_mm": float(r.height),
+            "annulus_area_mm2": float(np.pi * r.annulus_radius**2),
+            "annulus_perimeter_mm": float(2 * np.pi * r.annulus_radius),
+            "lvot_radius_mm": float(r.annulus_radius),
+            "lvot_length_mm": float(r.lvot_length),
             "ostia": ostia,
         }
+
+
+def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
+    """The mitral annulus of the heart mesh (LPS mm): the outline of the LV cavity's mitral-valve cap
+    (the LV blood pool's face towards the LA) in the cap's plane; normal from the LV into the LA;
+    anteroposterior (septal-lateral) diameter = outline width towards the aortic annulus centre,
+    intercommissural diameter = width perpendicular to it; area and perimeter of the outline."""
+    lv = mesh.points[np.unique(mesh.triangles([CAVITY["lv"]]))].mean(0)
+    cap = mesh.cap("mitral-valve", away_from=lv)
+    tri = mesh.triangles([mesh.surface_id("mitral-valve")])
+    edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    uniq, count = np.unique(edges, axis=0, return_counts=True)
+    ring = mesh.points[np.unique(uniq[count == 1])]
+    e1 = np.cross(cap.normal, [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(cap.normal, e1)
+    uv = np.stack([(ring - cap.center) @ e1, (ring - cap.center) @ e2], 1)
+    uv = uv[np.argsort(np.arctan2(uv[:, 1], uv[:, 0]))]
+    ao = np.asarray(aortic_center) - cap.center
+    ap = np.array([ao @ e1, ao @ e2])
+    ap /= np.linalg.norm(ap)
+    ic = np.array([-ap[1], ap[0]])
+    x, y = uv[:, 0], uv[:, 1]
+    return {
+        "center": cap.center.copy(),
+        "normal": cap.normal.copy(),
+        "ap_diameter_mm": float(np.ptp(uv @ ap)),
+        "intercommissural_diameter_mm": float(np.ptp(uv @ ic)),
+        "area_mm2": float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))),
+        "perimeter_mm": float(np.linalg.norm(np.roll(uv, -1, axis=0) - uv, axis=1).sum()),
+    }
 
 
 def _seed_deformation(rng: np.random.Generator, center: np.ndarray, scale: float):
@@ -292,6 +333,7 @@ def build_anatomy(
         hit = surface_mask(mesh.points, tri, grid)
         if hit is not None:
             paint(tissue, hit[0], hit[1], labels.value_of({"lv": "lv_blood_pool"}.get(key, key)))
+    _lvot(tissue, grid, root)
     _pericardium(tissue, grid, heart)
     progress(1.0, "anatomy ready")
     return Anatomy(
@@ -306,6 +348,44 @@ def build_anatomy(
         mesh_volumes_ml=volumes,
         seed=seed,
     )
+
+
+def _lvot(tissue: np.ndarray, grid: Grid, root: AorticRoot) -> None:
+    """The LV outflow tract continuous with the annulus: the LVOT cylinder of the root becomes LV
+    blood pool (over myocardium, walls and soft tissue), LV blood pool of the mesh within 5 mm
+    outside it becomes myocardium, and where the mesh's LV cavity reaches above the annulus plane
+    (up to 4 mm) it becomes aorta inside the root and myocardium outside, so the lumen in the annulus
+    plane and in the LVOT is the annulus circle (the phantom's truth) and the LV-aorta interface is
+    the annulus plane."""
+    res = root.lvot_mask(grid)
+    if res is None:
+        return
+    box, mask = res
+    soft = set(BODY_CODES) | {tis.VESSEL_WALL, labels.LV_MYOCARDIUM, 17, 18}
+    paint(tissue, box, mask, labels.LV_BLOOD_POOL, overwrite=soft)
+    x, y, z = grid.coords(box)
+    q = (x - root.center[0], y - root.center[1], z - root.center[2])
+    h = q[0] * root.axis[0] + q[1] * root.axis[1] + q[2] * root.axis[2]
+    rho2 = q[0] ** 2 + q[1] ** 2 + q[2] ** 2 - h * h
+    ring = (rho2 > root.annulus_radius**2) & (rho2 < (root.annulus_radius + 5.0) ** 2)
+    outside = (h >= -root.lvot_length) & (h < 0) & ring
+    paint(tissue, box, outside, labels.LV_MYOCARDIUM, overwrite={labels.LV_BLOOD_POOL})
+    # where the mesh's LV cavity reaches above the annulus plane: aorta inside the root, wall outside
+    res = root.sdf(grid, margin=6.0)
+    if res is not None:
+        box, sdf = res
+        x, y, z = grid.coords(box)
+        h = (x - root.center[0]) * root.axis[0] + (y - root.center[1]) * root.axis[1]
+        h = h + (z - root.center[2]) * root.axis[2]
+        low = h < 4.0
+        paint(tissue, box, low & (sdf < 0), labels.AORTA, overwrite={labels.LV_BLOOD_POOL})
+        paint(
+            tissue,
+            box,
+            low & (sdf >= 0) & (sdf < 5.0),
+            labels.LV_MYOCARDIUM,
+            overwrite={labels.LV_BLOOD_POOL},
+        )
 
 
 def _pericardium(tissue: np.ndarray, grid: Grid, heart_points: np.ndarray) -> None:

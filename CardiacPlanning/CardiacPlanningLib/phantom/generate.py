@@ -197,6 +197,7 @@ def generate_case(
         "volumesMl": volumes,
         "ejectionFraction": {"requested": params.ef, "measured": float(1 - lv.min() / lv.max())},
         "aorticRoot": root,
+        "mitralAnnulus": case.anatomy.mitral_annulus_dict(),
         "meshCavityVolumesMl": case.anatomy.mesh_volumes_ml,
         "motion": case.motion.to_json(),
         "anatomySource": "Rodero et al. 2021 (CC BY 4.0), case 01, via ansys-health-heart 0.16.2",

@@ -100,7 +100,13 @@ def tube_sdf(grid: Grid, points: np.ndarray, radii: np.ndarray, margin: float, o
 class AorticRoot:
     """Aortic root in its own frame: annulus centre (LPS mm), unit axis into the aorta, in-plane unit
     vectors e1/e2, radii (mm) of annulus, sinuses, STJ and the annulus-to-STJ height (mm).
-    ``sinus_angles`` (rad, from e1 towards e2) of the right, left and non-coronary sinus centres."""
+    ``sinus_angles`` (rad, from e1 towards e2) of the right, left and non-coronary sinus centres.
+
+    The lumen is continuous through the annulus: below it an LVOT cylinder of the annulus radius
+    (``lvot_length`` mm, painted as LV blood pool), above it the sinuses, which widen smoothly from
+    the annulus (zero slope there, as the sinus floors rise from the basal ring) and close at the
+    sinotubular junction with a ridge (a kink: the narrowest level, where the tubular aorta starts).
+    """
 
     center: np.ndarray
     axis: np.ndarray
@@ -111,6 +117,7 @@ class AorticRoot:
     stj_radius: float
     height: float
     sinus_angles: dict[str, float]
+    lvot_length: float = 6.5
 
     def radius(self, h: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """Lumen radius (mm) at height ``h`` (mm above the annulus) and angle ``theta`` (rad)."""
@@ -118,7 +125,8 @@ class AorticRoot:
         base = self.annulus_radius + (self.stj_radius - self.annulus_radius) * f
         mid = 0.5 * (self.annulus_radius + self.stj_radius)
         lobe = np.abs(np.cos(1.5 * (theta - self.sinus_angles["right"])))
-        bulge = np.sin(np.pi * f) ** 0.9
+        s = np.sin(np.pi * f)
+        bulge = np.where(f < 0.5, s**2, s**0.9)  # smooth start at the annulus, ridge at the STJ
         return base + (self.sinus_radius - mid) * bulge * lobe**0.8
 
     def point(self, h: float, theta: float, radial: float | None = None) -> np.ndarray:
@@ -142,6 +150,20 @@ class AorticRoot:
         val = rho - self.radius(h, np.arctan2(v, u)).astype(np.float32)
         val = np.where((h >= 0) & (h <= self.height), val, np.float32(np.inf))
         return box, val.astype(np.float32)
+
+    def lvot_mask(self, grid: Grid):
+        """(box, mask) of the LVOT cylinder: annulus radius, ``lvot_length`` mm below the annulus
+        (``-lvot_length <= h < 0``), on a box reaching 6 mm beyond it; None if off-grid."""
+        ends = np.stack([self.center, self.center - self.lvot_length * self.axis])
+        reach = self.annulus_radius + 6.0
+        box = grid.box(ends.min(0) - reach, ends.max(0) + reach)
+        if box is None:
+            return None
+        x, y, z = grid.coords(box)
+        qx, qy, qz = x - self.center[0], y - self.center[1], z - self.center[2]
+        h = qx * self.axis[0] + qy * self.axis[1] + qz * self.axis[2]
+        rho2 = qx * qx + qy * qy + qz * qz - h * h
+        return box, (h >= -self.lvot_length) & (h < 0) & (rho2 <= self.annulus_radius**2)
 
 
 def paint(tissue: np.ndarray, box, mask: np.ndarray, code: int, overwrite=None) -> None:

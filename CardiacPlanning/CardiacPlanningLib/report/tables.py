@@ -80,7 +80,7 @@ def tavr_tables(result: dict) -> list[MeasurementTable]:
                 "窦管交界高度",
                 stj["height_mm"],
                 "mm",
-                "First waist (narrowest level) above the sinus / 窦部以上第一个最窄截面的高度",
+                "Ridge where the sinuses meet the tubular aorta (blur-corrected) / 窦管交界嵴的高度",
             )
         )
     asc = result.get("ascending_aorta")

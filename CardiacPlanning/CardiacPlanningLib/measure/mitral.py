@@ -1,0 +1,83 @@
+"""The mitral annulus (TEER planning) from a label map, LPS mm.
+
+Definition: the mitral orifice is the part of the LV blood pool's boundary that faces the left
+atrium: LV boundary voxels (6-connected) that touch the LA or unlabelled tissue (the valve and the
+fibrous annulus between the chambers are not labelled; the LV walls are myocardium) and lie within
+``reach_mm`` (default 10 mm) of the LA. Their centres are projected onto the LV-LA interface plane
+(:func:`.valves.interface_plane`), rasterised at 0.25 mm, closed over 2.5 mm and filled; the outline
+of the largest piece, grown by half a voxel (voxel centres lie half a voxel inside the boundary), is
+the annulus. Sizes as in :mod:`.section`; the anteroposterior (septal-lateral, AP) diameter is the
+outline's width towards the aortic annulus centre (the anterior horn of the "D" lies at the
+aorto-mitral continuity), the intercommissural (IC) diameter its width perpendicular to AP.
+
+This needs the LV myocardium labelled (as the heart module and the phantom do): without it every LV
+boundary voxel near the LA would count.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage
+from skimage import measure as skmeasure
+
+from .. import labels
+from ..errors import CardiacInputError
+from ..imaging.volume import Volume
+from .plane import Plane
+from .section import Section, outline_metrics, smooth_outline
+
+logger = logging.getLogger(__name__)
+
+PIXEL_MM = 0.25
+
+
+def offset_outline(xy: np.ndarray, distance_mm: float) -> np.ndarray:
+    """A closed 2D outline moved ``distance_mm`` along its outward normals (mm)."""
+    tangent = np.roll(xy, -1, axis=0) - np.roll(xy, 1, axis=0)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-12)
+    normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
+    x, y = xy[:, 0], xy[:, 1]
+    if np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)) < 0:  # clockwise: flip to outward
+        normal = -normal
+    return xy + distance_mm * normal
+
+
+def mitral_orifice(labelmap: Volume, plane: Plane, reach_mm: float = 10.0) -> Section:
+    """The mitral annulus outline in ``plane`` (the LV-LA interface plane, LPS mm); see the module
+    docstring. Raises :class:`CardiacInputError` when the LV does not face the LA."""
+    a = labelmap.array
+    lv = a == labels.LV_BLOOD_POOL
+    la = a == labels.LA
+    if not lv.any() or not la.any():
+        raise CardiacInputError(
+            "the label map lacks the LV blood pool or the LA; place the mitral points by hand"
+        )
+    box = ndimage.find_objects(la.astype(np.uint8))[0]
+    pad = [int(np.ceil(reach_mm / s)) + 2 for s in labelmap.spacing[::-1]]
+    box = tuple(slice(max(sl.start - p, 0), sl.stop + p) for sl, p in zip(box, pad))
+    lv, la, sub = lv[box], la[box], a[box]
+    near = ndimage.distance_transform_edt(~la, sampling=labelmap.spacing[::-1]) <= reach_mm
+    cross = ndimage.generate_binary_structure(3, 1)
+    face = lv & ~ndimage.binary_erosion(lv, cross, border_value=1)
+    open_side = ndimage.binary_dilation((sub == 0) | la, cross)
+    idx = np.argwhere(face & open_side & near)
+    if len(idx) < 20:
+        raise CardiacInputError("the LV blood pool does not face the LA (no mitral orifice found)")
+    idx += np.array([sl.start for sl in box])
+    uv = plane.to_plane_coords(labelmap.index_to_lps(idx[:, ::-1].astype(float)))
+    lo = uv.min(axis=0) - 5.0
+    ij = np.round((uv - lo) / PIXEL_MM).astype(int)
+    img = np.zeros(tuple(ij.max(axis=0) + 11), bool)
+    img[ij[:, 0], ij[:, 1]] = True
+    img = ndimage.binary_fill_holes(ndimage.binary_closing(img, iterations=int(2.5 / PIXEL_MM)))
+    pieces, n = ndimage.label(img)
+    if n == 0:
+        raise CardiacInputError("no mitral orifice outline")
+    largest = pieces == 1 + int(np.argmax(ndimage.sum(img, pieces, range(1, n + 1))))
+    contour = max(skmeasure.find_contours(np.pad(largest, 1).astype(float), 0.5), key=len) - 1
+    outline = smooth_outline(contour * PIXEL_MM + lo, window_mm=1.5 * max(labelmap.spacing))
+    # the iso-line lies half a pixel outside the outermost centres; the boundary half a voxel
+    grow = 0.5 * float(np.mean(labelmap.spacing)) - 0.5 * PIXEL_MM
+    return outline_metrics(offset_outline(outline, grow), plane)
