@@ -112,3 +112,47 @@ def test_every_clinical_command_takes_store_and_case(command):
     assert res.exit_code == 0
     for option in ("--store", "--key-file", "--user", "--totp", "--case"):
         assert option in res.output, (command, option)
+
+
+def test_measure_in_store_equals_file_mode(setup, tmp_path):
+    """A folder argument (prefix) stages every object under it; the default output inside the case
+    folder comes back as an object."""
+    import json
+
+    from CardiacPlanningLib.security.workflow_soak import make_inputs
+
+    root, ct = setup
+    inputs = make_inputs(tmp_path / "inputs")  # writes coronary_centerlines.json (and small scans)
+    case = tmp_path / "case"
+    (case / "labels").mkdir(parents=True)
+    Volume.read(ct).write(case / "ct.nii.gz")
+    labels = CliRunner().invoke(
+        cli, ["heart", str(ct), "--out", str(case / "labels" / "phase_00.nii.gz"), "--quiet"]
+    )
+    assert labels.exit_code == 0, labels.output
+    (case / "coronary_centerlines.json").write_bytes(inputs["centerlines"].read_bytes())
+    ws = Workstation.open(root / "store", PASSPHRASE, hash_iterations=1000)
+    store = ws.store(ws.login("doc", PASSWORDS["doc"]))
+    store.put_volume("C2", "m/ct.nii.gz", Volume.read(case / "ct.nii.gz"))
+    store.put_volume("C2", "m/labels/phase_00.nii.gz", Volume.read(case / "labels" / "phase_00.nii.gz"))
+    store.put_bytes(
+        "C2", "m/coronary_centerlines.json", inputs["centerlines"].read_bytes(), "application/json"
+    )
+    ws.close()
+    res = _run(setup, "doc", "measure", "m", "--procedure", "pci", "--case", "C2", "--quiet")
+    assert res.exit_code == 0, res.output
+    plain = CliRunner().invoke(cli, ["measure", str(case), "--procedure", "pci", "--quiet"])
+    assert plain.exit_code == 0, plain.output
+    ws = Workstation.open(root / "store", PASSPHRASE, hash_iterations=1000)
+    store = ws.store(ws.login("doc", PASSWORDS["doc"]))
+    stored = json.loads(store.get_bytes("C2", "m/measurements_pci.json")[0])
+    assert sorted(store.list_objects("C2")) == [
+        "m/coronary_centerlines.json",
+        "m/ct.nii.gz",
+        "m/labels/phase_00.nii.gz",
+        "m/measurements_pci.json",
+    ]  # inputs unchanged, only the new file was saved
+    ws.close()
+    expected = json.loads((case / "measurements_pci.json").read_text(encoding="utf-8"))
+    assert stored["pci"] == expected["pci"] and stored["volumes_ml"] == expected["volumes_ml"]
+    assert stored["pci"]  # the stenosis of the centreline was measured
