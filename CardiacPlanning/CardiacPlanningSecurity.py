@@ -138,6 +138,34 @@ class CardiacPlanningSecurityLogic:
         """The case store seen by the logged-in user (every operation permission-checked and audited)."""
         return self.workstation.store(self.requireSession())
 
+    # -- cases in the store (volumes and segmentations; decrypted only in memory) ----------------------
+    def listCases(self) -> list:
+        return self.caseStore().list_cases()
+
+    def listObjects(self, caseId: str) -> list:
+        return self.caseStore().list_objects(caseId)
+
+    def loadFromStore(self, caseId: str, name: str, asSegmentation: bool = False):
+        """A stored volume as a scalar volume node, or (``asSegmentation``) a stored label map as a
+        segmentation node named from the label table. Read permission-checked and audited."""
+        from CardiacPlanningLib import mrml
+
+        volume = self.caseStore().get_volume(caseId, name)
+        if asSegmentation:
+            return mrml.labelmap_to_segmentation(volume, slicer.mrmlScene, name=name)
+        return mrml.volume_to_node(volume, slicer.mrmlScene, name=name)
+
+    def saveToStore(self, caseId: str, name: str, node) -> str:
+        """Save a volume node, or a segmentation node as a label map, encrypted as object ``name``
+        of case ``caseId`` (no file is written). Returns the SM3 of the stored file."""
+        from CardiacPlanningLib import mrml
+
+        if node is None:
+            raise CardiacPlanningError("choose the volume or segmentation to save")
+        isSegmentation = node.IsA("vtkMRMLSegmentationNode")
+        volume = mrml.segmentation_to_labelmap(node) if isSegmentation else mrml.node_to_volume(node)
+        return self.caseStore().put_volume(caseId, name, volume)
+
     # -- audit viewer ---------------------------------------------------------------------------------
     def canViewAudit(self) -> bool:
         return self.session is not None and self.workstation.guard(self.session).allows("audit.read")
@@ -337,6 +365,8 @@ class SecurityPanel:
         for label, slot in (
             ("Log in...", self.onLogin),
             ("Log out", self.onLogout),
+            ("Open case...", self.onOpen),
+            ("Save to case...", self.onSave),
             ("Audit log...", self.onAudit),
         ):
             button = qt.QPushButton(label)
@@ -357,6 +387,26 @@ class SecurityPanel:
     def onLogout(self) -> None:
         self.logic.logout()
         self.refresh()
+
+    def onOpen(self) -> None:
+        with slicer.util.tryWithErrorDisplay("Cannot open the case.", waitCursor=True):
+            case = qt.QInputDialog.getItem(None, "Open case", "Case:", self.logic.listCases(), 0, False)
+            objects = self.logic.listObjects(case) if case else []
+            name = case and qt.QInputDialog.getItem(None, case, "Object:", objects, 0, False)
+            if name:
+                isLabels = "label" in name.lower() or "seg" in name.lower()
+                node = self.logic.loadFromStore(case, name, asSegmentation=isLabels)
+                if not isLabels:
+                    slicer.util.setSliceViewerLayers(background=node, fit=True)
+
+    def onSave(self) -> None:
+        with slicer.util.tryWithErrorDisplay("Cannot save to the case.", waitCursor=True):
+            classes = ("vtkMRMLScalarVolumeNode", "vtkMRMLSegmentationNode")
+            nodes = {n.GetName(): n for c in classes for n in slicer.util.getNodesByClass(c)}
+            nodeName = qt.QInputDialog.getItem(None, "Save to case", "Node:", sorted(nodes), 0, False)
+            case = nodeName and qt.QInputDialog.getText(None, "Save to case", "Case id (pseudonymous):")
+            if case:
+                self.logic.saveToStore(case, nodeName, nodes[nodeName])
 
     def onAudit(self) -> None:
         if not self.logic.canViewAudit():

@@ -194,3 +194,35 @@ def test_module_logic_shares_the_security_logic_and_guards_the_application(slice
     assert manager.autoUpdateCheck is False
     slicer_app.mrmlScene.Clear(0)
     assert manager.autoUpdateCheck is True
+
+
+def test_open_and_save_case_objects_from_slicer(slicer_app, security, store):
+    from CardiacPlanningLib import labels as lbl
+    from CardiacPlanningLib import mrml
+    from CardiacPlanningLib.imaging.volume import Volume
+
+    logic, _ = _logic(security, store)
+    logic.login("doc", PASSWORDS["doc"])
+    slicer_app.mrmlScene.Clear(0)
+    array = np.zeros((4, 5, 6), np.int16)
+    array[1:3, 1:4, 2:5] = lbl.RV  # 2*3*3 = 18 voxels
+    ct = Volume(np.arange(120, dtype=np.int16).reshape(4, 5, 6), (0.5, 0.6, 1.2), (10.0, -5.0, 3.0))
+    labels = ct.with_array(array)
+    node = mrml.volume_to_node(ct, slicer_app.mrmlScene, "ct")
+    segmentation = mrml.labelmap_to_segmentation(labels, slicer_app.mrmlScene, "seg")
+    logic.saveToStore("CASE-S", "ct", node)
+    logic.saveToStore("CASE-S", "heart labels", segmentation)
+    assert logic.listCases() == ["CASE-S"] and logic.listObjects("CASE-S") == ["ct", "heart labels"]
+    slicer_app.mrmlScene.Clear(0)
+    back = mrml.node_to_volume(logic.loadFromStore("CASE-S", "ct"))
+    assert np.array_equal(back.array, ct.array) and np.allclose(back.spacing, ct.spacing)
+    assert np.allclose(back.origin, ct.origin)
+    seg = logic.loadFromStore("CASE-S", "heart labels", asSegmentation=True)
+    assert seg.GetSegmentation().GetNumberOfSegments() == 1
+    assert int((mrml.segmentation_to_labelmap(seg).array == lbl.RV).sum()) == 18
+    reads = [(r["action"], r["object"]) for r in logic.workstation.audit.records() if r["operator"] == "doc"]
+    assert ("case.write", "CASE-S/heart labels") in reads and ("case.read", "CASE-S/ct") in reads
+    with pytest.raises(Exception, match="choose the volume"):
+        logic.saveToStore("CASE-S", "x", None)
+    slicer_app.mrmlScene.Clear(0)
+    logic.close()
