@@ -106,6 +106,14 @@ class EditPanel:
         try:
             self.ctx.seats.touch()
             lps = self.editing.display_to_lps(view, xy_points)
+            logger.info(
+                "stroke on view %d: display %s..%s -> LPS %s..%s",
+                view,
+                xy_points[0],
+                xy_points[-1],
+                lps[0].round(1),
+                lps[-1].round(1),
+            )
             label = self.state.edit_label
             tool = self.state.edit_tool
             n = self.editing.stroke(

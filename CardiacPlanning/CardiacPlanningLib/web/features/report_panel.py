@@ -1,7 +1,7 @@
 """The "Report" panel of the browser review: the planning reports stored with the open case, a preview
 of the PDF's first page, and downloads of the PDF and the HL7 CDA through ``GET /download/report``
-(``?procedure=tavr&format=pdf|cda``, optional ``case=``; role-checked: researchers only
-de-identified cases, administrators nothing; every hand-out and refusal audited).
+(``?procedure=tavr&format=pdf|cda``, of the open case; role-checked: researchers only de-identified
+cases, administrators nothing; every hand-out and refusal audited).
 
 Element ids: ``report-message``, ``report-procedure``, ``report-preview-button``, ``report-preview``,
 ``report-download-pdf``, ``report-download-cda``.
@@ -20,19 +20,21 @@ from .ui_common import guarded
 logger = logging.getLogger(__name__)
 
 
-def _route_action(_ctx) -> str:
-    # the least an export needs (clinicians and researchers pass, administrators get 403 here);
-    # the case's own action (export.identified for an identified case) is checked by the producer
-    return "export.deidentified"
+def _route_action(ctx) -> str:
+    """The export a report download of the open case is: de-identified case -> export.deidentified
+    (clinicians, researchers), identified case or no case open -> export.identified (clinicians)."""
+    case = ctx.case
+    if case is not None and ctx.store.is_deidentified(case.case_id):
+        return "export.deidentified"
+    return "export.identified"
 
 
 def _produce(ctx, request) -> Download:
-    case_id = request.query.get("case") or (ctx.case.case_id if ctx.case else "")
-    if not case_id:
-        raise CardiacInputError("open a case first (or name it with ?case=)")
+    if ctx.case is None:
+        raise CardiacInputError("open a case first")
     procedure = request.query.get("procedure", "")
     fmt = request.query.get("format", "pdf")
-    got = ReportAccess(ctx.store, case_id).download(procedure, fmt, record=False)
+    got = ReportAccess(ctx.store, ctx.case.case_id).download(procedure, fmt, record=False)
     return Download(got.data, got.filename, got.mime)
 
 
