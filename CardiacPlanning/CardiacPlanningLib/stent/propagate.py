@@ -104,15 +104,37 @@ def _box_points(rec: Reconstruction, volume: Volume) -> np.ndarray:
     return volume.index_to_lps(corners)
 
 
-def _region(volume: Volume, predicted: Reconstruction, labels, label: int | None, name: str) -> Region:
+def _region(volume: Volume, predicted: Reconstruction, labels, label, name: str, margin_mm: float) -> Region:
     if labels is not None and label is not None:
         return region_from_label(volume, labels, label, name=name)
-    return region_from_points(volume, _box_points(predicted, volume), margin_mm=4.0, name=name)
+    return region_from_points(volume, _box_points(predicted, volume), margin_mm=margin_mm, name=name)
 
 
 def _fit(volume, predicted, algorithm, kind, labels, label, name):
-    region = _region(volume, predicted, labels, label, name)
+    """The algorithm's fit near ``predicted``: first within 6 mm of it (the device may have moved
+    that far since the neighbouring phase), then within 2.5 mm of that first fit."""
+    first = _fit_near(volume, predicted, "tube_fit", kind, labels, label, name, 6.0)[0]
+    return _fit_near(volume, first, algorithm, kind, labels, label, name, 2.5)
+
+
+def _fit_near(volume, predicted, algorithm, kind, labels, label, name, margin_mm):
+    """The algorithm's fit in the region around ``predicted``: metal farther than ``margin_mm`` from
+    the predicted envelope (radially or past its ends) is ignored and the fit starts from the
+    predicted axis, so a partly cut lattice or other bright tissue in the box cannot tilt it."""
+    region = _region(volume, predicted, labels, label, name, margin_mm + 1.0)
     metal = detect_metal(region, kind)
+    axis = CurvedAxis(predicted.axis)
+    kji = np.argwhere(metal.excess > 0)
+    s, x, y = axis.project(region.ct.index_to_lps(kji[:, ::-1].astype(float)))
+    reach = np.interp(
+        np.clip(s, 0, axis.length), _arc(np.asarray(predicted.axis, float)), predicted.radius_profile
+    )
+    far = (np.hypot(x, y) > reach + margin_mm) | (s < -margin_mm) | (s > axis.length + margin_mm)
+    metal.excess[tuple(kji[far].T)] = 0.0
+    metal.mask &= metal.excess > 0
+    if not metal.mask.any():
+        raise NoDeviceFoundError(f"no device found in {name}: no metal near the predicted device")
+    metal.cache["initial_axis"] = axis.extended(3.0)
     return ALGORITHMS[algorithm](region.ct, metal), region, metal
 
 
