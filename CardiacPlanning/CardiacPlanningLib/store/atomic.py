@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +23,7 @@ from .errors import StoreWriteError
 logger = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".tmp-"
+WRITE_AHEAD = 2  # pieces waiting for the writer thread (bounded memory)
 
 _REASONS = {
     errno.ENOSPC: "the disk is full",
@@ -82,10 +84,10 @@ _start_writeback = _writeback_starter()
 
 def _pipelined_write(fd: int, pieces: Iterable[bytes], observe: Callable[[bytes], None] | None) -> None:
     """Write ``pieces`` to ``fd`` on a worker thread (calling ``observe`` on each first, e.g. a hash
-    update), while the caller's generator produces the next piece. OpenSSL (SM4-GCM, SM3) and
-    ``os.write`` release the GIL, so producing piece i+1 overlaps hashing and writing piece i: a
-    store write costs about max(encryption, hashing + write) instead of their sum. At most one piece
-    waits (bounded memory); one worker keeps the order. Errors surface here, in the caller."""
+    update), while the caller's generator produces the next pieces. OpenSSL (SM4-GCM, SM3) and
+    ``os.write`` release the GIL, so producing piece i+1 overlaps hashing and writing piece i: a store
+    write costs about max(encryption, hashing + write) instead of their sum. At most ``WRITE_AHEAD``
+    pieces wait (bounded memory); one worker keeps the order. Errors surface here, in the caller."""
 
     offset = 0
 
@@ -99,15 +101,15 @@ def _pipelined_write(fd: int, pieces: Iterable[bytes], observe: Callable[[bytes]
         offset += len(piece)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atomic-write") as pool:
-        pending = None
+        pending: deque = deque()
         try:
             for piece in pieces:
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(consume, piece)
+                if len(pending) >= WRITE_AHEAD:
+                    pending.popleft().result()
+                pending.append(pool.submit(consume, piece))
         finally:
-            if pending is not None:
-                pending.result()
+            while pending:
+                pending.popleft().result()
 
 
 def atomic_write(

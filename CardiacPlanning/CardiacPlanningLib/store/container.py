@@ -55,6 +55,7 @@ MAGIC2 = b"CPSTORE2"
 SEGMENT = 4 << 20  # version 2 segment size (plaintext bytes); each is one SM4-GCM message
 PREFIX_BYTES = 8
 ENCRYPT_THREADS = 2  # segments encrypted at once (OpenSSL releases the GIL)
+AHEAD = 2  # further segments queued, so a thread that gets a core late does not stall the others
 
 
 def _segment_aad(aad: bytes, index: int, final: bool) -> bytes:
@@ -91,8 +92,8 @@ def _segments(prefix_plain: bytes, data) -> Iterator[memoryview | bytes]:
 def seal_iter(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> Iterator[bytes]:
     """Encrypt ``data`` + ``meta`` for object ``obj`` of case folder ``case`` (format version 2),
     yielding the file in pieces (header + key section + nonce prefix, then one piece per segment,
-    in order) so the caller can hash and write them as they come. Up to ``ENCRYPT_THREADS`` segments
-    are encrypted at once; at most that many wait in memory."""
+    in order) so the caller can hash and write them as they come. ``ENCRYPT_THREADS`` segments
+    are encrypted at once; at most ``ENCRYPT_THREADS + AHEAD`` wait in memory."""
     header = json.dumps(
         {
             "v": 2,
@@ -119,7 +120,7 @@ def seal_iter(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> It
             pending.append(
                 pool.submit(_encrypt_segment, file_key, prefix, aad, index, index == count - 1, plain)
             )
-            if len(pending) >= ENCRYPT_THREADS:
+            if len(pending) >= ENCRYPT_THREADS + AHEAD:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
