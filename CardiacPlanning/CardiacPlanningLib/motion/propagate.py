@@ -3,7 +3,11 @@
 For every phase ``p`` the reference phase is registered *directly* to ``p`` (:mod:`.register`), so
 errors do not accumulate along the cycle (no chaining); the registration of ``p`` only *starts*
 from the field of its neighbour towards the reference, which shortens convergence. The reference
-labels are warped with linear interpolation of one-hot masks (:mod:`.warp`), keeping their values.
+labels are warped with linear interpolation of one-hot masks (:mod:`.warp`), keeping their values;
+a structure cut by the scan's edge (the aorta or pulmonary artery leaving the field of view) is taken
+to continue beyond it, so the part that moves into the image in another phase is labelled. Each
+phase's contrast-enhanced blood is scaled to the reference's before registering
+(:func:`.register.match_contrast`), since contrast arrival differs between the phases of a study.
 
 Memory: one phase is read at a time and immediately cropped to the box around the labels (plus a
 margin); the registration runs on that crop at ``settings.spacing_mm``; only the reference crop,
@@ -123,13 +127,14 @@ def propagate_labels(
     field_files: list[Path | None] = [None] * n
     volumes: list[dict[int, float] | None] = [None] * n
     seconds = [0.0] * n
+    cpu_seconds = [0.0] * n
     label_files[reference] = _write_labels(out, reference, geometry, labels_arr)
     volumes[reference] = label_volumes_ml(labels_arr, labels_vol.spacing, values)
     fields: dict[int, sitk.Image] = {}
     order = visiting_order(n, reference)
     for step, (p, prev) in enumerate(order):
         sub = prog.sub(0.02 + 0.96 * step / max(len(order), 1), 0.02 + 0.96 * (step + 1) / max(len(order), 1))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sub(0.0, f"phase {series[p].label}: reading ({step + 1}/{len(order)})")
         vol = series[p].load()
         if vol.shape != full_shape:
@@ -144,7 +149,7 @@ def propagate_labels(
             ref_img, moving_img, settings, initial_field=fields.get(prev), progress=sub.sub(0.1, 0.85)
         )
         sub(0.85, f"phase {series[p].label}: warping labels")
-        warped = warp_labels(ref_labels_crop, u)
+        warped = warp_labels(ref_labels_crop, u, extend_edges=True)
         full = np.zeros(full_shape, dtype=labels_arr.dtype)
         full[box] = warped.labels.array
         label_files[p] = _write_labels(out, p, geometry, full)
@@ -157,6 +162,7 @@ def propagate_labels(
         if _done_with(prev, order, step):
             fields.pop(prev, None)  # keep only fields that a later phase starts from
         seconds[p] = time.perf_counter() - t0
+        cpu_seconds[p] = time.process_time() - c0
         logger.info("phase %s propagated in %.1f s", series[p].label, seconds[p])
 
     curves = VolumeCurves(
@@ -172,6 +178,7 @@ def propagate_labels(
         "settings": asdict(settings),
         "seconds_per_phase": [round(s, 2) for s in seconds],
         "mean_seconds_per_propagated_phase": round(float(np.mean(timed)), 2) if timed else 0.0,
+        "cpu_seconds_per_phase": [round(s, 2) for s in cpu_seconds],  # all threads of the process
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         **curves.summary(),
     }
