@@ -17,6 +17,7 @@ from ..mrml import prepare_scene
 from ..progress import Progress
 from ..security.errors import PermissionDenied, SessionExpired
 from ..security.workstation import Workstation
+from ..store.errors import NotFoundError
 from . import auth, cases
 from .context import FEATURES, ReviewContext, install_features
 from .downloads import add_builtin_downloads, download_handler
@@ -116,17 +117,20 @@ class ReviewApp:
         app.router.add_get("/download/{name}", download_handler(self.ctx))
 
     def _on_ready(self, **_kwargs) -> None:
-        asyncio.get_event_loop().create_task(self._idle_watch())
+        loop = asyncio.get_event_loop()
+        loop.create_task(self._idle_watch())
+        # make the default layout's views while the first user logs in (a few seconds each)
+        loop.call_later(0.1, self.viewer.ensure_views, motion_views.MIN_VIEWS)
 
     async def _idle_watch(self) -> None:
         while True:
             await asyncio.sleep(IDLE_CHECK_S)
             self.seats.expire_if_idle()
 
-    async def _disconnect_clients(self) -> None:
+    @staticmethod
+    async def _disconnect_clients(seat: auth.Seat) -> None:
         await asyncio.sleep(0.5)  # let the "session ended" state reach the page (it redirects)
-        for handler in getattr(self._wslink, "_ws_handlers", []):
-            await handler.disconnectClients()
+        seat.close_sockets()
 
     def start(self, host: str, port: int, tls_cert: str | None = None, tls_key: str | None = None, **kw):
         """Serve (blocking). trame reads its options from the command line: give it only ours."""
@@ -161,7 +165,7 @@ class ReviewApp:
         self.ctx.fire(self.ctx.on_seat_ended)
         logger.info("seat of %s ended: %s", seat.username, reason)
         if self._wslink is not None:
-            asyncio.get_event_loop().create_task(self._disconnect_clients())
+            asyncio.get_event_loop().create_task(self._disconnect_clients(seat))
 
     def _refresh_cases(self, seat: auth.Seat) -> None:
         if seat.session.must_change_password:
@@ -230,13 +234,21 @@ class ReviewApp:
                 "success",
                 f"opened in the browser review: {index.phases} phases, views {shown}",
             )
-        except (CardiacPlanningError, PermissionDenied) as exc:
+        except (PermissionDenied, NotFoundError):
+            # one answer for "absent" and "not allowed": a role learns nothing of cases it may not see
             with self.state:
-                self.state.busy = False
+                self.state.busy, self.state.busy_message = False, ""
+                self.state.error = (
+                    "This case cannot be opened: it does not exist or your role may not open it."
+                )
+            return
+        except CardiacPlanningError as exc:
+            with self.state:
+                self.state.busy, self.state.busy_message = False, ""
                 self.state.error = str(exc).splitlines()[0]
             return
         with self.state:
-            self.state.busy = False
+            self.state.busy, self.state.busy_message = False, ""
             self.state.page = "viewer"
             self.state.case_id = index.case_id
             self.state.n_phases = index.phases

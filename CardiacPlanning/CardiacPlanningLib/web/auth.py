@@ -31,6 +31,7 @@ from ..store.store import CaseStore
 logger = logging.getLogger(__name__)
 
 COOKIE = "cp_session"
+SEAT_KEY = web.RequestKey("seat", object)  # request[SEAT_KEY]: the Seat the gate let through
 PUBLIC_PATHS = frozenset({"/login", "/favicon.ico"})
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -49,6 +50,15 @@ class Seat:
     guard: SessionGuard
     store: CaseStore
     data: dict = field(default_factory=dict)  # per-seat scratch space for features
+    sockets: list = field(default_factory=list)  # the websocket requests of this seat
+
+    def close_sockets(self) -> None:
+        """Drop this seat's websocket connections (the page then shows the login)."""
+        for request in self.sockets:
+            transport = request.transport
+            if transport is not None:
+                transport.close()
+        self.sockets = []
 
     @property
     def username(self) -> str:
@@ -202,12 +212,15 @@ def gate_middleware(seats: SeatManager, tls: bool):
                 if request.path in ("/", "/index.html"):
                     raise web.HTTPFound("/login")
                 raise web.HTTPUnauthorized(text="log in first", headers=SECURITY_HEADERS)
-            request["seat"] = seat
+            request[SEAT_KEY] = seat
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                seat.sockets.append(request)  # closed when the seat ends
         response = await handler(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        if tls:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if not response.prepared:
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+            if tls:
+                response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
     return gate
