@@ -50,7 +50,6 @@ def _key_aad(case: str, obj: str) -> bytes:
     return f"filekey|{case}|{obj}".encode()
 
 
-CHUNK = 4 << 20  # version 1: encrypt in 4 MiB pieces (no copy of the whole object)
 MAGIC2 = b"CPSTORE2"
 SEGMENT = 4 << 20  # version 2 segment size (plaintext bytes); each is one SM4-GCM message
 PREFIX_BYTES = 8
