@@ -179,3 +179,31 @@ def test_nrrd_download_keeps_voxels_and_lps_geometry(tmp_path):
     assert image.GetOrigin() == pytest.approx((3.0, -4.0, 10.0))
     assert np.asarray(image.GetDirection()).reshape(3, 3) == pytest.approx(direction)
     assert json.loads(json.dumps({"ok": True}))["ok"]
+
+
+def test_demo_stage_stores_the_4d_case_and_says_how_to_open_it(tmp_path):
+    import web_fixtures as wf
+
+    from CardiacPlanningLib.progress import Progress
+    from CardiacPlanningLib.security import demo_stage as security_stage
+    from CardiacPlanningLib.web import demo_stage
+
+    security_stage.run(tmp_path / "security", Progress(), {})
+    files = wf.write_synthetic_case(tmp_path / "phantom")["files"]["phases"]
+    context = {
+        "phantom": {
+            "ct": [p["ct"] for p in files],
+            "labels": [p["labels"] for p in files],
+            "percent": [p["percent"] for p in files],
+        }
+    }
+    out = demo_stage.run(tmp_path / "review", Progress(), context)
+    assert (out["case"], out["phases"], out["end_diastole"], out["end_systole"]) == ("DEMO-4D", 4, 0, 2)
+    assert "cardiac-planning serve --store" in out["open_in_browser"] and "demo_doc" in out["open_in_browser"]
+    ws = Workstation.open(tmp_path / "security" / "store", security_stage.DEMO_PASSPHRASE)
+    try:
+        store = ws.store(ws.login("demo_doc", security_stage.DEMO_PASSWORDS["demo_doc"]))
+        listed = {c.case_id: c.phases for c in cases.list_reviewable(store)}
+        assert listed["DEMO-4D"] == 4 and listed["DEMO-0001"] == 1  # the security stage's one phase
+    finally:
+        ws.close()

@@ -29,6 +29,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("heart", "heart.demo_stage", "run"),
     ("report", "report.demo_stage", "run"),  # after the analysis stages: it reports on their outputs
     ("security", "security.demo_stage", "run"),  # last: stores the case and report encrypted, backs up
+    ("review", "web.demo_stage", "run"),  # the 4D case into that store; prints how to open it in a browser
 ]
 
 
@@ -73,3 +74,6 @@ def demo(out_dir: Path, quiet: bool) -> None:
     click.echo(f"demo outputs written to {out_dir.resolve()}")
     for name, info in summary["stages"].items():
         click.echo(f"  {name}: {info['status']}")
+    for info in summary["stages"].values():
+        if info.get("open_in_browser"):
+            click.echo(info["open_in_browser"])
