@@ -41,14 +41,17 @@ from .section import MaskSampler, Section
 logger = logging.getLogger(__name__)
 
 CALCIUM = 14
+SEARCH_RADIUS_MM = 32.0  # in-plane reach of the sinus / STJ search sections (a root is < 50 mm wide)
 
 
-def _section_at(sampler: MaskSampler, plane: Plane, h: float, diameters: bool = True) -> Section | None:
-    """Section ``h`` mm above the annulus; searches (no diameters) sample every 0.5 mm, final
-    measurements every 0.3 mm."""
+def _section_at(
+    sampler: MaskSampler, plane: Plane, h: float, diameters: bool = True, radius_mm: float = 45.0
+) -> Section | None:
+    """Section ``h`` mm above the annulus within ``radius_mm`` of the root axis; searches (no
+    diameters) sample every 0.5 mm, final measurements every 0.3 mm."""
     try:
         step = 0.3 if diameters else 0.5
-        return sampler.section(plane.shifted(h), radius_mm=45.0, step_mm=step, diameters=diameters)
+        return sampler.section(plane.shifted(h), radius_mm=radius_mm, step_mm=step, diameters=diameters)
     except CardiacInputError as exc:
         logger.info("no section %.1f mm from the annulus: %s", h, exc)
         return None
@@ -57,7 +60,7 @@ def _section_at(sampler: MaskSampler, plane: Plane, h: float, diameters: bool = 
 def _refine(sampler, plane, best: tuple[float, Section], largest: bool) -> tuple[float, Section]:
     h0 = best[0]
     for h in np.arange(h0 - 0.75, h0 + 0.76, 0.25):
-        sec = _section_at(sampler, plane, float(h), diameters=False)
+        sec = _section_at(sampler, plane, float(h), diameters=False, radius_mm=SEARCH_RADIUS_MM)
         if sec is not None and (sec.area_mm2 > best[1].area_mm2) == largest:
             best = (float(h), sec)
     return best[0], _section_at(sampler, plane, best[0])
@@ -66,7 +69,7 @@ def _refine(sampler, plane, best: tuple[float, Section], largest: bool) -> tuple
 def _largest_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section] | None:
     best = None
     for h in np.arange(lo, hi + 1e-9, 1.0):
-        sec = _section_at(sampler, plane, float(h), diameters=False)
+        sec = _section_at(sampler, plane, float(h), diameters=False, radius_mm=SEARCH_RADIUS_MM)
         if sec is not None and (best is None or sec.area_mm2 > best[1].area_mm2):
             best = (float(h), sec)
     return _refine(sampler, plane, best, True) if best else None
@@ -74,23 +77,33 @@ def _largest_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section
 
 def _stj(sampler, plane, sinus_h: float) -> dict | None:
     """STJ height (ridge level) and section (see module docstring)."""
-    coarse = []  # 1 mm levels above the sinus
+    coarse: dict[float, Section] = {}  # 1 mm levels above the sinus, up to 6 mm past the knee
+    knee = None
     for h in np.arange(sinus_h + 1.0, sinus_h + 25.0 + 1e-9, 1.0):
-        sec = _section_at(sampler, plane, float(h), diameters=False)
+        sec = _section_at(sampler, plane, float(h), diameters=False, radius_mm=SEARCH_RADIUS_MM)
         if sec is None:
             break
-        coarse.append((float(h), sec))
+        coarse[round(float(h), 2)] = sec
+        levels = sorted(coarse)
+        d = np.array([coarse[k].area_diameter_mm for k in levels])
+        if knee is None and len(d) >= 3:
+            drop = d[:-1] - d[1:]  # fall of the diameter per mm going up
+            steepest = int(np.argmax(drop))
+            # the knee: the first level after the steepest fall where the fall has slowed to a quarter
+            # (once the sinus wall has fallen at >= 0.25 mm/mm)
+            flat = [i for i in range(steepest, len(drop)) if drop[i] < 0.25 * drop[steepest]]
+            knee = levels[flat[0]] if flat and drop[steepest] >= 0.25 else None
+        if knee is not None and h >= knee + 6.0:
+            break
     if len(coarse) < 3:
         return None
-    d = np.array([sec.area_diameter_mm for _, sec in coarse])
-    drop = d[:-1] - d[1:]  # fall of the diameter per mm going up
-    steepest = int(np.argmax(drop))
-    # the knee: the first level after the steepest fall where the fall has slowed to a quarter
-    flat = [i for i in range(steepest, len(drop)) if drop[i] < 0.25 * max(drop[steepest], 1e-6)]
-    knee = coarse[flat[0] if flat else int(np.argmin(d))]
+    if knee is None:
+        knee = min(coarse, key=lambda k: coarse[k].area_diameter_mm)
     levels, diam = [], []
-    for h in np.arange(max(sinus_h + 1.0, knee[0] - 5.0), knee[0] + 6.0 + 1e-9, 0.5):
-        sec = _section_at(sampler, plane, float(h), diameters=False)
+    for h in np.arange(max(sinus_h + 1.0, knee - 5.0), knee + 6.0 + 1e-9, 0.5):
+        sec = coarse.get(round(float(h), 2))
+        if sec is None:
+            sec = _section_at(sampler, plane, float(h), diameters=False, radius_mm=SEARCH_RADIUS_MM)
         if sec is not None:
             levels.append(float(h))
             diam.append(sec.area_diameter_mm)
@@ -98,10 +111,10 @@ def _stj(sampler, plane, sinus_h: float) -> dict | None:
         ridge = fit_ridge(levels, diam)
     except CardiacInputError as exc:
         logger.info("STJ ridge fit failed (%s); using the knee of the profile", exc)
-        sec = _section_at(sampler, plane, knee[0]) or knee[1]
-        return {"height_mm": knee[0], "section_height_mm": knee[0], "method": "knee", **sec.to_dict()}
+        sec = _section_at(sampler, plane, knee) or coarse[knee]
+        return {"height_mm": knee, "section_height_mm": knee, "method": "knee", **sec.to_dict()}
     guard = min(2.0 * ridge.sigma_mm, 3.0)
-    sec = _section_at(sampler, plane, ridge.level + guard) or knee[1]
+    sec = _section_at(sampler, plane, ridge.level + guard) or coarse[knee]
     return {
         "height_mm": ridge.level,
         "section_height_mm": ridge.level + guard,
