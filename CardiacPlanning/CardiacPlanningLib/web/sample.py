@@ -32,10 +32,11 @@ def make_review_store(
     passphrase: str = PASSPHRASE,
     key_iterations: int = 1000,
     hash_iterations: int = 2000,
+    deidentified_copy: bool = True,
 ) -> dict:
     """Create a store at ``root`` with :data:`USERS` (passwords already changed, so they can log in
     straight away) and, when ``phantom_meta`` (from ``generate_case``) is given, the phantom case
-    as :data:`IDENTIFIED_CASE` and :data:`DEID_CASE`. Returns what was made."""
+    as :data:`IDENTIFIED_CASE` and (``deidentified_copy``) :data:`DEID_CASE`. Returns what was made."""
     ws = Workstation.init(
         Path(root), passphrase, key_iterations=key_iterations, hash_iterations=hash_iterations
     )
@@ -54,8 +55,10 @@ def make_review_store(
             doc = ws.login("doc", USERS["doc"][1])
             store = ws.store(doc)
             meta = store_phantom_case(store, IDENTIFIED_CASE, phantom_meta, deidentified=False)
-            store_phantom_case(store, DEID_CASE, phantom_meta, deidentified=True)
-            cases = [IDENTIFIED_CASE, DEID_CASE]
+            cases = [IDENTIFIED_CASE]
+            if deidentified_copy:
+                store_phantom_case(store, DEID_CASE, phantom_meta, deidentified=True)
+                cases.append(DEID_CASE)
         else:
             meta = {}
     finally:
