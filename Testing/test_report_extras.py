@@ -106,10 +106,10 @@ def test_pci_report_with_cpr_stent_and_4d(tmp_path, case_dir):
     out = tmp_path / "out"
     res = generate_report(case_dir, "pci", out, formats=("pdf", "cda"))
     pics = out / "pictures"
-    for name in ("cpr_diseased_branches.png", "stent_scores.png", "volume_curves.png"):
+    for name in ("cpr_branches.png", "stent_scores.png", "volume_curves.png"):
         assert (pics / name).is_file(), name
     # the CPR shows the lumen (400 HU) along the centre row and background at the edges
-    with Image.open(pics / "cpr_diseased_branches.png") as im:
+    with Image.open(pics / "cpr_branches.png") as im:
         assert im.size[0] > 600 and im.size[1] > 150
     text = subprocess.run(["pdftotext", res["files"]["pdf"], "-"], capture_output=True, text=True).stdout
     measured = json.loads((out / "measurements.json").read_text())

@@ -124,18 +124,20 @@ def _pictures(
 
         branches = load_branches(files.centerlines)
         lesions = result["pci"]["lesions"]
-        if files.ct is not None and lesions:
-            png = pics.cpr_plot(
-                Volume.read(files.ct), branches, lesions, pic_dir / "cpr_diseased_branches.png"
-            )
-            if png:
-                out.append(
-                    Picture(
-                        png,
-                        "Straightened curved planar reformation of the diseased branches (lesions marked)",
-                        "病变分支拉直曲面重建图 (标出病变)",
-                    )
+        if files.ct is not None:
+            png = pics.cpr_plot(Volume.read(files.ct), branches, lesions, pic_dir / "cpr_branches.png")
+            if png and lesions:
+                caption = (
+                    "Straightened curved planar reformation of the diseased branches (lesions marked)",
+                    "病变分支拉直曲面重建图 (标出病变)",
                 )
+            else:
+                caption = (
+                    "Straightened curved planar reformation of the main branches",
+                    "主要分支拉直曲面重建图",
+                )
+            if png:
+                out.append(Picture(png, *caption))
         png = pics.diameter_profile_plot(branches, lesions, pic_dir / "lumen_profiles.png")
         out.append(Picture(png, "Lumen diameter along the diseased branches", "病变分支管腔直径曲线"))
     stent = extras.get("stent")

@@ -195,7 +195,8 @@ def cpr_plot(
     severe first, at most ``max_branches``): the CT resampled along each branch centreline (LPS mm)
     by :func:`CardiacPlanningLib.coronary.output.straightened_cpr` (10 mm either side, 0.25 mm),
     window 800/200 HU, distance from the branch start across, each lesion's extent marked and
-    labelled with its diameter stenosis. None when no branch has a lesion."""
+    labelled with its diameter stenosis; without lesions the first three branches. None without
+    branches."""
     from ..coronary.output import straightened_cpr
 
     names: list[str] = []
@@ -203,6 +204,8 @@ def cpr_plot(
         if les["branch"] not in names:
             names.append(les["branch"])
     names = [n for n in names if any(b.get("name") == n for b in branches)][:max_branches]
+    if not names:  # no lesion: the first (main) branches, as the lumen profile plot shows them
+        names = [str(b.get("name")) for b in branches[:3] if len(b.get("points", [])) >= 2]
     if not names:
         return None
     plt = _pyplot()
