@@ -161,7 +161,7 @@ def test_role_without_rights_cannot_open_or_download(page, server):
     wf.login(page, server.url, "aud", sample.USERS["aud"][1])
     page.wait_for_selector("#cases-message", timeout=30_000)
     assert "does not give access" in page.inner_text("#cases-message")
-    page.evaluate("window.trame.trigger('open_case', ['PHANTOM-4D'])")
+    wf.trigger(page, "open_case", "PHANTOM-4D")
     page.wait_for_selector("#error", timeout=30_000)
     assert "may not open it" in page.inner_text("#error")
     assert page.evaluate("window.trame.state.get('page')") == "cases"
@@ -171,7 +171,7 @@ def test_role_without_rights_cannot_open_or_download(page, server):
     wf.login(page, server.url, *RES)  # a researcher: de-identified cases only
     page.wait_for_selector("#case-list", timeout=30_000)
     assert "PHANTOM-4D" not in page.inner_text("#case-list")
-    page.evaluate("window.trame.trigger('open_case', ['PHANTOM-4D'])")
+    wf.trigger(page, "open_case", "PHANTOM-4D")
     page.wait_for_selector("#error", timeout=30_000)
     assert "may not open it" in page.inner_text("#error")
     _open(page, "RESEARCH-4D")
@@ -217,7 +217,7 @@ def test_no_route_or_state_gives_a_role_what_it_may_not_see(page, server, user):
     wf.login(page, server.url, user, sample.USERS[user][1])
     page.wait_for_function("window.trame && window.trame.state && window.trame.state.get('user')")
     for case_id in ("PHANTOM-4D", "RESEARCH-4D"):
-        page.evaluate(f"window.trame.trigger('open_case', ['{case_id}'])")
+        wf.trigger(page, "open_case", case_id)
         page.wait_for_timeout(300)
     page.wait_for_function("!window.trame.state.get('busy')", timeout=90_000)
     seen = json.dumps(page.evaluate("window.trame.state.state"))
@@ -240,8 +240,8 @@ def test_open_close_cycles_do_not_grow_memory(page, server):
     wf.login(page, server.url, *DOC)
     page.wait_for_selector("#open-PHANTOM-4D", timeout=30_000)
     sizes = []
-    for cycle in range(8):
-        page.evaluate("window.trame.trigger('open_case', ['PHANTOM-4D'])")
+    for cycle in range(6):
+        wf.trigger(page, "open_case", "PHANTOM-4D")
         page.wait_for_selector("#close-case", state="visible", timeout=90_000)
         wf.wait_views(page, 3)
         page.click("#close-case")

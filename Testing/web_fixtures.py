@@ -149,8 +149,20 @@ def chromium_available() -> bool:
     return Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is not None
 
 
+def trigger(page, name: str, *args) -> None:
+    """Call the server's trame trigger ``name`` from the page (does not wait for its answer)."""
+    page.evaluate("([n, a]) => { window.trame.trigger(n, a); }", [name, list(args)])
+
+
 def login(page, url: str, user: str, password: str):
-    page.goto(url + "/login")
+    for attempt in range(3):  # the page may be redirecting itself after a logout
+        try:
+            page.goto(url + "/login")
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(1000)
     page.fill("#username", user)
     page.fill("#password", password)
     page.click("#login-button")

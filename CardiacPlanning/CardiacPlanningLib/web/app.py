@@ -260,6 +260,12 @@ class ReviewApp:
             self._update_view_state()
             self.state.segments = self.viewer.segments()
         self.ctx.fire(self.ctx.on_case_opened)
+        # surfaces after the first slice images (they take seconds on a clinical grid)
+        asyncio.get_event_loop().call_later(0.5, self._surfaces)
+
+    def _surfaces(self) -> None:
+        if self.viewer.phase_views is not None:
+            self.viewer.update_3d()
 
     def close_case(self) -> None:
         self._stop_play()
@@ -295,6 +301,7 @@ class ReviewApp:
     def toggle_play(self) -> None:
         if self._play_task is not None:
             self._stop_play()
+            self._surfaces()  # the 3D view catches up with the phase shown
             return
         self.state.playing = True
         self._play_task = asyncio.get_event_loop().create_task(self._play())
@@ -322,7 +329,7 @@ class ReviewApp:
                 self.seats.touch()
             except SessionExpired:
                 return
-        self.viewer.show_step(int(cine_step or 0))
+        self.viewer.show_step(int(cine_step or 0), surfaces=self._play_task is None)
         self._update_view_state()
 
     def _update_view_state(self) -> None:
@@ -336,6 +343,11 @@ class ReviewApp:
         self.state.views_fov = self.viewer.fields_of_view()
 
     def _views_modified(self) -> None:
+        if self._play_task is None and self.seats.seat is not None:
+            try:  # zoom, pan, slice or window changes from the browser are activity
+                self.seats.touch()
+            except SessionExpired:
+                return
         if self._fov_pending:
             return
         self._fov_pending = True

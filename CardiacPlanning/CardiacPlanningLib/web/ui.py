@@ -3,7 +3,7 @@
 Element ids used by the browser tests: ``case-list``, ``open-<case id>``, ``close-case``,
 ``play``, ``step-slider``, ``phase-select``, ``apply-phases``, ``segment-<value>``, ``wl-<preset>``,
 ``views-fov`` (the phase views' field of view, mm), ``shown-phases``, ``user-name``, ``logout``,
-``error``; each view's container carries ``data-view="<Phase1..N or 1>"``.
+``error``; each view's container holds a hidden marker ``view-<Phase1..N or ThreeD>``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,7 @@ def view_label_ui(server, view_id: str, slicer_view) -> None:
         classes="text-caption",
         style="position:absolute;top:2px;left:6px;color:#ffd27f;pointer-events:none;",
     )
-    html.Div(
-        "",
-        attrs={"data-view": tag},
-        classes="cp-view-marker",
-        style="display:none",
-    )
+    html.Div("", id=f"view-{tag}", classes="cp-view-marker", style="display:none")
 
 
 def build_ui(app) -> object:

@@ -118,7 +118,7 @@ class CaseViewer:
                     progress=progress.sub(0.6, 0.9),
                 )
             self.case = index
-            shown = self.show_phases(view_phases)
+            shown = self.show_phases(view_phases, surfaces=False)
         except BaseException:
             self.close()
             raise
@@ -130,8 +130,9 @@ class CaseViewer:
         p = index.percents[k] if k < len(index.percents) else None
         return f"{p:g}%" if p is not None else str(k)
 
-    def show_phases(self, view_phases: list[int]) -> list[int]:
-        """Show ``view_phases`` (2-10 phase indices; one for a single-phase study) in linked views."""
+    def show_phases(self, view_phases: list[int], surfaces: bool = True) -> list[int]:
+        """Show ``view_phases`` (2-10 phase indices; one for a single-phase study) in linked views;
+        ``surfaces=False`` leaves the 3D surfaces to a later :meth:`update_3d` (slow on big grids)."""
         if self.sequence is None or self.case is None:
             raise CardiacInputError("open a case first")
         n = self.case.phases
@@ -156,7 +157,8 @@ class CaseViewer:
             self._observed.append((slice_node, slice_node.AddObserver("ModifiedEvent", self._views_modified)))
         self._fit_dims = None
         self._fit()
-        self._update_3d()
+        if surfaces:
+            self.update_3d()
         self._apply_visibility()
         self.set_window_level(*WINDOW_LEVEL_PRESETS["cardiac"])
         return view_phases
@@ -197,12 +199,14 @@ class CaseViewer:
         self.layouts.set_layout(EMPTY_LAYOUT)
 
     # -- interaction ------------------------------------------------------------------------------
-    def show_step(self, step: int) -> list[int]:
-        """Cine: advance every view by ``step`` phases (the segmentation follows)."""
+    def show_step(self, step: int, surfaces: bool = True) -> list[int]:
+        """Cine: advance every view by ``step`` phases (the segmentation follows; the 3D surfaces
+        too unless ``surfaces=False``, as during playback)."""
         if self.phase_views is None:
             raise CardiacInputError("open a case first")
         phases = self.phase_views.show_step(step)
-        self._update_3d()
+        if surfaces:
+            self.update_3d()
         self._apply_visibility()
         return phases
 
@@ -241,7 +245,7 @@ class CaseViewer:
             for segment_id, value in segment_label_values(node).items():
                 display.SetSegmentVisibility(segment_id, self.visible_labels.get(value, True))
 
-    def _update_3d(self) -> None:
+    def update_3d(self) -> None:
         """Surfaces (not volume rendering: software rendering is slow) of view 1's segmentation."""
         nodes = self._segmentation_nodes()
         if not nodes:
