@@ -15,12 +15,13 @@ from ..centerlines import branches_json, vessel_path
 from ..imaging.volume import Volume
 from ..markups import Markups, read_all_markups
 from ..progress import Progress, as_progress
+from .bridge import bridge_lesions
 from .centerline import trace_tree
 from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
 from .radius import refine_centerline
-from .segment import chamber_mask, segment_trees
+from .segment import MAX_TREE_ML, chamber_mask, extend_small_vessels, segment_trees
 from .stenosis import Lesion, find_lesions
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,20 @@ def reconstruct_coronaries(
         extend_to_point(volume, tm.masks, p, blood, tm.forbidden, label=f"path point {label!r}")
     timings["segmentation_s"] = time.perf_counter() - t0
     traced = {}
+    sp = np.asarray(volume.spacing, dtype=float)[::-1]
     for n, (tree, mask) in enumerate(tm.masks.items()):
         progress(0.5 + 0.2 * n, f"tracing the {tree} tree")
         traced[tree] = trace_tree(volume, mask, tm.seeds[tree], min_branch_mm=min_branch_mm)
+        others = np.zeros_like(mask)
+        for t, m in tm.masks.items():
+            if t != tree:
+                others |= m
+        added = bridge_lesions(volume, mask, others, traced[tree], blood, tm.forbidden, tm.excluded)
+        if added.any():  # the vessel beyond a tight lesion: grow it into its small vessels too
+            extend_small_vessels(volume, added, tuple(np.argwhere(added)[0]), blood, tm.excluded | others, sp)
+            if (mask | added).sum() * sp.prod() / 1e3 <= MAX_TREE_ML:
+                mask |= added
+            traced[tree] = trace_tree(volume, mask, tm.seeds[tree], min_branch_mm=min_branch_mm)
     for o in checked:  # the centerline starts at the marked ostium, not at the first grown voxel
         tb = traced.get(o.tree)
         if tb and np.linalg.norm(tb[0].points[0] - o.point) > 0.1:

@@ -33,17 +33,23 @@ def cross_sections(
     guess_mm: np.ndarray,
     blood_hu: float,
     step_mm: float = 0.15,
+    partial_volume: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """At each centerline point (LPS mm): (radius mm, lumen centroid LPS mm, clean) where ``clean``
     is False when the lumen region reaches the edge of the sampled disc (a bifurcation, the aortic
-    root, a neighbouring bright structure) so its centroid is not the vessel's."""
+    root, a neighbouring bright structure) so its centroid is not the vessel's.
+
+    Radius: sqrt(area / pi) of the region above the half-contrast level, or with ``partial_volume``
+    of the contrast mass ``sum clip((I - bg) / (blood - bg), 0, 1.5) dA`` over that region widened by
+    twice the voxel size (the blur tails; other bright regions excluded): blurring keeps the mass, so
+    small and narrowed lumens are not under-measured as they are at the half level."""
     pts = np.asarray(points, float)
     guess = np.asarray(guess_mm, float)
     if len(pts) == 0:
         return np.zeros(0), np.zeros((0, 3)), np.zeros(0, bool)
     if len(pts) > 64:  # bounded memory: the planes of 64 points at a time
         parts = [
-            cross_sections(volume, pts[i : i + 64], guess[i : i + 64], blood_hu, step_mm)
+            cross_sections(volume, pts[i : i + 64], guess[i : i + 64], blood_hu, step_mm, partial_volume)
             for i in range(0, len(pts), 64)
         ]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -61,6 +67,7 @@ def cross_sections(
     vals = ndi.map_coordinates(volume.array, ijk[:, ::-1].T, order=1, cval=-1000.0, output=np.float32)
     vals = vals.reshape(len(pts), len(g), len(g))
     c = len(g) // 2
+    tail_mm = 2.0 * float(max(volume.spacing))
     radius = np.empty(len(pts))
     centre = pts.copy()
     clean = np.zeros(len(pts), bool)
@@ -82,6 +89,12 @@ def cross_sections(
         area = float(np.count_nonzero(region)) * step_mm**2
         radius[i] = np.sqrt(area / np.pi)
         clean[i] = not (region & (rr > r_out - 2.0 * step_mm)).any()
+        if partial_volume:
+            tails = ndi.distance_transform_edt(~region, sampling=step_mm) <= tail_mm
+            others = ndi.distance_transform_edt((lab == 0) | region, sampling=step_mm) <= tail_mm
+            zone = tails & ~others & (rr <= ext)
+            w = np.clip((vals[i][zone] - bg) / max(blood_hu - bg, 1.0), 0.0, 1.5)
+            radius[i] = np.sqrt(float(w.sum()) * step_mm**2 / np.pi)
         if clean[i]:
             centre[i] = pts[i] + a[region].mean() * u[i] + b[region].mean() * v[i]
     return radius, centre, clean
@@ -147,7 +160,7 @@ def refine_centerline(
             shift[0] = 0.0
         pts = pts + shift
         guess = np.maximum(radius, 0.3)
-    radius, _, clean = cross_sections(volume, pts, guess, blood_hu)
+    radius, _, clean = cross_sections(volume, pts, guess, blood_hu, partial_volume=True)
     # junction sections hold the side branch too: take the radius from the clean ones around them
     good = clean & (radius <= 1.2 * ndi.median_filter(radius, size=9, mode="nearest"))
     if good.sum() >= 2:

@@ -29,6 +29,7 @@ from .inputs import Ostium
 logger = logging.getLogger(__name__)
 
 CALCIUM_ABOVE_BLOOD_HU = 250.0
+MAX_TREE_ML = 4.0  # a tree above this lumen volume has leaked
 # Frangi-type objectness (ITK ObjectnessMeasure, scaled by the largest eigenvalue) of the image
 # divided by the blood-pool HU: 0.067 is 30 at 450 HU blood, above the 99th percentile of fat and
 # myocardium and below the median on small coronaries.
@@ -62,6 +63,7 @@ class TreeMasks:
     threshold_hu: dict[str, float]
     calcium: np.ndarray
     forbidden: np.ndarray  # the aorta / chambers (opening mask), where no tree may grow
+    excluded: np.ndarray | None = None  # the opening mask with its safety margin, and calcium
 
 
 # Heart labels whose voxels no coronary enters: blood pools, aorta, pulmonary artery, appendage, veins.
@@ -98,7 +100,7 @@ def segment_trees(
     ostia: list[Ostium],
     max_radius_mm: float = 3.2,
     seed_search_mm: float = 5.0,
-    max_tree_ml: float = 4.0,
+    max_tree_ml: float = MAX_TREE_ML,
     progress: Progress | None = None,
     blocked: np.ndarray | None = None,
 ) -> TreeMasks:
@@ -154,7 +156,7 @@ def segment_trees(
     progress(0.7, "vesselness")
     for tree in masks:
         before = masks[tree].copy()
-        _extend_small_vessels(
+        extend_small_vessels(
             volume, masks[tree], seeds[tree], blood, big | calcium, sp, bridge=big & ~calcium
         )
         if masks[tree].sum() * sp.prod() / 1e3 > max_tree_ml:
@@ -174,7 +176,8 @@ def segment_trees(
             masks[tree] &= ~blocked
         masks[tree] = _keep_seed_component(masks[tree], seeds[tree])
     progress(1.0, "coronary lumen grown")
-    return TreeMasks(masks, seeds, thresholds, calcium, open0 if blocked is None else open0 | blocked)
+    forbidden = open0 if blocked is None else open0 | blocked
+    return TreeMasks(masks, seeds, thresholds, calcium, forbidden, big | calcium)
 
 
 def _split_shared(masks: dict, seeds: dict, sp: np.ndarray) -> None:
@@ -203,7 +206,7 @@ def _keep_seed_component(mask: np.ndarray, seed: tuple[int, int, int]) -> np.nda
     return comps == v
 
 
-def _extend_small_vessels(
+def extend_small_vessels(
     volume, mask, seed, blood, forbidden, sp, bridge=None, reach_mm: float = 10.0
 ) -> None:
     """Grow ``mask`` (in place) into tube-like voxels (vesselness) down to 25 % of the blood HU,

@@ -5,7 +5,8 @@ the healthy segments (iteratively reweighted: points more than 10 % below the fi
 the fit repeated), so tapering is followed and the narrowing itself does not pull the reference
 down. A lesion is a run
 of points with >= ``min_percent`` % diameter reduction; its degree is the maximal reduction
-(``100 (1 - r_min / r_ref)``) and its length the run's arc length (mm).
+(``100 (1 - r_min / r_ref)``) and its length the arc length (mm) between its shoulders, where the
+reduction falls below ``shoulder_percent``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def find_lesions(
     skip_start_mm: float = 2.0,
     skip_end_mm: float = 4.0,
     min_reference_mm: float = 0.75,
+    shoulder_percent: float = 10.0,
 ) -> list[Lesion]:
     """Lesions (>= ``min_percent`` % diameter reduction) along one centerline (LPS mm, radii mm).
 
@@ -93,11 +95,16 @@ def find_lesions(
         j = i
         while j + 1 < len(s) and narrow[j + 1]:
             j += 1
-        length = float(s[j] - s[i])
-        if length >= min_length_mm:
+        if float(s[j] - s[i]) >= min_length_mm:
             k = i + int(np.argmax(pct[i : j + 1]))
+            a, e = i, j  # the lesion runs from shoulder to shoulder, where the narrowing falls to 10 %
+            while a > 0 and pct[a - 1] >= shoulder_percent:
+                a -= 1
+            while e + 1 < len(s) and pct[e + 1] >= shoulder_percent:
+                e += 1
+            length = float(s[e] - s[a])
             out.append(
-                Lesion(branch, float(pct[k]), length, pts[k].copy(), float(ref[k]), float(r[k]), float(s[i]))
+                Lesion(branch, float(pct[k]), length, pts[k].copy(), float(ref[k]), float(r[k]), float(s[a]))
             )
         i = j + 1
     return out
