@@ -207,3 +207,14 @@ def test_demo_stage_stores_the_4d_case_and_says_how_to_open_it(tmp_path):
         assert listed["DEMO-4D"] == 4 and listed["DEMO-0001"] == 1  # the security stage's one phase
     finally:
         ws.close()
+
+
+def test_serve_needs_both_tls_files(tmp_path):
+    from click.testing import CliRunner
+
+    from CardiacPlanningLib.cli.main import cli
+
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not used")
+    result = CliRunner().invoke(cli, ["serve", "--store", str(tmp_path), "--tls-cert", str(cert)])
+    assert result.exit_code == 2 and "--tls-cert and --tls-key go together" in result.output
