@@ -81,7 +81,11 @@ def prepare(work: Path, args) -> Path:
         dicom=False,
     )
     t0 = time.perf_counter()
-    meta = generate_case(params, work / "phantom")
+    existing = work / "phantom" / "phantom.json"
+    if args.reuse and existing.exists():
+        meta = json.loads(existing.read_text(encoding="utf-8"))
+    else:
+        meta = generate_case(params, work / "phantom")
     if args.clinical:
         meta = _resampled(meta, work)
     print(f"case made in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -163,17 +167,15 @@ def measure(store: Path, args) -> dict:
 
 
 def _screenshot(page, args) -> None:
-    """Four phases (ED, ES and two more), cardiac window, then the screenshot."""
-    page.click("#phase-select")
+    """Four phases (ED, ES and two more spread over the cycle), then the screenshot."""
+    from CardiacPlanningLib.motion.views import choose_view_phases
+
+    titles = [c["title"] for c in page.evaluate("window.trame.state.get('phase_choices')")]
+    ed = next(k for k, t in enumerate(titles) if "ED" in t.split())
+    es = next(k for k, t in enumerate(titles) if "ES" in t.split())
+    phases = choose_view_phases(len(titles), ed, es, min(4, len(titles)))
+    page.evaluate("p => window.trame.state.set('view_phases', p)", phases)
     page.wait_for_timeout(500)
-    items = page.locator(".v-overlay-container .v-list-item")
-    chosen = {0, 2, 4, 6} if items.count() >= 7 else set(range(items.count()))
-    for k in range(items.count()):
-        title = items.nth(k).inner_text()
-        selected = "ED" in title or "ES" in title
-        if (k in chosen) != selected and len(chosen) >= 2:
-            items.nth(k).click()
-    page.keyboard.press("Escape")
     page.click("#apply-phases")
     page.wait_for_timeout(8000)
     page.click("#reset-3d")
@@ -192,6 +194,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clinical", action="store_true", help="512x512x300 at 0.5 mm (resampled phantom)")
     ap.add_argument("--screenshot", default=None, help="PNG of the 4D layout (four phases)")
+    ap.add_argument("--reuse", action="store_true", help="reuse the phantom already in --work")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     store = prepare(args.work, args)
