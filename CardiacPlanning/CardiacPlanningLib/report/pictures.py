@@ -195,8 +195,8 @@ def cpr_plot(
     severe first, at most ``max_branches``): the CT resampled along each branch centreline (LPS mm)
     by :func:`CardiacPlanningLib.coronary.output.straightened_cpr` (10 mm either side, 0.25 mm),
     window 800/200 HU, distance from the branch start across, each lesion's extent marked and
-    labelled with its diameter stenosis; without lesions the first three branches. None without
-    branches."""
+    labelled with its diameter stenosis; without lesions the three longest branches. One length
+    scale for all panels (the across-vessel axis is stretched). None without branches."""
     from ..coronary.output import straightened_cpr
 
     names: list[str] = []
@@ -204,18 +204,27 @@ def cpr_plot(
         if les["branch"] not in names:
             names.append(les["branch"])
     names = [n for n in names if any(b.get("name") == n for b in branches)][:max_branches]
-    if not names:  # no lesion: the first (main) branches, as the lumen profile plot shows them
-        names = [str(b.get("name")) for b in branches[:3] if len(b.get("points", [])) >= 2]
+    if not names:  # no lesion: the three longest branches
+
+        def length(b: dict) -> float:
+            pts = np.asarray(b.get("points", []), float)
+            return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum()) if len(pts) >= 2 else 0.0
+
+        names = [str(b.get("name")) for b in sorted(branches, key=length, reverse=True)[:3] if length(b) > 0]
     if not names:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(len(names), 1, figsize=(6.4, 0.6 + 1.45 * len(names)), dpi=140, squeeze=False)
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(6.4, 0.6 + 1.1 * len(names)), dpi=140, squeeze=False, sharex=True
+    )
+    longest = 0.0
     for ax, name in zip(axes[:, 0], names):
         br = next(b for b in branches if b.get("name") == name)
         pts = np.asarray(br["points"], float)
         img = straightened_cpr(ct, pts, half_width_mm=6.0, step_mm=0.25)
         length = (img.shape[0] - 1) * 0.25
-        ax.imshow(img.T, cmap="gray", vmin=-200, vmax=600, aspect="equal", extent=(0, length, -6.0, 6.0))
+        longest = max(longest, length)
+        ax.imshow(img.T, cmap="gray", vmin=-200, vmax=600, aspect="auto", extent=(0, length, -6.0, 6.0))
         for les in lesions:
             if les["branch"] == name:
                 for s in (les["start_mm"], les["end_mm"]):
@@ -229,6 +238,7 @@ def cpr_plot(
                 )
         ax.set_ylabel(f"{name}\n[mm]", fontsize=7)
         ax.tick_params(labelsize=6)
+    axes[-1, 0].set_xlim(0, longest)
     axes[-1, 0].set_xlabel("distance along the branch centreline [mm]", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
