@@ -131,3 +131,18 @@ def test_pci_report_with_cpr_stent_and_4d(tmp_path, case_dir):
     (alg,) = cda.xpath("//h:observation[h:code/@code='stent_algorithm']/h:value", namespaces=H)
     assert alg.text == "thresholdSkeleton"
     assert alg.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "ST"
+
+
+def test_results_of_other_stage_folders(tmp_path, case_dir):
+    """The demo passes the propagate / stent stage folders: results there count when the case folder
+    has none; the case folder's own results come first."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert other_steps(bare)["tables"] == []
+    found = other_steps(bare, tmp_path / "missing", case_dir / "propagate", case_dir)
+    assert [t.section_code for t in found["tables"]] == [extras.STENT_SECTION, extras.FUNCTION_SECTION]
+    assert found["curves"]["summary"]["lv_ef_percent"] == pytest.approx(60.0)
+    other = tmp_path / "other"
+    VolumeCurves(["a", "b"], [0.0, 50.0], {labels.LV_BLOOD_POOL: [100.0, 20.0]}).write(other)
+    own = other_steps(case_dir, other)["curves"]["summary"]
+    assert own["lv_ef_percent"] == pytest.approx(60.0)  # the case folder's curves, not the other's 80 %
