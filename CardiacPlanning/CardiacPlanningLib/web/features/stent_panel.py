@@ -12,11 +12,13 @@ import logging
 
 from ...errors import CardiacInputError
 from ..context import Panel
+from ..viewer import THREE_D
 from .stent_compare import TERMS, StentComparison
 from .ui_common import guarded
 
 logger = logging.getLogger(__name__)
 
+ANATOMY_OPACITY_3D = 0.3  # segment surfaces in 3D while a device is shown
 COLOURS = ((0.95, 0.75, 0.2), (0.3, 0.8, 1.0), (0.9, 0.35, 0.9), (0.4, 0.95, 0.4), (1.0, 0.5, 0.4))
 
 
@@ -106,7 +108,7 @@ class StentPanel:
             node.CreateDefaultDisplayNodes()
             display = node.GetDisplayNode()
             display.SetColor(*COLOURS[self.comparison.names.index(name) % len(COLOURS)])
-            view = scene.GetSingletonNode("1", "vtkMRMLViewNode")
+            view = scene.GetSingletonNode(THREE_D, "vtkMRMLViewNode")
             if view is not None:
                 display.AddViewNodeID(view.GetID())  # 3D only, not the slice views
             self.models[name] = node
@@ -120,6 +122,11 @@ class StentPanel:
         for other in self.comparison.names:
             if other == name or other in self.models:
                 self._model(other).GetDisplayNode().SetVisibility(other == name)
+        views = self.ctx.viewer.phase_views
+        for k in range(len(views.browsers) if views is not None else 0):
+            segmentation = views.segmentation_node(k)
+            if segmentation is not None and segmentation.GetDisplayNode() is not None:
+                segmentation.GetDisplayNode().SetOpacity3D(ANATOMY_OPACITY_3D)  # the device shows through
         with self.state:
             self.state.stent_shown = name
 
@@ -146,7 +153,9 @@ class StentPanel:
                 html.Span(" ✓", v_if=("r.name === stent_chosen",))
             v.VBtn("Compare", size="x-small", id="stent-open", click="stent_dialog = true", classes="mt-1")
             html.Div("chosen: {{ stent_chosen || 'none' }}", id="stent-chosen")
-        with v.VDialog(v_model=("stent_dialog",), width=1100, scrim=False, persistent=True):
+        with v.VDialog(
+            v_model=("stent_dialog",), width=1100, scrim=False, persistent=True, classes="align-end"
+        ):
             with v.VCard(id="stent-table"):
                 v.VCardTitle("Stent / valve-frame reconstructions of {{ case_id }}")
                 with v.VCardText():
