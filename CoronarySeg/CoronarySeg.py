@@ -257,10 +257,11 @@ class CoronarySegLogic(ScriptedLoadableModuleLogic):
             return "No coronary reconstruction yet"
         trees = {t: sum(b.tree == t for b in self.result.branches) for t in ("left", "right")}
         seconds = self.result.timings.get("total_s", 0.0)
-        return (
+        text = (
             f"{trees['left']} left and {trees['right']} right branches, "
             f"{len(self.result.lesions)} stenoses ({seconds:.0f} s)"
         )
+        return "\n".join([text] + [f"Warning: {w}" for w in self.result.warnings])
 
     def straightenedBranch(self, name, halfWidthMm=10.0, stepMm=0.25, node=None) -> vtkMRMLScalarVolumeNode:
         """A straightened CPR (HU) of the vessel from the ostium to the end of branch ``name`` as a

@@ -198,3 +198,14 @@ def test_cli_reports_an_ostium_outside_the_image(case, tmp_path):
     assert res.exit_code == 1
     assert "Error:" in res.output and "right coronary ostium" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_tree_leaking_at_every_threshold_is_cut_back_with_a_warning(case):
+    from CardiacPlanningLib.coronary.segment import LEAK_ROOT_MM, segment_trees
+
+    vol = case[0]
+    tm = segment_trees(vol, check_ostia(vol, {"left": OSTIUM}), max_tree_ml=0.005)  # every tree "leaks"
+    assert len(tm.warnings) == 1 and "left tree leaks" in tm.warnings[0]
+    pts = vol.index_to_lps(np.argwhere(tm.masks["left"])[:, ::-1].astype(float))
+    reach = np.linalg.norm(pts - OSTIUM, axis=1).max()
+    assert LEAK_ROOT_MM - 3.0 <= reach <= LEAK_ROOT_MM + 3.0  # the root only, not the 40 mm artery

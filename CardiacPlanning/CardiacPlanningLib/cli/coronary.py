@@ -43,6 +43,8 @@ def coronary(image: Path, ostia: Path, out_dir: Path, points: Path | None, no_cp
             result = reconstruct_coronaries(volume, ostia, points, progress=progress)
         write_result(result, volume, out_dir, cpr=not no_cpr)
     click.echo(f"wrote {out_dir} ({result.timings['total_s']:.1f} s)")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}")
     for b in result.branches:
         length = float(sum(((b.points[1:] - b.points[:-1]) ** 2).sum(axis=1) ** 0.5))
         click.echo(f"  {b.name:6s} {length:6.1f} mm  r {b.radii[0]:.2f} -> {b.radii[-1]:.2f} mm")

@@ -37,6 +37,7 @@ class CoronaryResult:
     labelmap: Volume
     ostia: dict[str, np.ndarray]
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def branch(self, name: str) -> NamedBranch:
         for b in self.branches:
@@ -55,6 +56,7 @@ class CoronaryResult:
             "units": "mm",
             "branches": branches_json(self.branches, 3),
             "stenoses": [les.to_json() for les in self.lesions],
+            "warnings": list(self.warnings),
         }
 
 
@@ -155,4 +157,4 @@ def reconstruct_coronaries(
     timings["total_s"] = time.perf_counter() - t0
     progress(1.0, "coronary trees done")
     ost = {o.tree: o.point for o in checked}
-    return CoronaryResult(branches, lesions, volume.with_array(lab), ost, timings)
+    return CoronaryResult(branches, lesions, volume.with_array(lab), ost, timings, tm.warnings)

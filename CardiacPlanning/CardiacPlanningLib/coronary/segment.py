@@ -12,7 +12,7 @@ by both ostia goes to the geodesically nearer one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cc3d
 import numpy as np
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 CALCIUM_ABOVE_BLOOD_HU = 250.0
 MAX_TREE_ML = 4.0  # a tree above this lumen volume has leaked
+LEAK_ROOT_MM = 15.0  # what is kept of a tree that leaks at every threshold
 # Frangi-type objectness (ITK ObjectnessMeasure, scaled by the largest eigenvalue) of the image
 # divided by the blood-pool HU: 0.067 is 30 at 450 HU blood, above the 99th percentile of fat and
 # myocardium and below the median on small coronaries.
@@ -64,6 +65,7 @@ class TreeMasks:
     calcium: np.ndarray
     forbidden: np.ndarray  # the aorta / chambers (opening mask), where no tree may grow
     excluded: np.ndarray | None = None  # the opening mask with its safety margin, and calcium
+    warnings: list[str] = field(default_factory=list)
 
 
 # Heart labels whose voxels no coronary enters: blood pools, aorta, pulmonary artery, appendage, veins.
@@ -129,7 +131,7 @@ def segment_trees(
     near_big = bright & ~open0
     progress(0.5, "growing from the ostia")
     comps_at = {0.5: cc3d.connected_components(domain.astype(np.uint8), connectivity=26)}
-    masks, seeds, thresholds = {}, {}, {}
+    masks, seeds, thresholds, warnings = {}, {}, {}, []
     for o in ostia:
         # A tree far above a coronary lumen volume has leaked: raise the threshold.
         for frac in LEAK_FRACTIONS:
@@ -145,6 +147,16 @@ def segment_trees(
             logger.warning(
                 "%s tree leaks at %.0f HU (%.1f ml); raising the threshold", o.tree, frac * blood, ml
             )
+        else:  # leaks at every threshold: keep only the root near the ostium, and say so
+            mcp = MCP_Geometric(np.where(masks[o.tree], 1.0, np.inf), sampling=tuple(sp))
+            dist, _ = mcp.find_costs([seeds[o.tree]])
+            masks[o.tree] = dist <= LEAK_ROOT_MM
+            warnings.append(
+                f"the {o.tree} tree leaks into neighbouring bright structures at every lumen threshold "
+                f"({ml:.0f} ml); only its first {LEAK_ROOT_MM:.0f} mm are kept: give a heart segmentation "
+                "or path points along the artery"
+            )
+            logger.warning(warnings[-1])
         logger.info(
             "%s tree: %d voxels (%.2f ml)",
             o.tree,
@@ -177,7 +189,7 @@ def segment_trees(
         masks[tree] = _keep_seed_component(masks[tree], seeds[tree])
     progress(1.0, "coronary lumen grown")
     forbidden = open0 if blocked is None else open0 | blocked
-    return TreeMasks(masks, seeds, thresholds, calcium, forbidden, big | calcium)
+    return TreeMasks(masks, seeds, thresholds, calcium, forbidden, big | calcium, warnings)
 
 
 def _split_shared(masks: dict, seeds: dict, sp: np.ndarray) -> None:
