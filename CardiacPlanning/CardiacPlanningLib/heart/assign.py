@@ -45,6 +45,11 @@ DESCENDING_MIN_MM = 50.0  # vertical extent of a descending-aorta column
 HU_TOLERANCE = 100.0  # HU difference that costs as much as a fully open contact
 CHAMBER_OPEN_CONTACT = 0.5  # contact area / smaller lumen cross-section for a chamber to continue
 MIN_OPEN_CONTACT = 0.25  # contact area / smaller lumen cross-section for a vessel to continue
+# left- and right-heart blood differ in enhancement in most phases (the contrast bolus reaches the
+# right heart first and is diluted in the lungs); when their cores differ by at least this fraction of
+# their mean HU, a vessel piece enhanced like the other circulation is not taken by an artery or vein
+# of this one (the pulmonary artery runs against the aorta and the pulmonary veins)
+CIRCULATION_GAP = 0.2
 PV, SVC, IVC = (
     lbl.value_of("pulmonary_veins"),
     lbl.value_of("superior_vena_cava"),
@@ -120,6 +125,7 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
 
     # a descending aorta column first, so that no chamber takes it
     core_hu = {lab: by_id[r].mean_hu for r, lab in named.items()}
+    compatible = _circulation_check({lab: by_id[r].core_hu for r, lab in named.items()})
     named.update(_descending_aorta(regions, named, centre, scale, core_hu[lbl.LV_BLOOD_POOL]))
     # phase 1: chambers, and the aortic / pulmonary roots leaving the LV / RV, nearest to the prior
     # first (a root that also touches an atrium goes to whichever prior is nearer)
@@ -140,6 +146,8 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             if nb in named or open_contact(by_id[nb], by_id[rid]) < CHAMBER_OPEN_CONTACT:
                 continue  # chambers and roots continue only through wide openings
             for option in options & (set(CHAMBERS) | {lbl.AORTA, lbl.PULMONARY_ARTERY}):
+                if not compatible(by_id[nb], option):
+                    continue
                 cost = dist(by_id[nb], option)
                 # a root is enhanced like the ventricle it leaves, and left-heart blood (mixed in
                 # the lungs) is uniform, unlike the right heart's streaming caval inflow
@@ -177,7 +185,7 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
             c = open_contact(r, by_id[rid])
             if vessel == PV and abs(r.mean_hu - hu[lbl.LA]) > PV_HU_FRACTION * abs(hu[lbl.LA]):
                 continue  # pulmonary veins carry left-heart blood: enhanced like the LA
-            if vessel is not None and c >= MIN_OPEN_CONTACT:
+            if vessel is not None and c >= MIN_OPEN_CONTACT and compatible(r, vessel):
                 # an artery that is already running wins ties against a vein starting at an atrium
                 start_cost = VEIN_START_COST if vessel in (PV, SVC, IVC) else 0.0
                 heapq.heappush(heap, (continuation(r, by_id[rid]) + start_cost, nb, vessel))
@@ -189,15 +197,44 @@ def name_regions(regions: list[Region], voxel_ml: float, spacing_mm: float) -> d
                 continue
             named[rid] = lab
             for nb in by_id[rid].neighbours:
-                if nb not in named and open_contact(by_id[nb], by_id[rid]) >= MIN_OPEN_CONTACT:
+                if (
+                    nb not in named
+                    and open_contact(by_id[nb], by_id[rid]) >= MIN_OPEN_CONTACT
+                    and compatible(by_id[nb], lab)
+                ):
                     heapq.heappush(heap, (continuation(by_id[nb], by_id[rid]), nb, lab))
 
     drain()
     # great arteries behind a closed valve (no open contact): the pieces that best match the prior
     for rid, vessel in _great_artery_seeds(regions, named, dist, hu).items():
+        if not compatible(by_id[rid], vessel):
+            continue
         heapq.heappush(heap, (-1.0, rid, vessel))
     drain()
     return named
+
+
+def _circulation_check(core_hu: dict[int, float]):
+    """``compatible(region, label)``: False for an LV, LA, aorta or pulmonary-vein piece enhanced like
+    the right heart, or an RV or pulmonary-artery piece enhanced like the left heart (interior HU
+    nearer the other ventricle's core), when the ventricles differ by at least CIRCULATION_GAP."""
+    left, right = core_hu.get(lbl.LV_BLOOD_POOL), core_hu.get(lbl.RV)
+    if left is None or right is None or abs(left - right) < CIRCULATION_GAP * 0.5 * abs(left + right):
+        return lambda region, label: True
+    logger.info(
+        "left/right heart enhancement differ (%.0f / %.0f HU): pieces kept to their side", left, right
+    )
+    # the RA is left out: its caval inflow streams with undiluted contrast or unenhanced blood
+    side = {lab: left for lab in (lbl.LV_BLOOD_POOL, lbl.LA, lbl.AORTA, PV)}
+    side.update({lbl.RV: right, lbl.PULMONARY_ARTERY: right})
+    other = {lab: (right if ref == left else left) for lab, ref in side.items()}
+
+    def compatible(region: Region, label: int) -> bool:
+        if label not in side:
+            return True
+        return abs(region.core_hu - side[label]) <= abs(region.core_hu - other[label])
+
+    return compatible
 
 
 def _descending_aorta(regions: list[Region], named: dict[int, int], centre, scale: float, lv_hu: float):

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .assign import name_regions
+from .circulation import reclaim_pulmonary_artery
 from .contrast import ContrastModel, body_mask, estimate_contrast
 from .regions import blood_mask, heart_component, near_components, split_pool
 from .walls import add_walls, refine_left_heart, split_left_atrium
@@ -68,6 +69,7 @@ def segment_classical(
     for rid, lab in named.items():
         lut[rid] = lab
     seg = lut[ids]
+    reclaim_pulmonary_artery(seg, image, work_mm)
     split_left_atrium(seg, work_mm, work.index_to_lps)
     progress(0.75, "walls")
     lv_level = refine_left_heart(seg, image, model.myocardium_hu)

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 MIN_HEART_RADIUS_MM = 12.0
 MIN_HEART_ML = 60.0
+CORE_DEPTH_MM = 2.0
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Region:
     component: int = 0
     hu_std: float = 0.0
     hu_iqr: float = 0.0
+    core_hu: float = 0.0  # mean HU of the voxels >= CORE_DEPTH_MM inside (no partial volume)
 
     def ml(self, voxel_ml: float) -> float:
         return self.voxels * voxel_ml
@@ -115,6 +117,9 @@ def split_pool(
     )
     radius = ndi.maximum(dist, ids, index)
     hu = ndi.mean(image, ids, index)
+    inner = np.where(dist >= CORE_DEPTH_MM, ids, 0)
+    inner_n = np.bincount(inner.ravel(), minlength=n + 1)[1:]
+    core_hu = np.where(inner_n > 0, ndi.sum(image, inner, index) / np.maximum(inner_n, 1), hu)
     hu_std = ndi.standard_deviation(image, ids, index)
     hu_iqr = _iqr_per_label(image, ids, n)
     zmin = ndi.minimum(np.broadcast_to(zz, pool.shape), ids, index)
@@ -135,6 +140,7 @@ def split_pool(
             int(comp_of[i - 1]),
             float(hu_std[i - 1]),
             float(hu_iqr[i]),
+            float(core_hu[i - 1]),
         )
         for i in index
     ]
