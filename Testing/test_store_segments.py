@@ -104,3 +104,13 @@ def test_pipelined_write_error_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(atomic.StoreWriteError, match="disk is full"):
         atomic.atomic_write(path, iter([b"a", b"b", b"c", b"d"]), seen.append)
     assert path.read_bytes() == b"old" and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_failing_producer_leaves_no_temp_file(tmp_path):
+    def pieces():
+        yield b"x" * 100
+        raise ValueError("encryption failed")
+
+    with pytest.raises(ValueError, match="encryption failed"):
+        atomic.atomic_write(tmp_path / "f.bin", pieces())
+    assert list(tmp_path.iterdir()) == []

@@ -142,6 +142,10 @@ def atomic_write(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise write_error(path, exc) from exc
+    except BaseException:  # the producer failed (or was interrupted): leave no temp file behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def make_dirs(folder: Path) -> None:
