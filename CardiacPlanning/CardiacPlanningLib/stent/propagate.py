@@ -107,7 +107,23 @@ def _box_points(rec: Reconstruction, volume: Volume) -> np.ndarray:
 def _region(volume: Volume, predicted: Reconstruction, labels, label, name: str, margin_mm: float) -> Region:
     if labels is not None and label is not None:
         return region_from_label(volume, labels, label, name=name)
-    return region_from_points(volume, _box_points(predicted, volume), margin_mm=margin_mm, name=name)
+    region = region_from_points(volume, _box_points(predicted, volume), margin_mm=margin_mm, name=name)
+    # the inside of the predicted envelope stands in for the lumen of the background model, so
+    # blood-filled chambers in the box keep their own local level (see region.metal_excess)
+    axis = CurvedAxis(predicted.axis)
+    kji = np.indices(region.ct.shape).reshape(3, -1).T
+    s, x, y = axis.project(region.ct.index_to_lps(kji[:, ::-1].astype(float)))
+    arc = _arc(np.asarray(predicted.axis, float))
+    r = np.interp(np.clip(s, 0.0, axis.length), arc, predicted.radius_profile)
+    inside = (s >= 0) & (s <= axis.length) & (np.hypot(x, y) <= r - 0.5)
+    if inside.sum() > 50:
+        region.lumen = inside.reshape(region.ct.shape)
+    return region
+
+
+def _for_score(region: Region, labels) -> Region:
+    """The region as scored: a box region's stand-in lumen is no wall (apposition needs a label)."""
+    return region if labels is not None else Region(region.ct, region.support, None, region.name)
 
 
 def _fit(volume, predicted, algorithm, kind, labels, label, name):
@@ -180,7 +196,7 @@ def propagate_device(
         source, region, metal = _fit(
             vol, chosen, algorithm, kind, labels_of(reference), label, f"phase {reference}"
         )
-        ref_score = score_for(chosen, region, metal, kind)
+        ref_score = score_for(chosen, _for_score(region, phase_labels), metal, kind)
         out[reference] = PhaseDevice(reference, chosen, ref_score, "reference", metal.threshold_hu)
     else:
         out[reference] = PhaseDevice(reference, chosen, None, "reference")
@@ -205,7 +221,8 @@ def propagate_device(
         fits[p] = fit
         rec = transfer(chosen, source, fit)
         rec.metadata.update({"phase": p, "propagation": method})
-        out[p] = PhaseDevice(p, rec, score_for(rec, region, metal, kind), method, metal.threshold_hu)
+        sc = score_for(rec, _for_score(region, phase_labels), metal, kind)
+        out[p] = PhaseDevice(p, rec, sc, method, metal.threshold_hu)
         logger.info("phase %d: %s, score %.1f", p, method, out[p].score.total)
     progress(1.0, f"device propagated to {n - 1} phases")
     return out  # type: ignore[return-value]

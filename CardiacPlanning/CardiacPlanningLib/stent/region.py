@@ -195,7 +195,15 @@ def metal_excess(
         inner = (
             float(np.median(ct[quiet])) if quiet.sum() > 50 else float(np.percentile(ct[lumen & ~mask], 25))
         )
-        outer = float(np.median(ct[~lumen & far]))
+        # outside the lumen label: the local level of the metal-free voxels (normalised Gaussian
+        # convolution, 1 mm), so contrast-filled blood next to the label (e.g. the LV outflow tract
+        # below an aortic label, where a valve frame's inflow sits) is not taken for metal
+        out_far = (~lumen & far).astype(np.float32)
+        sig = 1.0 / spacing_kji
+        num = ndimage.gaussian_filter(ct * out_far, sig, mode="nearest")
+        den = ndimage.gaussian_filter(out_far, sig, mode="nearest")
+        outer_median = float(np.median(ct[~lumen & far]))
+        outer = np.where(den > 0.05, num / np.maximum(den, 1e-6), outer_median)
         model = np.where(lumen, inner, outer).astype(np.float32)
         bg = ndimage.gaussian_filter(model, psf_sigma_mm / spacing_kji, mode="nearest")
     else:
