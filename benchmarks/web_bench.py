@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,10 @@ def _resampled(meta: dict, work: Path, shape_xyz=(512, 512, 300), spacing=0.5) -
     for p in meta["files"]["phases"]:
         entry = dict(p)
         for key, interp, default in (("ct", sitk.sitkLinear, -1000), ("labels", sitk.sitkNearestNeighbor, 0)):
+            path = work / "clinical" / key / Path(p[key]).name
+            entry[key] = str(path)
+            if path.exists():  # made by an earlier run
+                continue
             src = Volume.read(p[key]).to_sitk()
             size = np.array(src.GetSize()) * np.array(src.GetSpacing())
             centre = np.array(src.GetOrigin()) + size / 2 - spacing * np.array(shape_xyz) / 2
@@ -61,10 +66,9 @@ def _resampled(meta: dict, work: Path, shape_xyz=(512, 512, 300), spacing=0.5) -
                 src, list(shape_xyz), sitk.Transform(), interp, centre.tolist(), [spacing] * 3,
                 src.GetDirection(), default, src.GetPixelID(),
             )  # fmt: skip
-            path = work / "clinical" / key / Path(p[key]).name
             path.parent.mkdir(parents=True, exist_ok=True)
-            sitk.WriteImage(out, str(path), False)  # uncompressed: fast to read back
-            entry[key] = str(path)
+            sitk.WriteImage(out, str(path) + ".part.nii", False)  # uncompressed: fast to read back
+            os.replace(str(path) + ".part.nii", path)
         phases.append(entry)
     return {"files": {"phases": phases}}
 
@@ -177,7 +181,14 @@ def _screenshot(page, args) -> None:
     page.evaluate("p => window.trame.state.set('view_phases', p)", phases)
     page.wait_for_timeout(500)
     page.click("#apply-phases")
-    page.wait_for_timeout(8000)
+    page.wait_for_function(
+        "n => document.querySelector('#shown-phases').innerText.split(',').length === n",
+        arg=len(phases),
+        timeout=300_000,
+    )
+    while not all(_image_ok(page, f"Phase{k + 1}") for k in range(len(phases))):
+        time.sleep(0.5)
+    page.wait_for_timeout(3000)
     page.click("#reset-3d")
     page.wait_for_timeout(4000)
     Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +198,7 @@ def _screenshot(page, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("benchmarks/results/web_bench"))
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "web_bench")
     ap.add_argument("--phases", type=int, default=10)
     ap.add_argument("--spacing", type=float, default=1.5)
     ap.add_argument("--size", type=int, nargs=3, default=(128, 128, 96), help="x y z voxels")

@@ -9,6 +9,7 @@ open/close cycles do not grow the server).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -74,6 +75,7 @@ class CaseViewer:
         self.on_views_modified: list[Callable[[], None]] = []
         self._observed: list[tuple] = []
         self._fit_dims: tuple | None = None
+        self._fit_scheduled = False
         for count in range(motion_views.MIN_VIEWS, motion_views.MAX_VIEWS + 1):
             layout = phase_layout(count)
             self.layouts.register_layout(f"{LAYOUT_PREFIX}{count}", layout, lazy_initialization=True)
@@ -272,16 +274,26 @@ class CaseViewer:
             return []
         return [round(n.GetFieldOfView()[0], 3) for n in self.phase_views.slice_nodes]
 
+    def _dims(self) -> tuple:
+        return tuple(tuple(n.GetDimensions()) for n in self.phase_views.slice_nodes)
+
     def _fit(self) -> None:
-        """Fit the views to the volume (again whenever the browser gives the views a new size)."""
-        first = self.phase_views.slice_nodes[0]
-        self._fit_dims = tuple(first.GetDimensions())
+        """Fit the views to the volume (again whenever the browser gives a view a new size: the
+        slice logic then rescales that view's field of view, and the sync would spread it)."""
+        self._fit_scheduled = False
+        if self.phase_views is None:
+            return
+        self._fit_dims = self._dims()
         self.phase_views.fit()
 
     def _views_modified(self, *_args) -> None:
         views = self.phase_views
-        if views is not None and tuple(views.slice_nodes[0].GetDimensions()) != self._fit_dims:
-            self._fit()
+        if views is not None and not self._fit_scheduled and self._dims() != self._fit_dims:
+            self._fit_scheduled = True
+            try:  # after the current event cascade (the sync guards against re-entry)
+                asyncio.get_running_loop().call_later(0.05, self._fit)
+            except RuntimeError:  # no event loop (scripts, tests): now
+                self._fit()
         for callback in self.on_views_modified:
             callback()
 
