@@ -5,7 +5,9 @@ loaders (only when ``torch`` / ``onnxruntime`` are installed) and label mapping 
 Nothing is ever downloaded. Registry files are JSON: ``{"models": [{"id", "version", "file", "sha256",
 "license", "format": "torchscript"|"onnx", "label_set", "spacing_mm", "hu_window": [lo, hi],
 "divisor", "description"}]}``; the shipped ``models.json`` next to this file and the ``models.json``
-of the cache folder are merged (the cache's entries win).
+of the cache folder are merged (the cache's entries win). Weights of a shipped entry may lie in
+``weights/`` next to this file (the small phantom-trained ``phantom-tiny-unet``); a copy installed in
+the cache takes precedence.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .labelsets import map_labels
 logger = logging.getLogger(__name__)
 
 SHIPPED_REGISTRY = Path(__file__).with_name("models.json")
+SHIPPED_WEIGHTS = Path(__file__).with_name("weights")
 CACHE_ENV = "CARDIAC_PLANNING_MODEL_DIR"
 FORMATS = ("torchscript", "onnx")
 
@@ -136,7 +139,13 @@ def verify_model(entry: ModelEntry, path: str | Path) -> None:
 
 
 def model_path(entry: ModelEntry, cache: str | Path | None = None) -> Path:
-    return cache_dir(cache) / entry.model_id / entry.version / entry.file
+    """Weights file of ``entry``: the cache's copy, else one shipped in ``weights/``, else the cache
+    path (missing: :func:`verify_model` says so)."""
+    cached = cache_dir(cache) / entry.model_id / entry.version / entry.file
+    shipped = SHIPPED_WEIGHTS / entry.file
+    if not cached.is_file() and shipped.is_file():
+        return shipped
+    return cached
 
 
 def install_model(source: str | Path, entry: ModelEntry | dict, cache: str | Path | None = None) -> Path:
@@ -144,7 +153,7 @@ def install_model(source: str | Path, entry: ModelEntry | dict, cache: str | Pat
     if isinstance(entry, dict):
         entry = ModelEntry.from_dict(entry, "install_model")
     verify_model(entry, source)
-    target = model_path(entry, cache)
+    target = cache_dir(cache) / entry.model_id / entry.version / entry.file
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
     shutil.copyfile(source, tmp)
@@ -194,10 +203,16 @@ def load_runner(entry: ModelEntry, path: Path):
 
 
 def predict(entry: ModelEntry, runner, volume: Volume) -> Volume:
-    """Foreign-label prediction of ``runner`` on ``volume`` (HU), on the model's grid."""
+    """Foreign-label prediction of ``runner`` on ``volume`` (HU), on the input grid.
+
+    The model runs on its own isotropic grid; when that differs from the input's, each class's
+    softmax probability is resampled linearly onto the input grid before the argmax, so that a model
+    coarser than the image still draws sub-voxel borders (one class at a time: memory stays at two
+    input-sized float arrays)."""
     from .classical import resample
 
-    work = resample(volume, entry.spacing_mm) if not np.allclose(volume.spacing, entry.spacing_mm) else volume
+    same = np.allclose(volume.spacing, entry.spacing_mm)
+    work = volume if same else resample(volume, entry.spacing_mm)
     lo, hi = entry.hu_window
     x = (np.clip(work.array.astype(np.float32), lo, hi) - lo) / (hi - lo)
     pad = [(0, (-s) % entry.divisor) for s in x.shape]
@@ -206,7 +221,19 @@ def predict(entry: ModelEntry, runner, volume: Volume) -> Volume:
     if logits.ndim != 5 or logits.shape[2:] != x.shape[2:]:
         raise CardiacInputError(f"model {entry.model_id!r} returned shape {logits.shape} for input {x.shape}")
     z, y, xx = work.shape
-    return work.with_array(np.argmax(logits[0], axis=0)[:z, :y, :xx].astype(np.uint8))
+    logits = logits[0, :, :z, :y, :xx]
+    if same:
+        return work.with_array(np.argmax(logits, axis=0).astype(np.uint8))
+    prob = np.exp(logits - logits.max(axis=0, keepdims=True))
+    prob /= prob.sum(axis=0, keepdims=True)
+    best = np.full(volume.shape, -1.0, np.float32)
+    label = np.zeros(volume.shape, np.uint8)
+    for c in range(prob.shape[0]):
+        p = resample(work.with_array(prob[c].astype(np.float32)), entry.spacing_mm, reference=volume).array
+        better = p > best
+        best[better] = p[better]
+        label[better] = c
+    return volume.with_array(label)
 
 
 def segment_with_model(
@@ -228,10 +255,5 @@ def segment_with_model(
     progress(0.2, f"running {model_id}")
     pred = predict(entry, runner, volume)
     seg = pred.with_array(map_labels(pred.array, entry.label_set))
-    if not seg.same_geometry(volume):
-        from .classical import resample
-
-        seg = resample(seg, entry.spacing_mm, label=True, reference=volume)
-        seg.array = seg.array.astype(np.uint8)
     progress(1.0, "model done")
     return seg, {"model": entry.model_id, "model_version": entry.version, "license": entry.license}
