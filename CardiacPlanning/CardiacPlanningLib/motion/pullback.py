@@ -33,10 +33,12 @@ SLAB_VOXELS = 2_000_000  # output voxels per slab (bounds the temporary memory)
 
 
 def pull_back_labels(
-    index: np.ndarray, reference: Volume, field: sitk.Image, grid: Volume, n: int
+    index: np.ndarray, reference: Volume, field: sitk.Image, grid: Volume, n: int, extend: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """(label indices on ``grid`` [z, y, x], partial-volume voxel count of each index 0..n-1) of the
-    label-index map ``index`` (on ``reference``'s grid, values < n) pulled back through ``field``."""
+    label-index map ``index`` (on ``reference``'s grid, values < n) pulled back through ``field``.
+    Points pulled back beyond the reference image are background, or with ``extend`` take the
+    nearest edge voxel (structures cut by the field of view continue beyond it)."""
     tagged = _tagged(index)
     field_grid = _FieldGrid(field, reference)
     out = np.empty(grid.shape, dtype=index.dtype)
@@ -44,7 +46,7 @@ def pull_back_labels(
     nz, ny, nx = grid.shape
     slab = max(1, SLAB_VOXELS // (ny * nx))
     aligned = field_grid.aligned_with(grid)
-    cells = _pure_cells(index, tagged, field_grid) if aligned else None
+    cells = _pure_cells(index, tagged, field_grid, extend) if aligned else None
     axes = [field_grid.axis_positions(grid, a) for a in range(3)] if aligned else None
     for k0 in range(0, nz, slab):
         k1 = min(nz, k0 + slab)
@@ -65,17 +67,21 @@ def pull_back_labels(
             pos = field_grid.pull_points(grid, ii.ravel(), jj.ravel(), kk.ravel())
         counts += np.bincount(lab, minlength=n)
         if todo.size:
-            got, weight_sum = _label_points(index, tagged, pos, n)
+            got, weight_sum = _label_points(index, tagged, pos, n, extend)
             lab[todo] = got
             counts += weight_sum - np.bincount(np.zeros(todo.size, np.int64), minlength=n)
         out[k0:k1] = lab.reshape(shape)
     return out, counts
 
 
-def _label_points(index: np.ndarray, tagged: np.ndarray, pos, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _label_points(
+    index: np.ndarray, tagged: np.ndarray, pos, n: int, extend: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(label index, summed one-hot weights per index) of points at continuous reference indices
-    ``pos`` = (i, j, k) arrays."""
+    ``pos`` = (i, j, k) arrays (``extend``: clamped to the image)."""
     rz, ry, rx = index.shape
+    if extend:
+        pos = [np.clip(c, 0, size - 1) for c, size in zip(pos, (rx, ry, rz))]
     i, j, k = (np.rint(c).astype(np.int64) for c in pos)
     inside = (i >= 0) & (i < rx) & (j >= 0) & (j < ry) & (k >= 0) & (k < rz)
     lin = np.where(inside, (k * ry + j) * rx + i, 0)
@@ -215,10 +221,12 @@ class _FieldGrid:
         return out
 
 
-def _pure_cells(index: np.ndarray, tagged: np.ndarray, fg: _FieldGrid) -> tuple[np.ndarray, np.ndarray]:
+def _pure_cells(
+    index: np.ndarray, tagged: np.ndarray, fg: _FieldGrid, extend: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(label index, pure) of every field cell [z, y, x] (aligned grids): the reference positions of
     a cell's points lie in the box of its 8 corners' positions; the cell is pure when no voxel of
-    that box (rounded) is tagged or outside the reference."""
+    that box (rounded) is tagged or, unless ``extend`` clamps the box, outside the reference."""
     nz, ny, nx = fg.shape
     ref = fg.reference
     d = ref.direction
@@ -241,7 +249,8 @@ def _pure_cells(index: np.ndarray, tagged: np.ndarray, fg: _FieldGrid) -> tuple[
     limits = (rx, ry, rz)
     inside = np.ones(lo[0].shape, dtype=bool)
     for a in range(3):
-        inside &= (lo[a] >= 0) & (hi[a] < limits[a])
+        if not extend:
+            inside &= (lo[a] >= 0) & (hi[a] < limits[a])
         lo[a] = np.clip(lo[a], 0, limits[a] - 1)
         hi[a] = np.clip(hi[a], 0, limits[a] - 1)
     table = np.zeros((rz + 1, ry + 1, rx + 1), dtype=np.int32)

@@ -51,14 +51,19 @@ def sub_volume(volume: Volume, box: tuple[slice, slice, slice]) -> Volume:
 
 
 def warp_labels(
-    reference_labels: Volume, field: sitk.Image, output_grid: Volume | None = None
+    reference_labels: Volume,
+    field: sitk.Image,
+    output_grid: Volume | None = None,
+    extend_edges: bool = False,
 ) -> WarpedLabels:
     """Warp ``reference_labels`` (values kept) onto ``output_grid`` (default: the reference grid)
     with the pull-back displacement field ``field`` (phase point y -> reference point y + u(y), mm;
     linear interpolation, zero beyond the field's grid as ITK's displacement transform).
 
     The result equals the per-voxel arg-max of the linearly interpolated one-hot masks; the field is
-    evaluated once per voxel for all labels and only near label borders (:mod:`.pullback`)."""
+    evaluated once per voxel for all labels and only near label borders (:mod:`.pullback`). Points
+    pulled back beyond the reference image are background, or with ``extend_edges`` take its nearest
+    edge voxel (a vessel cut by the field of view continues beyond it)."""
     grid = output_grid if output_grid is not None else reference_labels
     ref = np.asarray(reference_labels.array)
     values = [int(v) for v in np.unique(ref) if v != 0]
@@ -66,7 +71,7 @@ def warp_labels(
     lut = np.zeros(int(max(values, default=0)) + 1, dtype=np.int32)
     lut[values] = np.arange(1, n)
     index = lut[ref].astype(np.uint8 if n <= 255 else np.int32)
-    out_index, counts = pull_back_labels(index, reference_labels, field, grid, n)
+    out_index, counts = pull_back_labels(index, reference_labels, field, grid, n, extend_edges)
     table = np.array([0, *values], dtype=ref.dtype)
     out = Volume(table[out_index], grid.spacing, grid.origin, grid.direction.copy(), {})
     voxel_ml = float(np.prod(grid.spacing)) / 1000.0
