@@ -117,3 +117,11 @@ def test_cli_writes_per_phase_meshes(phases, tmp_path):
     assert (out / "ranking.json").exists() and (out / "tube_fit_axis.json").exists()
     res = CliRunner().invoke(cli, [*args, "--choose", "spline"])
     assert res.exit_code == 1 and "--choose 'spline' is not one of" in res.output
+
+
+def test_demo_stage_needs_the_phantom_case(tmp_path):
+    from CardiacPlanningLib.progress import Progress
+    from CardiacPlanningLib.stent import demo_stage
+
+    with pytest.raises(CardiacInputError, match="phantom stage"):
+        demo_stage.run(tmp_path, Progress(), {})

@@ -26,6 +26,7 @@ STAGES: list[tuple[str, str, str]] = [
     ("phantom", "phantom.demo_stage", "run"),
     ("propagate", "motion.demo_stage", "run"),
     ("coronary", "coronary.demo_stage", "run"),
+    ("stent", "stent.demo_stage", "run"),  # after propagate: its displacement fields and label maps
     ("heart", "heart.demo_stage", "run"),
     ("report", "report.demo_stage", "run"),  # after the analysis stages: it reports on their outputs
     ("security", "security.demo_stage", "run"),  # last: stores the case and report encrypted, backs up
