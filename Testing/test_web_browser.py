@@ -6,7 +6,6 @@ Images arrive over the websocket, so the tests wait for the streamed images and 
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 
@@ -51,6 +50,7 @@ def browser():
 def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
+    pg.set_default_timeout(60_000)
     yield pg
     wf.logout(pg, server.url)
     context.close()
@@ -125,11 +125,17 @@ def test_case_opens_with_images_zoom_linked_and_cine(page, server):
     coloured = wf.view_image(page, "Phase1")
     assert _colourfulness(coloured) > 3  # the segmentation is drawn over the CT
     _hide_segments(page)
-    ed, es = _plain_image(page, "Phase1"), _plain_image(page, "Phase2")
+    for _ in range(10):  # both pictures at one zoom (the views refit while the browser sizes them)
+        fov = _fovs(page)
+        ed, es = _plain_image(page, "Phase1"), _plain_image(page, "Phase2")
+        page.wait_for_timeout(500)
+        if _fovs(page) == fov:
+            break
     for img in (ed, es):
         assert img.shape[0] > 100 and img.std() > 20  # a picture, not a blank or uniform image
-    # LV blood pool of radius 14 mm (ED) and 9 mm (ES), same zoom: diameters in pixels 28 : 18
-    assert _widest_chord(es) / _widest_chord(ed) == pytest.approx(18 / 28, rel=0.12)
+    # LV blood pool of radius 14 mm (ED) and 9 mm (ES), same zoom: chords 28 : 18 through the centre,
+    # 0.48-0.64 on slices up to 6 mm off it; the 25 % / 75 % phases (12 mm) would give >= 0.8
+    assert 0.45 < _widest_chord(es) / _widest_chord(ed) < 0.7
     three_d = wf.view_image(page, "ThreeD")
     assert three_d.std() > 10
     # zoom one view with the wheel: every phase view follows
@@ -216,13 +222,14 @@ def test_no_route_or_state_gives_a_role_what_it_may_not_see(page, server, user):
         assert err.value.code in (302, 401), path
     wf.login(page, server.url, user, sample.USERS[user][1])
     page.wait_for_function("window.trame && window.trame.state && window.trame.state.get('user')")
+    seen = ""
     for case_id in ("PHANTOM-4D", "RESEARCH-4D"):
         wf.trigger(page, "open_case", case_id)
-        page.wait_for_timeout(300)
-    page.wait_for_function("!window.trame.state.get('busy')", timeout=90_000)
-    seen = json.dumps(page.evaluate("window.trame.state.state"))
+        page.wait_for_timeout(500)
+        page.wait_for_function("!window.trame.state.get('busy')", timeout=90_000)
+        seen += page.evaluate("JSON.stringify(window.trame.state.state)")
     for path in ("/", "/index.html", "/download/phase", "/download/phase?phase=0"):
-        response = page.request.get(server.url + path)
+        response = page.request.get(server.url + path, timeout=60_000)
         seen += response.text() if response.headers.get("content-type", "").startswith("text") else ""
     for case_id in FORBIDDEN[user]:
         at = seen.find(case_id)

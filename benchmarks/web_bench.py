@@ -165,7 +165,11 @@ def measure(store: Path, args) -> dict:
             browser.close()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
         log.close()
     return result
 
@@ -206,9 +210,10 @@ def main() -> None:
     ap.add_argument("--clinical", action="store_true", help="512x512x300 at 0.5 mm (resampled phantom)")
     ap.add_argument("--screenshot", default=None, help="PNG of the 4D layout (four phases)")
     ap.add_argument("--reuse", action="store_true", help="reuse the phantom already in --work")
+    ap.add_argument("--stored", action="store_true", help="reuse the review store already in --work")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    store = prepare(args.work, args)
+    store = args.work / "store" if args.stored else prepare(args.work, args)
     result = measure(store, args)
     result["case"] = (
         "512x512x300 @ 0.5 mm (resampled)" if args.clinical else f"{args.size} @ {args.spacing} mm"
