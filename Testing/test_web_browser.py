@@ -256,4 +256,5 @@ def test_open_close_cycles_do_not_grow_memory(page, server):
         if cycle >= 1:
             sizes.append(wf.rss_mb(server.proc.pid))
     growth = sizes[-1] - sizes[0]
+    print(f"review server RSS after cycles 2-6 (MB): {[round(x) for x in sizes]}")
     assert growth < 30.0, sizes
