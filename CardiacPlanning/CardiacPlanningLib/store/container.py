@@ -65,14 +65,15 @@ def _segment_nonce(prefix: bytes, index: int) -> bytes:
     return prefix + _U32.pack(index)
 
 
-def _encrypt_segment(key: bytes, prefix: bytes, aad: bytes, index: int, final: bool, plain) -> bytearray:
+def _encrypt_segment(
+    key: bytes, prefix: bytes, aad: bytes, index: int, final: bool, plain
+) -> tuple[bytes, bytes]:
+    """(ciphertext, tag) of one segment. ``update`` (not ``update_into``, which holds the GIL in
+    ``cryptography``) so that two segments really are encrypted at once."""
     enc = Cipher(algorithms.SM4(key), modes.GCM(_segment_nonce(prefix, index))).encryptor()
     enc.authenticate_additional_data(_segment_aad(aad, index, final))
-    out = bytearray(len(plain) + TAG_BYTES)
-    n = enc.update_into(plain, out)  # straight into the output buffer: no intermediate copy
-    enc.finalize()
-    out[n : n + TAG_BYTES] = enc.tag
-    return out
+    body = enc.update(plain)
+    return body, enc.finalize() + enc.tag  # GCM encryption finalize() returns no more bytes
 
 
 def _segments(prefix_plain: bytes, data) -> Iterator[memoryview | bytes]:
@@ -120,12 +121,12 @@ def seal_iter(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> It
                 pool.submit(_encrypt_segment, file_key, prefix, aad, index, index == count - 1, plain)
             )
             if len(pending) >= ENCRYPT_THREADS + AHEAD:
-                yield pending.popleft().result()
+                yield from pending.popleft().result()
         while pending:
-            yield pending.popleft().result()
+            yield from pending.popleft().result()
 
 
-def _open_v2(file_key: bytes, aad: bytes, header: dict, body: bytes, what: str) -> bytearray:
+def _open_v2(file_key: bytes, aad: bytes, header: dict, body: bytes, what: str) -> bytes:
     seg = int(header.get("seg", 0))
     if seg <= 0 or len(body) < PREFIX_BYTES + TAG_BYTES:
         raise IntegrityError(f"{what}: segmented file is truncated or its header is corrupt")
@@ -133,32 +134,23 @@ def _open_v2(file_key: bytes, aad: bytes, header: dict, body: bytes, what: str) 
     full = seg + TAG_BYTES
     count = max(1, -(-len(view) // full))
     total = len(view) - count * TAG_BYTES
-    out = bytearray(total + TAG_BYTES)  # update_into wants block size - 1 spare bytes
+    if total < 0 or len(view) - (count - 1) * full < TAG_BYTES:
+        raise IntegrityError(f"{what}: last segment is truncated")
 
-    def decrypt(index: int) -> None:
+    def decrypt(index: int) -> bytes:
         part = view[index * full : (index + 1) * full]
-        final = index == count - 1
         nonce, tag = _segment_nonce(prefix, index), bytes(part[-TAG_BYTES:])
         dec = Cipher(algorithms.SM4(file_key), modes.GCM(nonce, tag)).decryptor()
-        dec.authenticate_additional_data(_segment_aad(aad, index, final))
+        dec.authenticate_additional_data(_segment_aad(aad, index, index == count - 1))
         try:
-            with memoryview(out) as target:
-                n = dec.update_into(part[:-TAG_BYTES], target[index * seg :])
-            dec.finalize()
+            return dec.update(part[:-TAG_BYTES]) + dec.finalize()
         except InvalidTag as exc:
             raise IntegrityError(
                 f"{what}: segment {index} failed authentication (tampered, truncated, reordered or wrong key)"
             ) from exc
-        if n != len(part) - TAG_BYTES:
-            raise IntegrityError(f"{what}: segment {index} is short")
 
-    if total < 0 or len(view) - (count - 1) * full < TAG_BYTES:
-        raise IntegrityError(f"{what}: last segment is truncated")
     with ThreadPoolExecutor(max_workers=ENCRYPT_THREADS, thread_name_prefix="store-sm4") as pool:
-        for future in [pool.submit(decrypt, i) for i in range(count)]:
-            future.result()
-    del out[total:]
-    return out
+        return b"".join(f.result() for f in [pool.submit(decrypt, i) for i in range(count)])
 
 
 def seal(ring: KeyRing, case: str, obj: str, data: bytes, meta: dict) -> bytes:
