@@ -150,7 +150,8 @@ def _fit_near(volume, predicted, algorithm, kind, labels, label, name, margin_mm
     metal.mask &= metal.excess > 0
     if not metal.mask.any():
         raise NoDeviceFoundError(f"no device found in {name}: no metal near the predicted device")
-    metal.cache["initial_axis"] = axis.extended(3.0)
+    # the fit re-estimates its axis from the restricted metal (a frame tilted like the prediction
+    # would cut oblique, elliptical sections)
     return ALGORITHMS[algorithm](region.ct, metal), region, metal
 
 
