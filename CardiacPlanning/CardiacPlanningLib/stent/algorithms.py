@@ -192,7 +192,7 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
     (a curve fitted to its sparse lattice would only tilt its sections)."""
     pts, w = _metal_cloud(ct, metal)
     slab = max(1.5, 2.5 * max(ct.spacing))
-    axis = metal.cache.get("initial_axis") or _straight_start(pts, w)  # e.g. the previous phase's
+    axis = _straight_start(pts, w)
     model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
     f = model.fits
     if f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
