@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 from security_fixtures import FakeClock, make_ring
 
+from CardiacPlanningLib.security import sm2sign
 from CardiacPlanningLib.security.audit import AuditLog
 from CardiacPlanningLib.security.audit_access import export_log, purge_log, read_log, verify_log
 from CardiacPlanningLib.security.errors import AuditIntegrityError, PermissionDenied, PurgeRefused
@@ -197,3 +198,15 @@ def test_batch_commits_together_or_not_at_all(log):
             log.append("bulk", "clinician", "export.identified", "x", "success")
             raise ZeroDivisionError
     assert log.count() == 55 and log.verify().ok
+
+
+def test_sm2_key_whose_x_starts_with_04_signs_and_verifies():
+    """gmssl strips a '04' prefix with lstrip, which mangled 1 key in 256 (x starting with hex 04):
+    those checkpoints never verified. d = 11 gives such a key on the SM2 curve."""
+    private = f"{11:064x}".encode()
+    public = sm2sign.public_from_private(private)
+    assert public.startswith("04") and len(public) == 128
+    signature = sm2sign.sign(private, public, b"checkpoint 10")
+    assert sm2sign.verify(public, b"checkpoint 10", signature)
+    assert not sm2sign.verify(public, b"checkpoint 11", signature)
+    assert sm2sign.sign(private, public, b"m") != sm2sign.sign(private, public, b"m")  # fresh nonce
