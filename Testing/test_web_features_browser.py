@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if not wf.chromium_available():
     pytest.skip(f"{wf.CHROMIUM} is absent (make test installs Debian's chromium)", allow_module_level=True)
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 from CardiacPlanningLib.security.workstation import Workstation  # noqa: E402
 from CardiacPlanningLib.store import CaseStore  # noqa: E402
@@ -59,10 +59,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=wf.CHROMIUM, headless=True, args=["--no-sandbox"])
+    with wf.launch_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
