@@ -117,14 +117,7 @@ def audited(action: str, target_param: str | None = None) -> Callable:
                 target = str(kwargs.get(target_param, "")) if target_param else func.__name__
                 with user_errors():
                     guard = ws.guard(login(ws, audit_user, audit_totp))
-                    guard.authorize(action, target)
-                try:
-                    result = func(*args, **kwargs)
-                except BaseException as exc:
-                    guard.record(action, target, "failure", f"{type(exc).__name__}: {exc}"[:500])
-                    raise
-                guard.record(action, target, "success", func.__name__)
-                return result
+                return _run_recorded(func, guard, action, target, func.__name__, args, kwargs)
             finally:
                 ws.close()
 
@@ -195,22 +188,23 @@ def store_io(inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> Cal
     return decorate
 
 
-def _run_on_files(func: Callable, guard, inputs: tuple[str, ...], args, kwargs):
-    target = next((str(kwargs[p]) for p in inputs if kwargs.get(p) is not None), func.__name__)
+def _run_recorded(func: Callable, guard, action: str, target: str, label: str, args, kwargs):
+    """Check ``action`` on ``target``, run the command and audit its outcome (``label`` on success,
+    ``label: error`` on failure)."""
     with user_errors():
-        guard.authorize(FILE_MODE_ACTION, target)
+        guard.authorize(action, target)
     try:
         result = func(*args, **kwargs)
     except BaseException as exc:
-        guard.record(
-            FILE_MODE_ACTION,
-            target,
-            "failure",
-            f"{func.__name__} on files: {type(exc).__name__}: {exc}"[:500],
-        )
+        guard.record(action, target, "failure", f"{label}: {type(exc).__name__}: {exc}"[:500])
         raise
-    guard.record(FILE_MODE_ACTION, target, "success", f"{func.__name__} on files")
+    guard.record(action, target, "success", label)
     return result
+
+
+def _run_on_files(func: Callable, guard, inputs: tuple[str, ...], args, kwargs):
+    target = next((str(kwargs[p]) for p in inputs if kwargs.get(p) is not None), func.__name__)
+    return _run_recorded(func, guard, FILE_MODE_ACTION, target, f"{func.__name__} on files", args, kwargs)
 
 
 def _run_in_store(func: Callable, ws, session, guard, case_id: str, inputs, outputs, args, kwargs):
