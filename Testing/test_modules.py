@@ -118,6 +118,12 @@ def test_root_cmake_extension_metadata():
     ):
         assert re.search(rf"set\(EXTENSION_{key} ", text), key
     assert 'set(EXTENSION_CATEGORY "Cardiac")' in text
+    # the icon and screenshots the Extension Manager shows are files of this repository's main branch
+    raw = "https://raw.githubusercontent.com/SlicerCardiacPlanning/SlicerCardiacPlanning/main/"
+    linked = re.findall(re.escape(raw) + r"([^\s\"]+)", text)
+    assert len(linked) >= 2
+    for relative in linked:
+        assert (REPOSITORY / relative).is_file(), relative
     assert "project(SlicerCardiacPlanning)" in text
     assert "find_package(Slicer REQUIRED)" in text and "## NEXT_MODULE" in text
     assert text.index("## NEXT_MODULE") > max(text.index(f"add_subdirectory({n})") for n in MODULE_NAMES)
