@@ -73,7 +73,7 @@ def segment_classical(
     split_left_atrium(seg, work_mm, work.index_to_lps)
     progress(0.75, "walls")
     lv_level = refine_left_heart(seg, image, model.myocardium_hu)
-    add_walls(seg, image, model.threshold_hu, work_mm, lv_level)
+    add_walls(seg, image, model.threshold_hu, work_mm, lv_level, model.myocardium_hu)
     progress(0.9, "back to the input grid")
     out = work.with_array(seg)
     if work is not volume:

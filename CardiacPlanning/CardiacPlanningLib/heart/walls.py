@@ -2,7 +2,8 @@
 
 Myocardium enhances to roughly 80-150 HU, below the opacified blood and above epicardial fat
 (< -30 HU). The LV myocardium is grown from the LV blood pool into soft tissue up to a maximum wall
-thickness; voxels nearer another chamber's blood than the LV's are left to that chamber's wall.
+thickness (`myocardium.py`: image-driven, bounded by fat, lung and the cavities); voxels nearer another
+chamber's blood than the LV's are left to that chamber's wall.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .. import labels as lbl
+from .myocardium import MAX_WALL_MM, lv_myocardium
 
 logger = logging.getLogger(__name__)
 
 FAT_HU = -30.0
-LV_WALL_MM = 11.0
 RV_WALL_MM = 3.0
 ATRIAL_WALL_MM = 2.5
 
@@ -46,27 +47,28 @@ def refine_left_heart(seg: np.ndarray, image: np.ndarray, myocardium_hu: float) 
 
 
 def add_walls(
-    seg: np.ndarray, image: np.ndarray, threshold_hu: float, spacing_mm: float, lv_level: float = -np.inf
+    seg: np.ndarray,
+    image: np.ndarray,
+    threshold_hu: float,
+    spacing_mm: float,
+    lv_level: float = -np.inf,
+    myocardium_hu: float | None = None,
 ) -> np.ndarray:
     """Return ``seg`` with LV myocardium, RV myocardium and atrial wall labels added (in place);
-    soft tissue lies between fat and ``threshold_hu`` (near the LV: up to ``lv_level``)."""
+    soft tissue lies between fat and ``threshold_hu`` (near the LV: up to ``lv_level``); the LV wall's
+    outer border is half-way between ``myocardium_hu`` and fat (``myocardium.py``)."""
     smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
     tissue = (smooth > FAT_HU) & (smooth < max(threshold_hu, lv_level)) & (seg == 0)
-    blood_any = seg > 0
-    d_lv = _distance(seg == lbl.LV_BLOOD_POOL, spacing_mm)
-    # the interventricular septum belongs to the LV myocardium (AHA convention): the RV blood does
-    # not compete for it, the other chambers and vessels do
-    d_other = _distance(blood_any & ~np.isin(seg, (lbl.LV_BLOOD_POOL, lbl.RV)), spacing_mm)
-    if (seg == lbl.LV_BLOOD_POOL).any():
-        shell = tissue & (d_lv <= LV_WALL_MM) & (d_lv <= d_other)
-        # keep what is connected to the LV border (no islands in the liver or the chest wall)
-        lab, n = ndi.label(shell | (seg == lbl.LV_BLOOD_POOL))
-        keep = np.unique(lab[seg == lbl.LV_BLOOD_POOL])
-        shell &= np.isin(lab, keep[keep > 0])
+    lv = seg == lbl.LV_BLOOD_POOL
+    if lv.any():
+        # the interventricular septum belongs to the LV myocardium (AHA convention): the RV blood
+        # does not compete for it, the other chambers and vessels do
+        shell = lv_myocardium(seg, smooth, max(threshold_hu, lv_level), spacing_mm, myocardium_hu)
+        d_lv = _distance(lv, spacing_mm)
         shell = ndi.binary_opening(shell, iterations=1) | (shell & (d_lv <= 1.6 * spacing_mm))
         # fill small fat/blood-free gaps inside the wall (trabeculae, papillary roots)
-        closed = ndi.binary_closing(shell | (seg == lbl.LV_BLOOD_POOL), iterations=2) & (seg == 0)
-        shell |= closed & (d_lv <= LV_WALL_MM) & (smooth > FAT_HU - 40)
+        closed = ndi.binary_closing(shell | lv, iterations=2) & (seg == 0)
+        shell |= closed & (d_lv <= MAX_WALL_MM) & (smooth > FAT_HU - 40)
         seg[shell] = lbl.LV_MYOCARDIUM
         tissue &= ~shell
     for chamber, wall, thick in (
