@@ -32,6 +32,7 @@ from CardiacPlanningLib.motion import curves, views
 from CardiacPlanningLib.motion.phase_io import open_phases
 from CardiacPlanningLib.motion.propagate import propagate_labels
 from CardiacPlanningLib.progress import Progress
+from CardiacPlanningLib.security import outputs
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Cardiac4DParameterNode:
     viewCount - how many phases to show side by side (2-10; ED and ES always among them).
     referencePhase - index of the phase the reference segmentation was made on.
     referenceSegmentation - segmentation of the reference phase (any segments).
-    outputDirectory - where the per-phase label maps, fields and volume curves are written.
+    outputDirectory - per-phase label maps, fields, curves (logged in: the open case of the store).
     """
 
     inputPath: Path
@@ -194,7 +195,8 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.runWithProgress("Propagating...", lambda p, c: self.logic.propagate(*args, p, c))
             summary = self.logic.volumeCurves()["summary"]
             self.ui.resultsLabel.text = "\n".join(f"{key}: {value}" for key, value in summary.items())
-            self.ui.statusLabel.text = f"Propagated to every phase; files in {parameters.outputDirectory}"
+            where = outputs.current().where(parameters.outputDirectory)
+            self.ui.statusLabel.text = f"Propagated to every phase; saved to {where}"
 
     def onPlayToggled(self, playing) -> None:
         self.playTimer.start() if playing else self.playTimer.stop()
@@ -301,12 +303,16 @@ class Cardiac4DLogic(ScriptedLoadableModuleLogic):
         self, referenceIndex, segmentationNode, outDir, progress=None, cancelled=None, settings=None
     ):
         """Propagate ``segmentationNode`` (made on phase ``referenceIndex``) to every phase; load the
-        per-phase label maps as a segmentation sequence synchronised with the phase browser and views."""
+        per-phase label maps as a segmentation sequence synchronised with the phase browser and views.
+        The label maps, fields and curves go into the open case of the encrypted store (objects
+        ``motion/...``) while someone is logged in, else into ``outDir`` (security.outputs)."""
         self._requirePhases()
         if segmentationNode is None:
             raise CardiacInputError("choose the segmentation of the reference phase")
-        if outDir is None or str(outDir) in ("", "."):
-            raise CardiacInputError("choose an output folder for the propagated label maps")
+        with outputs.current().saving("Cardiac4D propagation", "motion", outDir) as folder:
+            return self._propagate(referenceIndex, segmentationNode, folder, progress, cancelled, settings)
+
+    def _propagate(self, referenceIndex, segmentationNode, outDir, progress, cancelled, settings):
         reference = self.series.index_of(int(referenceIndex))
         prog = Progress(progress, cancelled)
         prog(0.0, f"reading the segmentation on phase {self.series[reference].label}")

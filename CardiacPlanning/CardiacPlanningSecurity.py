@@ -26,6 +26,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModule
 
 from CardiacPlanningLib.errors import CardiacPlanningError
 from CardiacPlanningLib.mrml.update_checks import CaseWatcher, UpdateCheckGuard
+from CardiacPlanningLib.security import outputs
 from CardiacPlanningLib.security.audit_access import export_log, query_log, verify_log
 from CardiacPlanningLib.security.errors import SecurityError, SessionExpired
 from CardiacPlanningLib.security.workstation import Workstation
@@ -60,6 +61,7 @@ class CardiacPlanningSecurityLogic:
         self.workstationOptions = workstationOptions
         self.workstation = None
         self.session = None
+        self.currentCase = None  # the case the modules save into while someone is logged in
 
     # -- store and login ----------------------------------------------------------------------------
     @property
@@ -91,6 +93,7 @@ class CardiacPlanningSecurityLogic:
             self.workstation.users.logout(self.session)
             self.workstation.audit.checkpoint()
             self.session = None
+        self.currentCase = None
 
     def close(self) -> None:
         self.logout()
@@ -132,11 +135,23 @@ class CardiacPlanningSecurityLogic:
             return f"Store {self.storeDir}: locked"
         if self.session is None:
             return "Not logged in"
-        return f"Logged in: {self.session.username} ({self.session.role_names})"
+        case = f"; case {self.currentCase}" if self.currentCase else ""
+        return f"Logged in: {self.session.username} ({self.session.role_names}){case}"
 
     def caseStore(self):
         """The case store seen by the logged-in user (every operation permission-checked and audited)."""
         return self.workstation.store(self.requireSession())
+
+    def setCurrentCase(self, caseId) -> None:
+        """The case the modules' outputs go into (set by Open case / Save to case too)."""
+        self.currentCase = (str(caseId).strip() or None) if caseId else None
+
+    def moduleOutputs(self):
+        """Where the modules' files go now (CardiacPlanningLib.security.outputs): the current case
+        while someone is logged in, else plain folders (audited while the store is unlocked)."""
+        if self.session is None:
+            return outputs.ModuleOutputs(audit=self.workstation.audit if self.workstation else None)
+        return outputs.ModuleOutputs(self.caseStore(), self.currentCase)
 
     # -- cases in the store (volumes and segmentations; decrypted only in memory) ----------------------
     def listCases(self) -> list:
@@ -151,6 +166,7 @@ class CardiacPlanningSecurityLogic:
         from CardiacPlanningLib import mrml
 
         volume = self.caseStore().get_volume(caseId, name)
+        self.setCurrentCase(caseId)
         if asSegmentation:
             return mrml.labelmap_to_segmentation(volume, slicer.mrmlScene, name=name)
         return mrml.volume_to_node(volume, slicer.mrmlScene, name=name)
@@ -164,7 +180,9 @@ class CardiacPlanningSecurityLogic:
             raise CardiacPlanningError("choose the volume or segmentation to save")
         isSegmentation = node.IsA("vtkMRMLSegmentationNode")
         volume = mrml.segmentation_to_labelmap(node) if isSegmentation else mrml.node_to_volume(node)
-        return self.caseStore().put_volume(caseId, name, volume)
+        sm3 = self.caseStore().put_volume(caseId, name, volume)
+        self.setCurrentCase(caseId)
+        return sm3
 
     # -- audit viewer ---------------------------------------------------------------------------------
     def canViewAudit(self) -> bool:
@@ -224,6 +242,7 @@ def sharedLogic() -> CardiacPlanningSecurityLogic:
     if "logic" not in _shared:
         _shared["logic"] = CardiacPlanningSecurityLogic()
         _shared["watcher"] = CaseWatcher(slicer.mrmlScene, UpdateCheckGuard(slicer.app))
+        outputs.use(_shared["logic"].moduleOutputs)  # the modules save into its current case
     return _shared["logic"]
 
 
@@ -392,6 +411,8 @@ class SecurityPanel:
         with slicer.util.tryWithErrorDisplay("Cannot open the case.", waitCursor=True):
             case = qt.QInputDialog.getItem(None, "Open case", "Case:", self.logic.listCases(), 0, False)
             objects = self.logic.listObjects(case) if case else []
+            self.logic.setCurrentCase(case or self.logic.currentCase)  # the modules save into it
+            self.refresh()
             name = case and qt.QInputDialog.getItem(None, case, "Object:", objects, 0, False)
             if name:
                 isLabels = "label" in name.lower() or "seg" in name.lower()
@@ -407,6 +428,7 @@ class SecurityPanel:
             case = nodeName and qt.QInputDialog.getText(None, "Save to case", "Case id (pseudonymous):")
             if case:
                 self.logic.saveToStore(case, nodeName, nodes[nodeName])
+                self.refresh()
 
     def onAudit(self) -> None:
         if not self.logic.canViewAudit():

@@ -37,6 +37,7 @@ from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.mrml import coronary as coronary_mrml
 from CardiacPlanningLib.progress import Progress, as_progress
+from CardiacPlanningLib.security import outputs
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class CoronarySegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.showCprButton.connect("clicked(bool)", self.onShowCprButton)
         self.ui.saveButton.connect("clicked(bool)", self.onSaveButton)
+        self.ui.exportButton.connect("clicked(bool)", self.onExportButton)
         self.ui.branchComboBox.connect("currentIndexChanged(int)", lambda _i: self.onShowCprButton())
         self.initializeParameterNode()
 
@@ -190,7 +192,13 @@ class CoronarySegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay("Could not save the results.", waitCursor=True):
             folder = self.ui.outputPathLineEdit.currentPath
             files = self.logic.writeOutputs(folder)
-            self.ui.statusLabel.text = f"Saved {len(files)} outputs to {folder}"
+            self.ui.statusLabel.text = f"Saved {len(files)} outputs to {outputs.current().where(folder)}"
+
+    def onExportButton(self) -> None:
+        with slicer.util.tryWithErrorDisplay("Could not export the results.", waitCursor=True):
+            folder = self.ui.outputPathLineEdit.currentPath
+            files = self.logic.exportOutputs(folder)
+            self.ui.statusLabel.text = f"Exported {len(files)} outputs to {folder}"
 
 
 class CoronarySegLogic(ScriptedLoadableModuleLogic):
@@ -274,13 +282,25 @@ class CoronarySegLogic(ScriptedLoadableModuleLogic):
         image = straightened_cpr(self.volume, points, halfWidthMm, stepMm)
         return coronary_mrml.cpr_to_node(image, stepMm, slicer.mrmlScene, f"CPR {name}", node=node)
 
-    def writeOutputs(self, folder) -> dict:
-        """Write the label map, centerlines (JSON, .mrk.json), stenoses (CSV, JSON) and CPR PNGs."""
+    OUTPUT_PREFIX = "coronary"  # object folder of the outputs in a case of the store
+
+    def writeOutputs(self, folder=None) -> dict:
+        """Save the label map, centerlines (JSON, .mrk.json), stenoses (CSV, JSON) and CPR PNGs: into
+        the open case of the encrypted store (objects ``coronary/...``) while someone is logged in,
+        else into ``folder`` (security.outputs). Returns {kind: object name or path}."""
         if self.result is None:
             raise CardiacInputError("reconstruct the coronary trees first")
-        if not folder:
-            raise CardiacInputError("choose an output folder")
-        return write_result(self.result, self.volume, Path(folder))
+        out = outputs.current()
+        with out.saving("CoronarySeg outputs", self.OUTPUT_PREFIX, folder) as target:
+            return out.located(write_result(self.result, self.volume, target), target, self.OUTPUT_PREFIX)
+
+    def exportOutputs(self, folder) -> dict:
+        """Export the same files as plain files to ``folder``: an audited export, refused (and the
+        refusal audited) for roles that may not export. Returns {kind: path}."""
+        if self.result is None:
+            raise CardiacInputError("reconstruct the coronary trees first")
+        with outputs.current().exporting("CoronarySeg outputs", folder) as target:
+            return write_result(self.result, self.volume, Path(target))
 
 
 class CoronarySegTest(ScriptedLoadableModuleTest):

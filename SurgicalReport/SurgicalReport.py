@@ -33,11 +33,13 @@ from CardiacPlanningLib.markups import Markups, read_markups, write_markups
 from CardiacPlanningLib.measure.case import PROCEDURES, measure_case
 from CardiacPlanningLib.measure.review import correction_settings, measurement_rows, set_measurement
 from CardiacPlanningLib.progress import Progress, as_progress
+from CardiacPlanningLib.security import outputs
 
 logger = logging.getLogger(__name__)
 
 HINGES_FILE = "annulus_hinges.mrk.json"
 OSTIA_FILE = "ostia.mrk.json"
+REPORT_PREFIX = "report"  # object folder of the report in a case of the store
 HINGE_LABELS = ["Hinge 1", "Hinge 2", "Hinge 3"]
 CASE_ATTRIBUTE = "SurgicalReport.CaseFolder"  # the case a hinges node belongs to
 
@@ -99,6 +101,7 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._filling = False
+        self.previewFile = outputs.ShownFile()  # the PDF shown by the viewer: in RAM, wiped on close
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -117,6 +120,7 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def cleanup(self) -> None:
         self.removeObservers()
+        self.previewFile.close()
 
     def enter(self) -> None:
         self.initializeParameterNode()
@@ -202,8 +206,9 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     p.caseFolder, p.procedure, p.operator, p.deidentify, progress=pr
                 ),
             )
-            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(pdf)))
-            self.ui.statusLabel.text = f"Preview: {pdf}"
+            path = self.previewFile.show(outputs.current(), pdf, "report-preview.pdf")
+            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(path)))
+            self.ui.statusLabel.text = "Preview shown (a RAM copy, deleted when the module closes)"
 
     def onExportButton(self) -> None:
         with slicer.util.tryWithErrorDisplay("The report export failed.", waitCursor=True):
@@ -214,7 +219,8 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                     p.caseFolder, p.procedure, p.outputFolder, p.operator, p.deidentify, progress=pr
                 ),
             )
-            self.ui.statusLabel.text = f"Exported to {p.outputFolder}: " + ", ".join(sorted(written))
+            where = outputs.current().where(p.outputFolder)
+            self.ui.statusLabel.text = f"Saved to {where}: " + ", ".join(sorted(written))
 
 
 class SurgicalReportLogic(ScriptedLoadableModuleLogic):
@@ -237,10 +243,16 @@ class SurgicalReportLogic(ScriptedLoadableModuleLogic):
         (points labelled left/right), moved by the user, are saved as the case's
         ``annulus_hinges.mrk.json`` and ``ostia.mrk.json`` and used, unless they belong to another case;
         otherwise the hinges come from the file or are found automatically. Both are then shown as
-        movable markups nodes (``self.hingesNode``, ``self.ostiaNode``)."""
-        if not caseDir or not Path(caseDir).is_dir():
-            raise CardiacInputError(f"choose an existing case folder (got {caseDir!r})")
-        hingesFile, case = None, str(Path(caseDir).resolve())
+        movable markups nodes (``self.hingesNode``, ``self.ostiaNode``). Logged in: ``caseDir`` names
+        a folder of objects of the open case of the store (``.``: all), read in RAM, and the point
+        files are saved into the case (security.outputs)."""
+        out = outputs.current()
+        with out.working("SurgicalReport measurements", caseDir) as folder:
+            args = (procedure, hingesNode, ostiaNode, progress, cancelled)
+            return self._measure(folder, out.case_key(caseDir), *args)
+
+    def _measure(self, caseDir, case, procedure, hingesNode, ostiaNode, progress, cancelled) -> dict:
+        hingesFile = None
         hingesNode, ostiaNode = (
             None if n is None or n.GetAttribute(CASE_ATTRIBUTE) not in (None, case) else n  # another case's
             for n in (hingesNode, ostiaNode)
@@ -300,39 +312,53 @@ class SurgicalReportLogic(ScriptedLoadableModuleLogic):
             raise CardiacInputError(
                 f"the measurements are for {result['procedure']}, not {procedure}: measure again"
             )
-        return generate_report(
-            caseDir,
-            procedure,
-            outDir,
-            operator=operator,
-            deidentify=deidentify,
-            formats=formats,
-            measurements=result,
-            extra_settings=correction_settings(result),
-            progress=as_progress(progress, cancelled),
-        )
+        with outputs.current().working("SurgicalReport report", caseDir) as folder:
+            return generate_report(
+                folder,
+                procedure,
+                outDir,
+                operator=operator,
+                deidentify=deidentify,
+                formats=formats,
+                measurements=result,
+                extra_settings=correction_settings(result),
+                progress=as_progress(progress, cancelled),
+            )
 
     def preview(
         self, caseDir, procedure, operator="", deidentify=False, progress=None, cancelled=None
-    ) -> Path:
-        """The PDF of the report with the current (corrected) measurements, in a temporary folder."""
-        outDir = Path(tempfile.mkdtemp(prefix="cardiac-report-preview-"))
-        written = self._report(
-            caseDir, procedure, outDir, operator, deidentify, ("pdf",), progress, cancelled
-        )
-        return Path(written["files"]["pdf"])
+    ) -> bytes:
+        """The PDF (bytes) of the report with the current (corrected) measurements; built in a RAM
+        folder that is overwritten and deleted before this returns: nothing stays on the disk."""
+        with outputs.current().scratch("SurgicalReport preview") as outDir:
+            written = self._report(
+                caseDir, procedure, outDir, operator, deidentify, ("pdf",), progress, cancelled
+            )
+            return Path(written["files"]["pdf"]).read_bytes()
 
     def export(
         self, caseDir, procedure, outputFolder, operator="", deidentify=False, progress=None, cancelled=None
     ) -> dict:
-        """Write every report format to ``outputFolder``; returns {kind: path}."""
-        if not outputFolder:
-            raise CardiacInputError("choose the folder to export the report to")
-        formats = ("pdf", "cda", "dicom", "stl")
-        written = self._report(
-            caseDir, procedure, outputFolder, operator, deidentify, formats, progress, cancelled
-        )
-        return written["files"]
+        """Every report format. Logged in: saved into the open case (objects ``report/...``) when the
+        user may write to it, and exported to ``outputFolder`` when one is given (an audited export,
+        refused for roles that may not export). Otherwise written to ``outputFolder`` (audited where
+        an audit log is configured). Returns {kind: path or object name}."""
+        out, what, files = outputs.current(), "SurgicalReport report", {}
+        outputFolder = None if outputs.is_blank(outputFolder) else outputFolder
+
+        def write(folder):
+            formats = ("pdf", "cda", "dicom", "stl")
+            return self._report(
+                caseDir, procedure, folder, operator, deidentify, formats, progress, cancelled
+            )
+
+        if out.in_store and (out.may("case.write") or not outputFolder):
+            with out.saving(what, REPORT_PREFIX) as folder:
+                files = out.located(write(folder)["files"], folder, REPORT_PREFIX)
+        if outputFolder or not out.in_store:
+            with out.exporting(what, outputFolder, deidentify) as folder:
+                files = write(folder)["files"]
+        return files
 
 
 class SurgicalReportTest(ScriptedLoadableModuleTest):
@@ -371,5 +397,5 @@ class SurgicalReportTest(ScriptedLoadableModuleTest):
             self.assertAlmostEqual(logic.updateMeasurement("tavr.annulus.area_mm2", 450.0), area)
             self.assertEqual(result["user_corrections"]["tavr.annulus.area_mm2"]["measured"], area)
             pdf = logic.preview(folder, "tavr", operator="Dr Test")
-            self.assertEqual(pdf.read_bytes()[:5], b"%PDF-")
+            self.assertEqual(pdf[:5], b"%PDF-")
         self.delayDisplay("Test passed")

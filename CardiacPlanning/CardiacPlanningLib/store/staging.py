@@ -143,13 +143,19 @@ class Stage:
     # -- cleanup ----------------------------------------------------------------------------------
     def wipe(self) -> None:
         """Overwrite every file with zeros, then delete the folder (best effort on errors)."""
-        if not self.root.exists():
-            return
-        for path in self.root.rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                with contextlib.suppress(OSError), open(path, "r+b") as f:
-                    size = f.seek(0, os.SEEK_END)
-                    f.seek(0)
-                    for start in range(0, size, 1 << 20):
-                        f.write(bytes(min(1 << 20, size - start)))
-        shutil.rmtree(self.root, ignore_errors=True)
+        wipe_folder(self.root)
+
+
+def wipe_folder(root: Path) -> None:
+    """Overwrite every file under ``root`` with zeros, then delete the folder (best effort)."""
+    root = Path(root)
+    if not root.exists():
+        return
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError), open(path, "r+b") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(0)
+                for start in range(0, size, 1 << 20):
+                    f.write(bytes(min(1 << 20, size - start)))
+    shutil.rmtree(root, ignore_errors=True)
