@@ -55,6 +55,19 @@ def ram_root() -> Path:
     )
 
 
+def _scalar_volume(path: Path):
+    """The scalar image at ``path`` as a Volume, or None for a multi-component image."""
+    from ..errors import CardiacInputError
+    from ..imaging.volume import Volume
+
+    try:
+        return Volume.read(path)
+    except CardiacInputError as exc:
+        if "multi-component" not in str(exc):
+            raise
+        return None
+
+
 def _is_volume(name: str) -> bool:
     return name.lower().endswith(VOLUME_SUFFIXES)
 
@@ -124,17 +137,16 @@ class Stage:
 
     def collect(self) -> list[str]:
         """Save every file the tool created or changed into the case; returns the object names.
-        Image files become volume objects (``put_volume``), the rest bytes with a guessed type."""
-        from ..imaging.volume import Volume
-
+        Scalar images become volume objects (``put_volume``), the rest bytes with a guessed type."""
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
             rel = path.relative_to(self.root).as_posix()
             st = path.stat()
             if self._staged.get(rel) == (st.st_size, st.st_mtime_ns):
                 continue  # an input, unchanged
-            if _is_volume(rel):
-                self.store.put_volume(self.case_id, rel, Volume.read(path))
-            else:
+            volume = _scalar_volume(path) if _is_volume(rel) else None
+            if volume is not None:
+                self.store.put_volume(self.case_id, rel, volume)
+            else:  # not an image, or one Volume does not hold (e.g. a displacement field): bytes
                 kind = mimetypes.guess_type(rel)[0] or "application/octet-stream"
                 self.store.put_bytes(self.case_id, rel, path.read_bytes(), kind)
             self.saved.append(rel)
