@@ -7,18 +7,23 @@ import logging
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
+from .. import labels as lbl
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .assign import name_regions
 from .circulation import reclaim_pulmonary_artery
 from .contrast import ContrastModel, body_mask, estimate_contrast
+from .myocardium import outer_level
 from .regions import blood_mask, heart_component, near_components, split_pool
+from .valves import move_valve_plane
 from .walls import add_walls, refine_left_heart, split_left_atrium
 
 logger = logging.getLogger(__name__)
 
 WORK_SPACING_MM = 1.5
+VALVES = ((lbl.RV, lbl.PULMONARY_ARTERY),)  # the LVOT is walled by the mitral curtain: no clean cue
 
 
 def resample(
@@ -71,6 +76,10 @@ def segment_classical(
     seg = lut[ids]
     reclaim_pulmonary_artery(seg, image, work_mm)
     split_left_atrium(seg, work_mm, work.index_to_lps)
+    smooth = ndi.gaussian_filter(image, 0.7)
+    band = (smooth > outer_level(model.myocardium_hu)) & (smooth < model.threshold_hu)
+    for chamber, vessel in VALVES:
+        move_valve_plane(seg, band, chamber, vessel, work_mm)
     progress(0.75, "walls")
     lv_level = refine_left_heart(seg, image, model.myocardium_hu)
     add_walls(seg, image, model.threshold_hu, work_mm, lv_level, model.myocardium_hu)
