@@ -19,6 +19,7 @@ from conftest import REPOSITORY, load_module_file
 from security_fixtures import PASSPHRASE, FakeClock
 
 from CardiacPlanningLib import labels
+from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.security import outputs
 from CardiacPlanningLib.security.errors import PermissionDenied
@@ -252,3 +253,31 @@ def test_without_a_session_files_go_to_the_folder_and_are_audited(env):
     seq = _last_seq(logic)
     coronary.writeOutputs(tmp_path / "plain2")
     assert (tmp_path / "plain2" / "stenoses.csv").exists() and _last_seq(logic) == seq
+
+
+def test_deidentified_case_export_and_the_preview_viewer_copy(env):
+    logic, tmp_path = env
+    _login(logic, "doc")
+    logic.caseStore().put_bytes("R-1", "note.txt", b"research", deidentified=True)
+    logic.logout()
+    logic.login("res", PASSWORDS["res"])
+    logic.setCurrentCase("R-1")
+    out = outputs.current()
+    assert out.in_store and out.export_action() == "export.deidentified"
+    with out.exporting("test export", tmp_path / "research") as folder:
+        (folder / "note.txt").write_bytes(b"research")
+    assert out.exported == [tmp_path / "research" / "note.txt"]
+    assert _records(logic)[-1] == (
+        "res", "export.deidentified", f"R-1 -> {tmp_path / 'research'}", "success", "test export: note.txt"
+    )  # fmt: skip
+    viewer = outputs.ShownFile()
+    first = viewer.show(out, b"%PDF-1", "preview.pdf")
+    assert first.parent.parent == tmp_path / "ram" and first.stat().st_mode & 0o777 == 0o600
+    second = viewer.show(out, b"%PDF-2", "preview.pdf")
+    assert not first.exists() and second.read_bytes() == b"%PDF-2"
+    viewer.close()
+    assert list((tmp_path / "ram").iterdir()) == []
+    logic.setCurrentCase(None)
+    with pytest.raises(CardiacInputError, match="choose the case to work on first"):
+        with outputs.current().saving("test", "x"):
+            pass
