@@ -17,7 +17,7 @@ from .. import labels
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
-from . import coronary, devices, sweep
+from . import coronary, device_motion, devices, sweep
 from . import tissues as tis
 from .anatomy import Anatomy, build_anatomy
 from .ctsim import apply_overlay, finish_ct, make_output_geometry, sample_phase
@@ -123,6 +123,12 @@ def _make_device(kind: str, anatomy: Anatomy, tree, rng):
     return devices.coronary_stent(tree.branch("LAD"), start_fraction=0.12, length_mm=18.0, rng=rng)
 
 
+def device_at_phase(case: PhantomCase, f: float) -> devices.Device:
+    """The case's device at phase fraction ``f``: moved with the anatomy but keeping its shape (a
+    rigid pose fitted to the motion of its envelope; see :mod:`.device_motion`)."""
+    return device_motion.moved_device(case.device, lambda pts: case.motion.forward(pts, f))
+
+
 def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress=None):
     """(CT Volume int16 HU, label Volume uint8) of phase fraction ``f``."""
     p = case.params
@@ -145,7 +151,7 @@ def render_phase(case: PhantomCase, f: float, rng: np.random.Generator, progress
         if tree.calcium:
             apply_overlay(hu, label_map, coronary.calcium_occupancy(tree, geom, 3), lut[14], 14)
     if case.device is not None:
-        moved = case.device.transformed(mover)
+        moved = device_at_phase(case, f)
         metal = devices.wire_occupancy(moved, geom, 3)
         label_map[devices.wire_mask(moved, geom, metal)] = 15 if p.stent == "coronary" else 16
     metal_hu = METAL_HU.get(p.stent, 20000.0)
@@ -177,7 +183,7 @@ def generate_case(
             volumes[key_lab.key].append(float(counts[key_lab.value]) * ct.voxel_volume_mm3 / 1000.0)
         writer.phase(i, 100.0 * f, f * rr_ms, ct, lab)
         if case.device is not None and hasattr(case.device, "to_json"):
-            moved = case.device.transformed(lambda pts, f=f: case.motion.forward(pts, f))
+            moved = device_at_phase(case, float(f))
             device_phases.append({"percent": 100.0 * f, **moved.to_json()})
         part(1.0, f"phase {100 * f:.0f} % written")
     lv = np.array(volumes["lv_blood_pool"])

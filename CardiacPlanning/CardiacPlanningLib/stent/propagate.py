@@ -37,12 +37,13 @@ from .algorithms import ALGORITHMS
 from .axis import CurvedAxis
 from .geometry import Reconstruction, mesh_arrays
 from .region import NoDeviceFoundError, Region, detect_metal, region_from_label, region_from_points
+from .register import register_metal, rigid_fit
 from .score import Score, score_for
 
 logger = logging.getLogger(__name__)
 
 Mover = Callable[[np.ndarray, int], np.ndarray]  # (reference points (N, 3) LPS, phase) -> phase points
-METHODS = ("refit", "motion+refit", "motion")
+METHODS = ("register", "motion+register", "refit", "motion+refit", "motion")
 
 
 @dataclass
@@ -155,6 +156,32 @@ def _fit_near(volume, predicted, algorithm, kind, labels, label, name, margin_mm
     return ALGORITHMS[algorithm](region.ct, metal), region, metal
 
 
+def _posed(rec: Reconstruction, pose) -> Reconstruction:
+    rot, t = pose
+    return map_reconstruction(rec, lambda x: np.asarray(x, float) @ rot.T + t)
+
+
+def _centre(rec: Reconstruction) -> np.ndarray:
+    axis = CurvedAxis(rec.axis)
+    return axis.at(np.array([0.5 * axis.length]))[0][0]
+
+
+def _register(vol, chosen, source, ref_image, pose, kind, labels, label, p):
+    """``chosen`` at phase ``p`` by rigid registration of the reference metal (``ref_image``) onto
+    the phase's metal near the predicted pose; the start's translation is corrected so that the
+    reference tube fit ``source`` lands on the phase's tube fit (centres halfway along the axes)."""
+    rot, t = pose
+    fit, region, metal = _fit_near(
+        vol, _posed(chosen, pose), "tube_fit", kind, labels, label, f"phase {p}", 6.0
+    )
+    c_ref = _centre(source)
+    t = _centre(fit) - rot @ c_ref
+    rot, t, metric = register_metal(ref_image, region.ct.with_array(metal.excess), rot, t, c_ref)
+    rec = _posed(chosen, (rot, t))
+    rec.metadata["registrationMetric"] = metric
+    return rec, region, metal, (rot, t)
+
+
 def propagate_device(
     chosen: Reconstruction,
     phases: Sequence,
@@ -175,10 +202,10 @@ def propagate_device(
     n = len(phases)
     if not 0 <= reference < n:
         raise CardiacInputError(f"reference phase {reference} is outside 0..{n - 1}")
-    method = method or ("motion+refit" if mover is not None else "refit")
+    method = method or ("motion+register" if mover is not None else "register")
     if method not in METHODS:
         raise CardiacInputError(f"propagation method {method!r} is not one of {', '.join(METHODS)}")
-    if method != "refit" and mover is None:
+    if method.startswith("motion") and mover is None:
         raise CardiacInputError(f"propagation method {method!r} needs the 4D motion (displacement fields)")
     algorithm = chosen.metadata.get("algorithm", chosen.name)
     if method != "motion" and algorithm not in ALGORITHMS:
@@ -192,16 +219,23 @@ def propagate_device(
     out: list[PhaseDevice | None] = [None] * n
     progress(0.0, f"phase {reference}: reference fit")
     source = None
+    register = method in ("register", "motion+register")
     if method != "motion":
         vol = _load(phases[reference])
-        source, region, metal = _fit(
-            vol, chosen, algorithm, kind, labels_of(reference), label, f"phase {reference}"
-        )
+        name = f"phase {reference}"
+        if register:  # the reference metal (moving image) and tube fit (centre)
+            source, region, metal = _fit_near(
+                vol, chosen, "tube_fit", kind, labels_of(reference), label, name, 6.0
+            )
+            ref_image = region.ct.with_array(metal.excess)
+        else:
+            source, region, metal = _fit(vol, chosen, algorithm, kind, labels_of(reference), label, name)
         ref_score = score_for(chosen, _for_score(region, phase_labels), metal, kind)
         out[reference] = PhaseDevice(reference, chosen, ref_score, "reference", metal.threshold_hu)
     else:
         out[reference] = PhaseDevice(reference, chosen, None, "reference")
-    fits = {reference: source}
+    poses = {reference: (np.eye(3), np.zeros(3))}
+    verts = mesh_arrays(chosen.mesh)[0][::7]
     order = visiting_order(n, reference)
     for step, (p, prev) in enumerate(order):
         progress((step + 0.5) / max(len(order), 1), f"phase {p}")
@@ -209,18 +243,27 @@ def propagate_device(
         if method == "motion":
             out[p] = PhaseDevice(p, moved, None, "motion")
             continue
-        predicted = moved if moved is not None else out[prev].reconstruction
+        if register:
+            pose = rigid_fit(verts, mover(verts, p)) if mover is not None else poses[prev]
+            predicted = _posed(chosen, pose)
+        else:
+            predicted = moved if moved is not None else out[prev].reconstruction
         vol = _load(phases[p])
         try:
-            fit, region, metal = _fit(vol, predicted, algorithm, kind, labels_of(p), label, f"phase {p}")
+            if register:
+                rec, region, metal, pose = _register(
+                    vol, chosen, source, ref_image, pose, kind, labels_of(p), label, p
+                )
+                poses[p] = pose
+            else:
+                fit, region, metal = _fit(vol, predicted, algorithm, kind, labels_of(p), label, f"phase {p}")
+                rec = transfer(chosen, source, fit)
         except NoDeviceFoundError:
             if moved is None:
                 raise
             logger.warning("phase %d: no metal near the moved device; kept the motion-only result", p)
             out[p] = PhaseDevice(p, moved, None, "motion (no metal found)")
             continue
-        fits[p] = fit
-        rec = transfer(chosen, source, fit)
         rec.metadata.update({"phase": p, "propagation": method})
         sc = score_for(rec, _for_score(region, phase_labels), metal, kind)
         out[p] = PhaseDevice(p, rec, sc, method, metal.threshold_hu)
