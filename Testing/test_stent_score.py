@@ -7,7 +7,7 @@ import pytest
 
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.stent.geometry import Reconstruction, radial_surface_points, tube_mesh
-from CardiacPlanningLib.stent.score import apposition, completeness, score
+from CardiacPlanningLib.stent.score import apposition, completeness, fidelity, score
 
 R = 6.0  # lumen radius (mm)
 L = 20.0  # device length (mm)
@@ -101,3 +101,42 @@ def test_valve_landing_zone_ignores_the_sinus_above_the_annulus():
     # costs the last ~1 mm below it (measured 91.3 %)
     assert zone == pytest.approx(100.0 * 9.0 / 10.0, abs=2.0)
     assert mal < 0.2 * plain_mal
+
+
+def _strut_blobs(radius: float):
+    """Metal excess image: Gaussian blobs (sigma 0.5 mm, peak 1000 HU) at 12 x 8 strut centres on a
+    cylinder of ``radius`` about the z axis (z 2.5-17.5 mm), off the voxel centres."""
+    n, nz = 36, 60
+    origin = (-(n - 1) * H / 2, -(n - 1) * H / 2, -5.0)
+    kk, jj, ii = np.indices((nz, n, n)).astype(float)
+    p = np.stack([origin[0] + ii * H, origin[1] + jj * H, origin[2] + kk * H], -1)
+    e = np.zeros((nz, n, n))
+    centres = [
+        (radius * np.cos(a), radius * np.sin(a), z)
+        for a in 2 * np.pi * (np.arange(12) + 0.37) / 12
+        for z in np.linspace(2.5, 17.5, 8) + 0.13
+    ]
+    for c in centres:
+        e += 1000.0 * np.exp(-np.sum((p - c) ** 2, -1) / (2 * 0.5**2))
+    return Volume(np.zeros((nz, n, n), np.int16), (H, H, H), origin, np.eye(3)), e
+
+
+def test_strut_fidelity_is_the_distance_from_the_struts_to_the_envelope():
+    ct, e = _strut_blobs(5.0)
+    mask = e > 200.0
+    on = fidelity(_tube(lambda s: np.full_like(s, 5.0)), ct, e, mask)
+    off = fidelity(_tube(lambda s: np.full_like(s, 5.3)), ct, e, mask)
+    # sub-voxel peaks on the struts: D ~ 0 on the right cylinder, the 0.3 mm offset off it
+    assert on[1] < 0.05 and on[0] > 90.0
+    assert off[1] == pytest.approx(0.3, abs=0.04) and off[0] == pytest.approx(40.0, abs=8.0)
+    sc = score(
+        _tube(lambda s: np.full_like(s, 5.3)),
+        ct.with_array((e > 200) * 2000),
+        1000.0,
+        excess=e,
+        metal_mask=mask,
+    )
+    assert sc.fidelity == pytest.approx(off[0]) and sc.total == pytest.approx(
+        0.5 * sc.fidelity + 0.3 * sc.completeness + 0.2 * sc.continuity
+    )
+    assert fidelity(_tube(lambda s: np.full_like(s, 5.0)), ct, np.zeros_like(e), mask) is None  # no struts

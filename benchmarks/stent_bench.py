@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 REGION_LABEL = {"valve": 6, "coronary": 8}
 TIE_MM = 0.02  # first places within this of the most accurate count as ties
-SIZE = {"valve": (160, 160, 112), "coronary": (170, 170, 140)}  # the LAD stent inside the field of view
+SIZE = {"valve": (160, 160, 112), "coronary": (170, 170, 140)}  # at 0.6 mm; the LAD stent inside the view
 
 
 def envelope_distance(points: np.ndarray, axis: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -219,13 +219,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     cases = list(args.case)
     for seed in args.seeds if not cases else []:
-        out = args.work / f"{args.kind}_{seed}"
+        out = args.work / f"{args.kind}_{seed}_p{args.phases}_{args.spacing:g}mm"
         if not (out / "devices.json").exists():
             p = PhantomParameters(
                 seed=seed,
                 phases=args.phases,
                 spacing_mm=args.spacing,
-                size=SIZE[args.kind],
+                size=tuple(int(round(n * 0.6 / args.spacing)) for n in SIZE[args.kind]),  # same field of view
                 stent=args.kind,
                 dicom=False,
             )

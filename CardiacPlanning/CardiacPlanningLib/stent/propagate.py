@@ -1,22 +1,24 @@
 """The chosen reconstruction generated at every phase of a 4D CT, keeping its place in the anatomy.
 
-Per phase ``p`` (visited outwards from the reference, as :mod:`..motion.propagate` does):
+A metal device moves with the anatomy but keeps its shape. Per phase ``p`` (visited outwards from
+the reference, as :mod:`..motion.propagate` does), with the default ``register`` methods:
 
-1. *Predict* where the device is: the chosen reconstruction moved by the 4D motion (``mover``: e.g.
-   the displacement fields of :func:`..motion.propagate.propagate_labels` through :func:`field_mover`),
-   or, without motion, the result of the neighbouring phase towards the reference.
-2. *Re-fit* the chosen reconstruction's algorithm to the metal of phase ``p`` in a box around the
-   prediction (4 mm margin), or in the phase's lumen label when per-phase label maps are given.
-3. *Transfer* the chosen (possibly hand-adjusted) envelope from the reference fit to the phase fit in
-   curved axis coordinates: a point at arc length s, offsets (x, y) of the reference fit's axis goes
-   to arc length L_p / 2 + (s - L_ref / 2) L_p / L_ref of the phase fit's axis, offsets scaled by
-   r_p(s') / r_ref(s), so hand adjustments (shift, radius change) stay relative to the device and
-   the anatomy around it.
+1. *Predict* the device's rigid pose: the least-squares rigid fit of the chosen envelope to its
+   positions under the 4D motion (``mover``: e.g. the displacement fields of
+   :func:`..motion.propagate.propagate_labels` through :func:`field_mover`), or, without motion, the
+   pose of the neighbouring phase towards the reference.
+2. *Tube fit* the metal of phase ``p`` within 6 mm of the prediction (box, or the phase's lumen label
+   with per-phase label maps); its centre corrects the predicted translation.
+3. *Register* the reference phase's metal excess rigidly onto phase ``p``'s
+   (:func:`.register.register_metal`) and move the chosen (possibly hand-adjusted) reconstruction by
+   that pose: adjustments keep their place relative to the device and the anatomy exactly.
 
-``method``: ``"refit"`` (no motion), ``"motion+refit"`` (default when a mover is given),
-``"motion"`` (warp only; no metal needed). A phase whose box holds no metal falls back to the
-motion-only result when a mover exists, else raises :class:`NoDeviceFoundError` naming the phase.
-Points are LPS mm.
+The ``refit`` methods instead re-fit the chosen algorithm per phase and *transfer* the chosen envelope
+from the reference fit to the phase fit in curved axis coordinates (arc length about the middles
+scaled by the length ratio, offsets by the radius ratio). ``method``: ``"register"`` (default without
+motion), ``"motion+register"`` (default with a mover), ``"refit"``, ``"motion+refit"``, ``"motion"``
+(warp only; no metal needed). A phase without metal near the prediction falls back to the motion-only
+result when a mover exists, else raises :class:`NoDeviceFoundError` naming the phase. Points are LPS mm.
 """
 
 from __future__ import annotations

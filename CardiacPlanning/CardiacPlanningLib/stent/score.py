@@ -15,7 +15,15 @@ Terms (all areas in mm^2, distances in mm, LPS points):
   metal threshold. ``C = 100 * mean_k(covered_k / n_bins)``; the largest circular run of uncovered
   bins is the worst gap (degrees); continuity ``K = 100 * share of cross-sections with >= 50 %
   coverage``.
-* **Total**: ``0.5 A + 0.3 C + 0.2 K`` with a wall, ``0.6 C + 0.4 K`` without. Results are ranked by it.
+* **Strut fidelity** ``F`` (when the metal excess image is given): strut centres are estimated as
+  the local maxima (3x3x3) of the metal excess (HU above the local background) at metal voxels,
+  refined to sub-voxel position by a parabola through the neighbours along each axis; ``D`` = the
+  excess-weighted mean |distance| (mm) from those within the envelope's axial extent to the
+  envelope surface; ``F = 100 * max(0, 1 - D / 0.5 mm)``. A frame's struts lie on its envelope, so
+  ``D`` is the image's estimate of the reconstruction's error.
+* **Total**: ``0.5 A + 0.3 C + 0.2 K`` with a wall, ``0.6 C + 0.4 K`` without; with ``F``:
+  ``0.4 F + 0.3 A + 0.2 C + 0.1 K`` with a wall, ``0.5 F + 0.3 C + 0.2 K`` without. Results are
+  ranked by it.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ class Score:
     max_gap_deg: float
     continuity: float
     sections: int
+    fidelity: float | None = None
+    strut_distance_mm: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -140,6 +150,52 @@ def completeness(
     return 100.0 * float(cov.mean()), float(max(gaps)), 100.0 * float((cov >= 0.5).mean()), len(cov)
 
 
+def strut_peaks(ct: Volume, excess: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(LPS points (N, 3) mm, weights (N,)) of the strut centres seen in the metal ``excess`` image:
+    local maxima (3x3x3) at ``mask`` voxels, refined by a parabola through the two neighbours along
+    each index axis (offset clipped to half a voxel)."""
+    e = np.asarray(excess, np.float32)
+    peak = mask & (e > 0) & (e >= ndimage.maximum_filter(e, size=3))
+    kji = np.argwhere(peak)
+    kji = kji[np.all((kji > 0) & (kji < np.array(e.shape) - 1), axis=1)]
+    if len(kji) == 0:
+        return np.zeros((0, 3)), np.zeros(0)
+    c = e[tuple(kji.T)]
+    off = np.zeros((len(kji), 3))
+    for a in range(3):
+        step = np.zeros(3, int)
+        step[a] = 1
+        lo, hi = e[tuple((kji - step).T)], e[tuple((kji + step).T)]
+        den = lo - 2 * c + hi
+        off[:, a] = np.clip(np.where(den < 0, 0.5 * (lo - hi) / np.where(den < 0, den, -1.0), 0.0), -0.5, 0.5)
+    return ct.index_to_lps((kji + off)[:, ::-1]), c.astype(float)
+
+
+def fidelity(
+    rec: Reconstruction, ct: Volume, excess: np.ndarray, mask: np.ndarray
+) -> tuple[float, float] | None:
+    """(F 0-100, D mm): the excess-weighted mean distance ``D`` from the strut centres within the
+    envelope's axial extent to its surface, ``F = 100 max(0, 1 - D / 0.5)``; None without struts."""
+    import vtk
+    from vtk.util.numpy_support import numpy_to_vtk
+
+    pts, w = strut_peaks(ct, excess, mask)
+    if len(pts) < 10:
+        return None
+    axis = CurvedAxis(np.asarray(rec.axis, float))
+    s, _, _ = axis.project(pts)
+    inside = (s >= 0.0) & (s <= axis.length)
+    if inside.sum() < 10:
+        return None
+    dist = vtk.vtkImplicitPolyDataDistance()
+    dist.SetInput(rec.mesh)
+    vals = vtk.vtkDoubleArray()
+    dist.FunctionValue(numpy_to_vtk(np.ascontiguousarray(pts[inside]), deep=True), vals)
+    d = np.abs(np.array([vals.GetValue(i) for i in range(vals.GetNumberOfTuples())]))
+    mean = float((d * w[inside]).sum() / w[inside].sum())
+    return 100.0 * max(0.0, 1.0 - mean / 0.5), mean
+
+
 def _longest_false_run(hit: np.ndarray) -> int:
     if hit.all():
         return 0
@@ -161,20 +217,34 @@ def score(
     tolerance_mm: float = 0.5,
     slab_mm: float = 1.5,
     landing_zone_mm: float | None = None,
+    excess: np.ndarray | None = None,
+    metal_mask: np.ndarray | None = None,
 ) -> Score:
-    """The structure matching score of ``rec`` on the (cropped) ``ct``; ``lumen`` bool mask on its grid."""
+    """The structure matching score of ``rec`` on the (cropped) ``ct``; ``lumen`` bool mask on its
+    grid; ``excess`` (HU above background) and ``metal_mask`` on its grid add the strut fidelity."""
     c, gap, k, n = completeness(rec, ct, threshold_hu, slab_mm=slab_mm)
+    fid = fidelity(rec, ct, excess, metal_mask) if excess is not None and metal_mask is not None else None
+    f, sd = fid if fid is not None else (None, None)
     if lumen is not None and lumen.any():
         a, mal, dist = apposition(rec, ct, lumen, tolerance_mm, landing_zone_mm)
-        total = 0.5 * a + 0.3 * c + 0.2 * k
+        total = 0.5 * a + 0.3 * c + 0.2 * k if f is None else 0.4 * f + 0.3 * a + 0.2 * c + 0.1 * k
     else:
         a = mal = dist = None
-        total = 0.6 * c + 0.4 * k
-    return Score(float(total), a, mal, dist, c, gap, k, n)
+        total = 0.6 * c + 0.4 * k if f is None else 0.5 * f + 0.3 * c + 0.2 * k
+    return Score(float(total), a, mal, dist, c, gap, k, n, f, sd)
 
 
 def score_for(rec: Reconstruction, region, metal, kind: str = "generic") -> Score:
     """:func:`score` of ``rec`` on a :class:`~.region.Region` with its metal detection, as the
-    pipeline scores it (valve frames: apposition over the annulus landing zone)."""
+    pipeline scores it (valve frames: apposition over the annulus landing zone; strut fidelity from
+    the metal excess)."""
     zone = 1.0 if kind == "valve" else None
-    return score(rec, region.ct, metal.threshold_hu, region.lumen, landing_zone_mm=zone)
+    return score(
+        rec,
+        region.ct,
+        metal.threshold_hu,
+        region.lumen,
+        landing_zone_mm=zone,
+        excess=metal.excess,
+        metal_mask=metal.mask,
+    )
