@@ -148,7 +148,7 @@ class CardiacPlanningSecurityLogic:
 
     def moduleOutputs(self):
         """Where the modules' files go now (CardiacPlanningLib.security.outputs): the current case
-        while someone is logged in, else plain folders (audited while the store is unlocked)."""
+        while someone is logged in; with the store unlocked but nobody logged in, files are refused."""
         if self.session is None:
             return outputs.ModuleOutputs(audit=self.workstation.audit if self.workstation else None)
         return outputs.ModuleOutputs(self.caseStore(), self.currentCase)

@@ -60,3 +60,18 @@ def test_unknown_point_label_is_named(toy, tmp_path):
     )
     with pytest.raises(CardiacInputError, match="'ventricle\\?'"):
         segment(image, seeds=path)
+
+
+def test_points_in_memory_give_the_same_seeds_as_the_file(toy, tmp_path):
+    """The module's seed points reach the engine without a file (no temp file of case data)."""
+    from CardiacPlanningLib.heart.seeded import load_seeds
+
+    image, _ = toy
+    markups = Markups.from_points(np.array([PRIOR[v] for v in KEYS]), list(KEYS.values()), "seeds")
+    from_file = load_seeds(write_markups(markups, tmp_path / "seeds.mrk.json"), image)
+    in_memory = load_seeds(markups, image)
+    assert set(np.unique(in_memory.array)) == {0, *KEYS}
+    assert np.array_equal(in_memory.array, from_file.array)
+    outside = Markups.from_points(np.array([[900.0, 0.0, 0.0]]), ["lv"], "seeds")
+    with pytest.raises(CardiacInputError, match="seed point 'lv' of seeds"):
+        load_seeds(outside, image)

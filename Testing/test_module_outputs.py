@@ -7,7 +7,8 @@
 * exporting to a folder is refused (and the refusal audited) for a role that may not export, and
   allowed and audited for a clinician;
 * the report preview returns the PDF as bytes and leaves nothing on the disk;
-* without a session the files go to the folder given, audited while the store is unlocked.
+* with the store but nobody logged in (e.g. after the idle timeout) plain files are refused and the
+  refusal audited; without a store the files go to the folder given.
 """
 
 import sys
@@ -237,21 +238,30 @@ def test_report_measure_preview_and_export_through_the_store(env):
     assert not (tmp_path / "out").exists()
 
 
-def test_without_a_session_files_go_to_the_folder_and_are_audited(env):
+def test_without_a_login_the_store_refuses_plain_files_and_without_a_store_they_are_written(env):
     logic, tmp_path = env
     coronary = load_module_file("CoronarySeg").CoronarySegLogic()
     from CardiacPlanningLib.coronary import reconstruct_coronaries
 
     coronary.volume = _tube()
     coronary.result = reconstruct_coronaries(coronary.volume, {"left": np.array([2.5, 6.0, 6.0])})
-    files = coronary.writeOutputs(tmp_path / "plain")  # store unlocked, nobody logged in
-    assert files["stenoses_csv"].read_bytes().startswith(b"branch,percent_diameter")
-    last = _records(logic)[-1]
-    assert last[:4] == ("(no session)", "case.write", str(tmp_path / "plain"), "success")
-    assert "coronary_labels.nii.gz" in last[4]
-    outputs.use(None)  # no store at all: plain files, nothing to audit
+    _login(logic, "doc")
+    logic.logout()  # e.g. the idle timeout: outputs must not silently fall back to plain files
     seq = _last_seq(logic)
-    coronary.writeOutputs(tmp_path / "plain2")
+    with pytest.raises(PermissionDenied, match="log in first"):
+        coronary.writeOutputs(tmp_path / "plain")
+    with pytest.raises(PermissionDenied, match="log in first"):
+        coronary.exportOutputs(tmp_path / "plain")
+    assert not (tmp_path / "plain").exists()
+    denied = [r[:4] for r in _records(logic, seq)]
+    assert denied == [
+        ("(no session)", "case.write", str(tmp_path / "plain"), "denied"),
+        ("(no session)", "export.identified", str(tmp_path / "plain"), "denied"),
+    ]
+    outputs.use(None)  # a research installation without a store: plain files, nothing to audit
+    seq = _last_seq(logic)
+    files = coronary.writeOutputs(tmp_path / "plain2")
+    assert files["stenoses_csv"].read_bytes().startswith(b"branch,percent_diameter")
     assert (tmp_path / "plain2" / "stenoses.csv").exists() and _last_seq(logic) == seq
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from .. import labels as lbl
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
+from ..markups import Markups
 from ..progress import Progress, as_progress
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def segment(
     scope: str = "whole",
     preset: str = "general",
     engine: str = DEFAULT_ENGINE,
-    seeds: Volume | str | Path | None = None,
+    seeds: Volume | Markups | str | Path | None = None,
     progress: Progress | None = None,
     name: str = "image",
 ) -> Volume:

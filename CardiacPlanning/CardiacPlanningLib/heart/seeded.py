@@ -17,7 +17,7 @@ from skimage.segmentation import random_walker
 from .. import labels as lbl
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
-from ..markups import read_all_markups
+from ..markups import Markups, read_all_markups
 from ..progress import Progress, as_progress
 
 logger = logging.getLogger(__name__)
@@ -42,12 +42,16 @@ def _label_of(text: str, source: str) -> int:
     )
 
 
-def seeds_from_points(path: str | Path, reference: Volume) -> Volume:
+def seeds_from_points(path: str | Path | Markups, reference: Volume) -> Volume:
     """Label map on ``reference``'s grid with a sphere (SEED_RADIUS_MM) per labelled point of a
-    ``.mrk.json`` file (points in LPS mm after reading)."""
+    ``.mrk.json`` file or of a :class:`Markups` in memory (points in LPS mm)."""
     seeds = np.zeros(reference.shape, np.uint8)
     zz, yy, xx = np.indices(reference.shape, sparse=True)
-    for m in read_all_markups(path):
+    if isinstance(path, Markups):
+        path, all_markups = path.name or "seed points", [path]
+    else:
+        all_markups = read_all_markups(path)
+    for m in all_markups:
         for label, point, ok in zip(m.labels, m.points_lps, m.defined_mask):
             if not ok:
                 continue
@@ -62,8 +66,11 @@ def seeds_from_points(path: str | Path, reference: Volume) -> Volume:
     return reference.with_array(seeds)
 
 
-def load_seeds(seeds: Volume | str | Path, reference: Volume) -> Volume:
-    """Seeds as a label map on ``reference``'s grid from a Volume, a label-map file or a .mrk.json."""
+def load_seeds(seeds: Volume | Markups | str | Path, reference: Volume) -> Volume:
+    """Seeds as a label map on ``reference``'s grid from a Volume, labelled points (a Markups), a
+    label-map file or a .mrk.json."""
+    if isinstance(seeds, Markups):
+        return seeds_from_points(seeds, reference)
     if isinstance(seeds, (str, Path)):
         path = Path(seeds)
         if path.name.endswith(".json"):

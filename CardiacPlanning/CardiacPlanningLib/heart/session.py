@@ -9,7 +9,6 @@ so undo never silently throws away the user's own work. Points are LPS mm, dista
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from .. import labels as lbl
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
-from ..markups import Markups, write_markups
+from ..markups import Markups
 from ..progress import Progress
 from .editing import EditSession
 
@@ -136,12 +135,8 @@ def segment_with_points(
 
     if seed_points_lps is None or len(seed_points_lps) == 0:
         return segment(volume, scope, preset, engine, None, progress, name)
-    with tempfile.TemporaryDirectory() as folder:
-        seeds = write_markups(
-            Markups.from_points(np.asarray(seed_points_lps, float), seed_labels, "Seeds"),
-            Path(folder) / "seeds.mrk.json",
-        )
-        return segment(volume, scope, preset, engine, seeds, progress, name)
+    seeds = Markups.from_points(np.asarray(seed_points_lps, float), seed_labels, "Seeds")  # in memory
+    return segment(volume, scope, preset, engine, seeds, progress, name)
 
 
 def landmark_points(labels: Volume) -> tuple[np.ndarray, list[str]]:

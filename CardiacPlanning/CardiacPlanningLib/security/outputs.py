@@ -12,9 +12,12 @@ plain folders. One place for the rule, so the modules do not each copy it (docs/
   variant; the permission matrix of :mod:`.roles`), refused with a message naming the roles that may
   and audited otherwise; :meth:`ModuleOutputs.scratch` is a RAM folder for something shown and thrown
   away (a report preview), always overwritten and deleted.
-* **No session** (research on de-identified files, tests): the same calls work on the plain folders
-  given, as before, and each save or export is written to the audit log when one is configured (the
-  store unlocked but nobody logged in), with operator ``(no session)`` -- as the CLI's file mode.
+* **Store but no session** (the workstation's store is unlocked, nobody is logged in -- e.g. after
+  the idle timeout logged the user out): every read, save and export of files is refused with
+  "log in first" and the refusal audited with operator ``(no session)``, so that outputs never
+  leave the store silently.
+* **No store** (a research installation on de-identified files, tests): the same calls work on the
+  plain folders given, as before.
 
 Module logic gets the current :class:`ModuleOutputs` from :func:`current`; the application's
 security logic registers itself with :func:`use`.
@@ -62,6 +65,7 @@ class ModuleOutputs:
     def __init__(
         self, store: CaseStore | None = None, case_id: str | None = None, audit: AuditLog | None = None
     ) -> None:
+        # audit without store: the workstation's store exists but nobody is logged in -> refuse files
         self.store, self.case_id, self.audit = store, case_id, audit
         self.saved: list[str] = []  # object names saved by the last saving/working block
         self.exported: list[Path] = []  # files written by the last exporting block
@@ -86,16 +90,16 @@ class ModuleOutputs:
         if self.audit is not None:
             self.audit.append(NO_SESSION, NO_SESSION, action, target, outcome, detail[:2000])
 
-    @contextlib.contextmanager
-    def _files_audited(self, action: str, what: str, folder: Path) -> Iterator[None]:
-        before = _files_under(folder)
-        try:
-            yield
-        except BaseException as exc:
-            self._file_record(action, str(folder), "failure", f"{what}: {type(exc).__name__}: {exc}")
-            raise
-        changed = sorted(k for k, v in _files_under(folder).items() if before.get(k) != v)
-        self._file_record(action, str(folder), "success", f"{what} on files: {', '.join(changed)}")
+    def _refuse_without_login(self, action: str, what: str, folder) -> None:
+        """With the workstation's store configured, plain files need a logged-in user."""
+        if self.audit is None:
+            return
+        self._file_record(action, str(folder), "denied", f"{what}: nobody is logged in")
+        raise PermissionDenied(
+            f"{what}: log in first (Cardiac Planning > Login and audit). This workstation keeps "
+            "patient data in the encrypted store; nothing is written to or read from a plain folder "
+            "without a logged-in user."
+        )
 
     # -- inputs -------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -106,6 +110,7 @@ class ModuleOutputs:
         No session: the disk folder ``folder`` itself (it must exist)."""
         self.saved = []
         if not self.in_store:
+            self._refuse_without_login("case.read", what, folder)
             if is_blank(folder) or not Path(folder).is_dir():
                 raise CardiacInputError(f"{what}: choose an existing case folder (got {folder!r})")
             yield Path(folder)
@@ -133,12 +138,12 @@ class ModuleOutputs:
         names are in :attr:`saved`). No session: the disk folder ``folder`` (created)."""
         self.saved = []
         if not self.in_store:
+            self._refuse_without_login("case.write", what, folder)
             if is_blank(folder):
                 raise CardiacInputError(f"{what}: choose an output folder")
             out = Path(folder)
             out.mkdir(parents=True, exist_ok=True)
-            with self._files_audited("case.write", what, out):
-                yield out
+            yield out
             return
         case, guard = self._case(what), self.store.guard
         guard.authorize("case.write", case)  # refusal audited by the guard
@@ -198,9 +203,9 @@ class ModuleOutputs:
         out, action = Path(folder), self.export_action(deidentified)
         self.exported = []
         if not self.in_store:
+            self._refuse_without_login(action, what, out)
             out.mkdir(parents=True, exist_ok=True)
-            with self._files_audited(action, what, out):
-                yield out
+            yield out
             return
         case, guard = self._case(what), self.store.guard
         target = f"{case} -> {out}"

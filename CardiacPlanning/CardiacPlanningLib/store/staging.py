@@ -171,3 +171,15 @@ def wipe_folder(root: Path) -> None:
                 for start in range(0, size, 1 << 20):
                     f.write(bytes(min(1 << 20, size - start)))
     shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def ram_folder(prefix: str = "cardiac-work-"):
+    """A private (0700) folder in RAM (:func:`ram_root`) for files that hold case data only on their
+    way into the store or a viewer; overwritten and deleted when the block ends, also after an error.
+    No RAM folder: a :class:`StoreError`, never the disk temp folder."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=ram_root()))
+    try:
+        yield root
+    finally:
+        wipe_folder(root)

@@ -5,13 +5,13 @@ planning report, made by the project's own pipelines and stored encrypted with t
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 from ...errors import CardiacInputError
 from ...imaging.volume import Volume
 from ...labels import AORTA, LEFT_CORONARY
 from ...progress import Progress, as_progress
+from ...store.staging import ram_folder
 from ...store.store import CaseStore
 from .report_access import store_report_folder
 from .stent_compare import store_stent_results
@@ -54,7 +54,7 @@ def store_phantom_report(
     with ``case_id`` (``deidentify`` for a research case). Returns the object names."""
     from ...report.build import generate_report
 
-    with tempfile.TemporaryDirectory(prefix="report-") as tmp:
+    with ram_folder("report-") as tmp:
         generate_report(
             case_dir,
             procedure,

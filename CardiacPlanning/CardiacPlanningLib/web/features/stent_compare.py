@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ...errors import CardiacInputError
 from ...store.errors import NotFoundError
+from ...store.staging import ram_folder
 from ...store.store import CaseStore
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def store_stent_results(store: CaseStore, case_id: str, results, metal) -> list[
     (a temporary folder holding the device meshes, removed at once)."""
     from ...stent.pipeline import write_results
 
-    with tempfile.TemporaryDirectory(prefix="stent-") as tmp:
+    with ram_folder("stent-") as tmp:
         write_results(results, metal, tmp)
         return store_stent_folder(store, case_id, tmp)
 
