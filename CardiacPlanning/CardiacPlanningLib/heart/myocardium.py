@@ -30,6 +30,7 @@ MAX_WALL_MM = 15.0
 BEYOND_MM = 6.0  # band reaching this far past MAX_WALL_MM: not bounded by fat
 TYPICAL_PERCENTILE = 90.0
 MIN_TYPICAL_MM = 6.0
+OTHER_WALL_MM = 3.0  # atrial / aortic wall thickness
 
 
 def outer_level(myocardium_hu: float | None) -> float:
@@ -58,7 +59,11 @@ def lv_myocardium(
     d_lv *= spacing_mm
     others = (seg > 0) & ~np.isin(seg, (lbl.LV_BLOOD_POOL, lbl.RV))
     d_other = ndi.distance_transform_edt(~others) * spacing_mm if others.any() else np.inf
-    reach = band & (d_lv <= MAX_WALL_MM + BEYOND_MM) & (d_lv <= d_other)
+    # atrial and arterial walls are thin: band tissue further than that from every other cavity is
+    # ventricular muscle even where that cavity is nearer than the LV (the basal septum and the
+    # muscle under the aortic root)
+    ours = (d_lv <= d_other) | (d_other > OTHER_WALL_MM)
+    reach = band & (d_lv <= MAX_WALL_MM + BEYOND_MM) & ours
     lab, _ = ndi.label(reach | lv)
     hit = np.unique(lab[lv])
     reach &= np.isin(lab, hit[hit > 0])
