@@ -1,0 +1,89 @@
+"""Heart classical engine parts on shapes with known answers: the image-driven LV wall (bounded by fat,
+cut at the heart's own thickness where it runs into the liver) and the pulmonary valve plane."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from CardiacPlanningLib import labels as lbl
+from CardiacPlanningLib.heart.myocardium import MAX_WALL_MM, lv_myocardium, outer_level
+from CardiacPlanningLib.heart.valves import move_valve_plane
+
+BLOOD, MUSCLE, FAT, LIVER = 450.0, 105.0, -100.0, 80.0
+
+
+def _ventricle(liver: bool):
+    """1 mm grid: LV blood ball r <= 15 mm, wall 15 < r <= 25 mm in fat; optionally liver (80 HU)
+    filling everything below z = centre - 18 mm outside the blood."""
+    n = 72
+    zz, yy, xx = np.indices((n, n, n))
+    c = n // 2
+    r = np.sqrt((zz - c) ** 2 + (yy - c) ** 2 + (xx - c) ** 2)
+    image = np.full((n, n, n), FAT, np.float32)
+    image[r <= 25] = MUSCLE
+    below = zz < c - 18
+    if liver:
+        image[below & (r > 15)] = LIVER
+    image[r <= 15] = BLOOD
+    seg = np.zeros((n, n, n), np.uint8)
+    seg[r <= 15] = lbl.LV_BLOOD_POOL
+    return image, seg, r, below
+
+
+def test_lv_wall_follows_the_muscle_band_to_the_fat():
+    image, seg, r, _ = _ventricle(liver=False)
+    wall = lv_myocardium(seg, image, 250.0, 1.0, MUSCLE)
+    true_wall = (r > 15) & (r <= 25)
+    assert wall[true_wall].mean() > 0.99
+    assert not wall[r > 25.01].any()
+    assert not wall[seg > 0].any()
+
+
+def test_lv_wall_stops_at_its_own_thickness_where_it_meets_the_liver():
+    image, seg, r, below = _ventricle(liver=True)
+    wall = lv_myocardium(seg, image, 250.0, 1.0, MUSCLE)
+    # above the liver: the whole 10 mm wall, nothing in the fat
+    assert wall[(r > 15) & (r <= 25) & ~below].mean() > 0.99
+    assert not wall[(r > 25.01) & ~below].any()
+    # into the liver the band does not end: the wall is cut near the fat-bounded 10 mm, not at
+    # the 15 mm maximum
+    liver_side = below & (r > 15)
+    assert wall[liver_side & (r <= 24)].mean() > 0.95
+    assert not wall[liver_side & (r > 15 + 10 + 1.5)].any()
+    assert (liver_side & (r > 15 + 10 + 1.5) & (r <= 15 + MAX_WALL_MM)).any()
+
+
+def test_outer_level_is_half_way_between_muscle_and_fat():
+    assert outer_level(100.0) == 0.0
+    assert outer_level(300.0) == 20.0  # clamped
+    assert outer_level(None) == -30.0
+
+
+def _outflow(sleeve_mm: float):
+    """1 mm grid: an RV block (z < 20) and a pulmonary tube of radius 8 mm from z = 20 to 69; the
+    tube's first ``sleeve_mm`` are wrapped in 4 mm of muscle (the infundibulum), the rest in fat."""
+    shape = (80, 50, 50)
+    zz, yy, xx = np.indices(shape)
+    radial = np.sqrt((yy - 25) ** 2 + (xx - 25) ** 2)
+    seg = np.zeros(shape, np.uint8)
+    seg[(zz >= 4) & (zz < 20) & (radial <= 18)] = lbl.RV
+    seg[(zz >= 20) & (zz < 70) & (radial <= 8)] = lbl.PULMONARY_ARTERY
+    band = (zz >= 20) & (zz < 20 + sleeve_mm) & (radial > 8) & (radial <= 12)
+    band |= (zz >= 20) & (zz < 24) & (radial > 8) & (radial <= 22)  # RV free wall at the top
+    return seg, band, zz, radial
+
+
+def test_pulmonary_valve_moves_to_the_top_of_the_muscular_sleeve():
+    seg, band, zz, radial = _outflow(12.0)
+    tube = (radial <= 8) & (zz >= 20) & (zz < 70)
+    moved = move_valve_plane(seg, band, lbl.RV, lbl.PULMONARY_ARTERY, 1.0)
+    assert moved == int((tube & (zz < 32)).sum())
+    assert (seg[tube & (zz < 32)] == lbl.RV).all()
+    assert (seg[tube & (zz >= 32)] == lbl.PULMONARY_ARTERY).all()
+
+
+def test_no_sleeve_leaves_the_valve_where_it_is():
+    seg, band, zz, radial = _outflow(0.0)
+    before = seg.copy()
+    assert move_valve_plane(seg, band & (zz >= 24), lbl.RV, lbl.PULMONARY_ARTERY, 1.0) == 0
+    np.testing.assert_array_equal(seg, before)
