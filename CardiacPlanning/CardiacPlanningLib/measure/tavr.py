@@ -4,7 +4,11 @@ Definitions:
 - Annulus plane: through the three cusp hinge points (nadirs), normal pointing into the aorta.
 - Annulus / LVOT / sinus / STJ / ascending aorta sections: sections of the blood pool (aorta and LV
   blood pool labels) by planes parallel to the annulus plane, centred on the root axis (the line
-  through the annulus centroid along the normal); sizes as in :mod:`.section`.
+  through the annulus centroid along the normal); sizes as in :mod:`.section`. The min / max
+  diameters of the annulus, LVOT, STJ and ascending aorta are the axes of the fitted ellipse, those
+  of the (trilobed) sinus section its Feret diameters (both pairs are in every section's dict).
+  Coronary-artery labels that reach into the root (a segmentation started at the ostium) are
+  counted as lumen where they fill a dent of the lumen wall (:class:`.section.MaskSampler`).
   LVOT: ``lvot_offset_mm`` (default 5 mm) below the annulus. Sinus of Valsalva: the level of largest
   section area between the annulus and 30 mm above it (1 mm steps, refined to 0.25 mm); its maximum
   Feret diameter is the sinus diameter. STJ (sinotubular junction): the ridge where the falling
@@ -41,17 +45,25 @@ from .section import MaskSampler, Section
 logger = logging.getLogger(__name__)
 
 CALCIUM = 14
+CORONARY_LABELS = (labels.LEFT_CORONARY, labels.RIGHT_CORONARY)
 SEARCH_RADIUS_MM = 32.0  # in-plane reach of the sinus / STJ search sections (a root is < 50 mm wide)
 
 
 def _section_at(
-    sampler: MaskSampler, plane: Plane, h: float, diameters: bool = True, radius_mm: float = 45.0
+    sampler: MaskSampler,
+    plane: Plane,
+    h: float,
+    diameters: bool = True,
+    radius_mm: float = 45.0,
+    method: str = "ellipse",
 ) -> Section | None:
     """Section ``h`` mm above the annulus within ``radius_mm`` of the root axis; searches (no
     diameters) sample every 0.5 mm, final measurements every 0.3 mm."""
     try:
         step = 0.3 if diameters else 0.5
-        return sampler.section(plane.shifted(h), radius_mm=radius_mm, step_mm=step, diameters=diameters)
+        return sampler.section(
+            plane.shifted(h), radius_mm=radius_mm, step_mm=step, diameters=diameters, method=method
+        )
     except CardiacInputError as exc:
         logger.info("no section %.1f mm from the annulus: %s", h, exc)
         return None
@@ -63,7 +75,7 @@ def _refine(sampler, plane, best: tuple[float, Section], largest: bool) -> tuple
         sec = _section_at(sampler, plane, float(h), diameters=False, radius_mm=SEARCH_RADIUS_MM)
         if sec is not None and (sec.area_mm2 > best[1].area_mm2) == largest:
             best = (float(h), sec)
-    return best[0], _section_at(sampler, plane, best[0])
+    return best[0], _section_at(sampler, plane, best[0], method="feret")
 
 
 def _largest_level(sampler, plane, lo: float, hi: float) -> tuple[float, Section] | None:
@@ -139,7 +151,7 @@ def _axis_section(sampler, plane: Plane, h: float) -> Section | None:
         return _section_at(sampler, plane, h)
     axis = above.centroid - below.centroid
     try:
-        return sampler.section(Plane(mid.centroid, axis), radius_mm=45.0, step_mm=0.3)
+        return sampler.section(Plane(mid.centroid, axis), radius_mm=45.0, step_mm=0.3, method="ellipse")
     except CardiacInputError:
         return _section_at(sampler, plane, h)
 
@@ -181,8 +193,9 @@ def tavr_measurements(
         lumen_labels,
         plane.origin + 0.5 * ascending_offset_mm * plane.normal,
         0.5 * ascending_offset_mm + 50.0,
+        dent_labels=CORONARY_LABELS,
     )
-    ann = sampler.section(plane, radius_mm=45.0, step_mm=0.2)
+    ann = sampler.section(plane, radius_mm=45.0, step_mm=0.2, method="ellipse")
     out["annulus"] = ann.to_dict()
     progress(0.2, "LVOT")
     lvot = _section_at(sampler, plane, -lvot_offset_mm)

@@ -39,10 +39,15 @@ def _values(label) -> list[int]:
     return [int(label)] if np.isscalar(label) else [int(v) for v in label]
 
 
-def interface_plane(labelmap: Volume, label_a, label_b, max_gap_mm: float = 8.0) -> Plane:
+def interface_plane(
+    labelmap: Volume, label_a, label_b, max_gap_mm: float = 8.0, min_spread_mm: float = 0.0
+) -> Plane:
     """Plane between two labels (LPS mm), normal pointing from A towards B: fitted to the voxels of
     each label that lie within the smallest gap (one voxel, then 2, 3, 4, 6, 8 mm up to
     ``max_gap_mm``) of the other, so a wall between the labels (mitral, pulmonary valve) is bridged.
+    A gap is taken once it gives >= 50 voxels whose spread in the plane (the smaller in-plane
+    standard deviation) is at least ``min_spread_mm``: a small patch of a thick, uneven wall does
+    not define a plane.
     ``label_a``/``label_b``: a label value or several (e.g. LV blood pool + LVOT)."""
     a = np.isin(labelmap.array, _values(label_a))
     b = np.isin(labelmap.array, _values(label_b))
@@ -77,6 +82,9 @@ def interface_plane(labelmap: Volume, label_a, label_b, max_gap_mm: float = 8.0)
         if near.sum() >= 50:
             idx = np.argwhere(near) + offset
             pts = labelmap.index_to_lps(idx[:, ::-1].astype(float))
+            spread = np.linalg.svd(pts - pts.mean(axis=0), compute_uv=False)[1] / np.sqrt(len(pts))
+            if spread < min_spread_mm and gap < max_gap_mm:
+                continue
             b_centroid = labelmap.index_to_lps((np.argwhere(b) + offset).mean(axis=0)[::-1])
             plane = fit_plane(pts, toward=b_centroid)
             return Plane(pts.mean(axis=0), plane.normal)
@@ -109,10 +117,10 @@ def _width_along(contour_uv: np.ndarray, direction: np.ndarray) -> float:
 
 def teer_measurements(labelmap: Volume) -> dict:
     """Mitral annulus AP and intercommissural diameters (mm), area and perimeter, LA volume (mL)."""
-    from .mitral import mitral_orifice
+    from .mitral import mitral_annulus
 
-    plane = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.LA)
-    sec = mitral_orifice(labelmap, plane)
+    start = interface_plane(labelmap, labels.LV_BLOOD_POOL, labels.LA, min_spread_mm=3.0)
+    plane, sec = mitral_annulus(labelmap, start)
     uv = plane.to_plane_coords(sec.contour)
     try:
         aortic = interface_plane(labelmap, LV_SIDE, AORTIC_SIDE).origin
@@ -140,13 +148,15 @@ def ppvi_measurements(labelmap: Volume) -> dict:
     }
     both = MaskSampler(labelmap, (labels.RV, labels.PULMONARY_ARTERY), plane.origin, 60.0)
     try:
-        out["rvot"] = both.section(plane.shifted(-5.0), radius_mm=45.0, step_mm=0.3).to_dict()
+        out["rvot"] = both.section(
+            plane.shifted(-5.0), radius_mm=45.0, step_mm=0.3, method="ellipse"
+        ).to_dict()
     except CardiacInputError as exc:
         logger.info("RVOT section failed: %s", exc)
         out["rvot"] = None
     pa = MaskSampler(labelmap, labels.PULMONARY_ARTERY, plane.origin + 25 * plane.normal, 60.0)
     try:
-        out["mpa"] = pa.section(plane.shifted(10.0), radius_mm=45.0, step_mm=0.3).to_dict()
+        out["mpa"] = pa.section(plane.shifted(10.0), radius_mm=45.0, step_mm=0.3, method="ellipse").to_dict()
     except CardiacInputError as exc:
         logger.info("MPA section failed: %s", exc)
         out["mpa"] = None
