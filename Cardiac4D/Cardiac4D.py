@@ -31,6 +31,7 @@ from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.motion import curves, views
 from CardiacPlanningLib.motion.phase_io import open_phases
 from CardiacPlanningLib.motion.propagate import propagate_labels
+from CardiacPlanningLib.mrml.module_widget import ModuleWidgetMixin
 from CardiacPlanningLib.progress import Progress
 from CardiacPlanningLib.security import outputs
 
@@ -92,15 +93,13 @@ class Cardiac4DParameterNode:
 #
 
 
-class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class Cardiac4DWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """GUI: reads the parameter node, calls the Logic, shows the result. No algorithm here."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
         self.playTimer = None
 
     def setup(self) -> None:
@@ -113,8 +112,7 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.playTimer = qt.QTimer()
         self.playTimer.setInterval(200)
         self.playTimer.connect("timeout()", self.onPlayTimer)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.observeSceneClose()
         self.ui.importButton.connect("clicked(bool)", self.onImportButton)
         self.ui.showViewsButton.connect("clicked(bool)", self.onShowViewsButton)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
@@ -122,55 +120,15 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.phaseSlider.connect("valueChanged(int)", self.onPhaseSlider)
         self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        self.playTimer.stop()
-        self.removeObservers()
-        self.logic.clearViews()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
+    def releaseResources(self) -> None:
         self.playTimer.stop()
         self.logic.clearViews()
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-
-    def runWithProgress(self, title, function):
-        """Run ``function(progress, cancelled)`` with a progress dialog whose Cancel stops it."""
-        dialog = slicer.util.createProgressDialog(labelText=title, maximum=100)
-
-        def report(fraction, message):
-            dialog.value = int(100 * fraction)
-            dialog.labelText = message or dialog.labelText
-            slicer.app.processEvents()
-
-        try:
-            return function(report, lambda: dialog.wasCanceled)
-        finally:
-            dialog.close()
 
     def onImportButton(self) -> None:
         with slicer.util.tryWithErrorDisplay("Failed to import the cardiac phases.", waitCursor=True):
             path = self._parameterNode.inputPath
             sequence, browser, series = self.runWithProgress(
-                "Importing phases...", lambda p, c: self.logic.importPhases(path, p, c)
+                "Importing phases...", lambda progress: self.logic.importPhases(path, progress)
             )
             self._parameterNode.phaseSequence = sequence
             self._parameterNode.phaseBrowser = browser
@@ -192,7 +150,7 @@ class Cardiac4DWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             parameters = self._parameterNode
             self.logic.useSequence(parameters.phaseSequence, parameters.phaseBrowser)
             args = (parameters.referencePhase, parameters.referenceSegmentation, parameters.outputDirectory)
-            self.runWithProgress("Propagating...", lambda p, c: self.logic.propagate(*args, p, c))
+            self.runWithProgress("Propagating...", lambda progress: self.logic.propagate(*args, progress))
             summary = self.logic.volumeCurves()["summary"]
             self.ui.resultsLabel.text = "\n".join(f"{key}: {value}" for key, value in summary.items())
             where = outputs.current().where(parameters.outputDirectory)

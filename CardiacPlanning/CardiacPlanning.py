@@ -37,7 +37,8 @@ from CardiacPlanningLib import __version__, heart, labels, mrml
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.heart import session
 from CardiacPlanningLib.imaging.volume import Volume
-from CardiacPlanningLib.progress import Progress, as_progress
+from CardiacPlanningLib.mrml.module_widget import ModuleWidgetMixin
+from CardiacPlanningLib.progress import as_progress
 
 logger = logging.getLogger(__name__)
 
@@ -96,15 +97,13 @@ class CardiacPlanningParameterNode:
     cutPlane: vtkMRMLMarkupsPlaneNode
 
 
-class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class CardiacPlanningWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """GUI: reads the parameter node, calls the Logic, shows the result. No algorithm here."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -113,8 +112,7 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CardiacPlanningLogic()
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.observeSceneClose()
         for button, slot in (
             (self.ui.loadButton, self.onLoadButton),
             (self.ui.applyButton, self.onApplyButton),
@@ -130,32 +128,6 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.securityPanel = CardiacPlanningSecurity.SecurityPanel(self.layout, self.logic.security)
         self.fillLabelTable()
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
 
     def fillLabelTable(self) -> None:
         rows = self.logic.labelTableRows()
@@ -173,20 +145,6 @@ class CardiacPlanningWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         segmentation = node.GetSegmentation() if node is not None else None
         for index in range(segmentation.GetNumberOfSegments() if segmentation else 0):
             self.ui.editSegmentComboBox.addItem(segmentation.GetNthSegment(index).GetName())
-
-    def runWithProgress(self, title: str, work):
-        """Run ``work(progress)`` with a progress dialog whose Cancel button stops it."""
-        dialog = slicer.util.createProgressDialog(labelText=title, maximum=100)
-
-        def report(fraction, message):
-            dialog.value = int(100 * fraction)
-            dialog.labelText = message or dialog.labelText
-            slicer.app.processEvents()
-
-        try:
-            return work(Progress(report, lambda: dialog.wasCanceled))
-        finally:
-            dialog.close()
 
     def ensureRequirements(self) -> bool:
         """Install missing Python packages after the user agrees (never at import time)."""

@@ -36,7 +36,8 @@ from CardiacPlanningLib.coronary import Lesion, reconstruct_coronaries, straight
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.mrml import coronary as coronary_mrml
-from CardiacPlanningLib.progress import Progress, as_progress
+from CardiacPlanningLib.mrml.module_widget import ModuleWidgetMixin
+from CardiacPlanningLib.progress import as_progress
 from CardiacPlanningLib.security import outputs
 
 logger = logging.getLogger(__name__)
@@ -82,15 +83,13 @@ class CoronarySegParameterNode:
     cprHalfWidthMm: Annotated[float, WithinRange(2.0, 40.0)] = 10.0
 
 
-class CoronarySegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class CoronarySegWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """GUI: reads the parameter node, calls the Logic, shows the result. No algorithm here."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -99,8 +98,7 @@ class CoronarySegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = CoronarySegLogic()
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.observeSceneClose()
         self.ui.newOstiaButton.connect("clicked(bool)", self.onNewOstiaButton)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
         self.ui.showCprButton.connect("clicked(bool)", self.onShowCprButton)
@@ -108,46 +106,6 @@ class CoronarySegWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.exportButton.connect("clicked(bool)", self.onExportButton)
         self.ui.branchComboBox.connect("currentIndexChanged(int)", lambda _i: self.onShowCprButton())
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-
-    def runWithProgress(self, title: str, work):
-        """Run ``work(progress)`` with a progress dialog whose Cancel button stops it."""
-        dialog = slicer.util.createProgressDialog(labelText=title, maximum=100)
-
-        def report(fraction, message):
-            dialog.value = int(100 * fraction)
-            dialog.labelText = message or dialog.labelText
-            slicer.app.processEvents()
-
-        try:
-            return work(Progress(report, lambda: dialog.wasCanceled))
-        finally:
-            dialog.close()
 
     def onNewOstiaButton(self) -> None:
         with slicer.util.tryWithErrorDisplay("Could not create the ostia points.", waitCursor=True):

@@ -34,6 +34,7 @@ from slicer.util import VTKObservationMixin
 from CardiacPlanningLib import mrml
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.mrml.models import mesh_to_model_node, reset_transform, transform_to_lps_matrix
+from CardiacPlanningLib.mrml.module_widget import ModuleWidgetMixin
 from CardiacPlanningLib.progress import Progress
 from CardiacPlanningLib.stent.adjust import adjust
 from CardiacPlanningLib.stent.pipeline import reconstruct_all
@@ -90,15 +91,13 @@ class StentReconParameterNode:
     referencePhase: Annotated[int, WithinRange(0, 99)] = 0
 
 
-class StentReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class StentReconWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Reads the parameter node, calls the Logic, shows the comparison table."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -113,49 +112,8 @@ class StentReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.chooseButton.connect("clicked(bool)", self.onChoose)
         self.ui.applyAdjustButton.connect("clicked(bool)", self.onAdjust)
         self.ui.propagateButton.connect("clicked(bool)", self.onPropagate)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.observeSceneClose()
         self.initializeParameterNode()
-
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-
-    def runWithProgress(self, title, function):
-        """Run ``function(progress, cancelled)`` with a progress dialog whose Cancel stops it."""
-        dialog = slicer.util.createProgressDialog(labelText=title, maximum=100)
-
-        def report(fraction, message):
-            dialog.value = int(100 * fraction)
-            dialog.labelText = message or dialog.labelText
-            slicer.app.processEvents()
-
-        try:
-            return function(report, lambda: dialog.wasCanceled)
-        finally:
-            dialog.close()
 
     def showTable(self, rows) -> None:
         table = self.ui.comparisonTable
@@ -177,8 +135,8 @@ class StentReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             p.kind = self.ui.kindComboBox.currentText
             rows = self.runWithProgress(
                 "Reconstructing...",
-                lambda pr, c: self.logic.reconstruct(
-                    p.inputVolume, p.regionSegmentation, p.regionLabel, p.regionPoints, p.kind, pr, c
+                lambda pr: self.logic.reconstruct(
+                    p.inputVolume, p.regionSegmentation, p.regionLabel, p.regionPoints, p.kind, pr
                 ),
             )
             self.showTable(rows)
@@ -207,7 +165,7 @@ class StentReconWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay("Propagation failed.", waitCursor=True):
             p = self._parameterNode
             nodes = self.runWithProgress(
-                "Propagating...", lambda pr, c: self.logic.propagate(p.phaseSequence, p.referencePhase, pr, c)
+                "Propagating...", lambda pr: self.logic.propagate(p.phaseSequence, p.referencePhase, pr)
             )
             self.ui.statusLabel.text = f"propagated to {len(nodes)} phases"
 

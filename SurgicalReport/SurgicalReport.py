@@ -32,7 +32,8 @@ from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.markups import Markups, read_markups, write_markups
 from CardiacPlanningLib.measure.case import PROCEDURES, measure_case
 from CardiacPlanningLib.measure.review import correction_settings, measurement_rows, set_measurement
-from CardiacPlanningLib.progress import Progress, as_progress
+from CardiacPlanningLib.mrml.module_widget import ModuleWidgetMixin
+from CardiacPlanningLib.progress import as_progress
 from CardiacPlanningLib.security import outputs
 
 logger = logging.getLogger(__name__)
@@ -91,15 +92,13 @@ class SurgicalReportParameterNode:
     ostia: vtkMRMLMarkupsFiducialNode
 
 
-class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class SurgicalReportWidget(ModuleWidgetMixin, ScriptedLoadableModuleWidget, VTKObservationMixin):
     """GUI: reads the parameter node, calls the Logic, shows the measurements. No algorithm here."""
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self.logic = None
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
         self._filling = False
         self.previewFile = outputs.ShownFile()  # the PDF shown by the viewer: in RAM, wiped on close
 
@@ -110,54 +109,15 @@ class SurgicalReportWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = SurgicalReportLogic()
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.observeSceneClose()
         self.ui.measureButton.connect("clicked(bool)", self.onMeasureButton)
         self.ui.previewButton.connect("clicked(bool)", self.onPreviewButton)
         self.ui.exportButton.connect("clicked(bool)", self.onExportButton)
         self.ui.measurementTable.connect("cellChanged(int,int)", self.onCellChanged)
         self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        self.removeObservers()
-        self.previewFile.close()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        self.setParameterNode(None)
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-
-    def runWithProgress(self, title: str, work):
-        """Run ``work(progress)`` with a progress dialog whose Cancel button stops it."""
-        dialog = slicer.util.createProgressDialog(labelText=title, maximum=100)
-
-        def report(fraction, message):
-            dialog.value = int(100 * fraction)
-            dialog.labelText = message or dialog.labelText
-            slicer.app.processEvents()
-
-        try:
-            return work(Progress(report, lambda: dialog.wasCanceled))
-        finally:
-            dialog.close()
+    def releaseResources(self) -> None:
+        self.previewFile.close()  # the previewed PDF of a closed case does not outlive it
 
     def fillMeasurementTable(self) -> None:
         rows = self.logic.measurementRows()
