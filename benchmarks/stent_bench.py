@@ -123,7 +123,10 @@ def run_case(
     t0, c0 = time.perf_counter(), time.process_time()
     results, metal = reconstruct_all(ct, region_from_label(ct, lab, REGION_LABEL[kind]), kind)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    rows = [{"name": r.name, "meanMm": lateral_mean(r, truths[0]), "score": s.total} for r, s in results]
+    rows = [
+        {"name": r.name, "meanMm": lateral_mean(r, truths[0]), "score": s.total, "terms": s.as_dict()}
+        for r, s in results
+    ]
     best = min(rows, key=lambda r: r["meanMm"])
     report = {
         "case": str(case_dir),

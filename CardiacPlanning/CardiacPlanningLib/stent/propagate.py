@@ -7,8 +7,9 @@ the reference, as :mod:`..motion.propagate` does), with the default ``register``
    positions under the 4D motion (``mover``: e.g. the displacement fields of
    :func:`..motion.propagate.propagate_labels` through :func:`field_mover`), or, without motion, the
    pose of the neighbouring phase towards the reference.
-2. *Tube fit* the metal of phase ``p`` within 6 mm of the prediction (box, or the phase's lumen label
-   with per-phase label maps); its centre corrects the predicted translation.
+2. *Centre* the prediction: the metal of phase ``p`` within 6 mm of the predicted envelope (box, or
+   the phase's lumen label with per-phase label maps); its excess-weighted centre corrects the
+   predicted translation (the reference metal's centre is moved onto it).
 3. *Register* the reference phase's metal excess rigidly onto phase ``p``'s
    (:func:`.register.register_metal`) and move the chosen (possibly hand-adjusted) reconstruction by
    that pose: adjustments keep their place relative to the device and the anatomy exactly.
@@ -140,6 +141,15 @@ def _fit_near(volume, predicted, algorithm, kind, labels, label, name, margin_mm
     """The algorithm's fit in the region around ``predicted``: metal farther than ``margin_mm`` from
     the predicted envelope (radially or past its ends) is ignored and the fit starts from the
     predicted axis, so a partly cut lattice or other bright tissue in the box cannot tilt it."""
+    region, metal = _metal_near(volume, predicted, kind, labels, label, name, margin_mm)
+    # the fit re-estimates its axis from the restricted metal (a frame tilted like the prediction
+    # would cut oblique, elliptical sections)
+    return ALGORITHMS[algorithm](region.ct, metal), region, metal
+
+
+def _metal_near(volume, predicted, kind, labels, label, name, margin_mm):
+    """(region, metal detection) around ``predicted`` with the metal farther than ``margin_mm`` from
+    its envelope (radially or past its ends) removed."""
     region = _region(volume, predicted, labels, label, name, margin_mm + 1.0)
     metal = detect_metal(region, kind)
     axis = CurvedAxis(predicted.axis)
@@ -153,9 +163,14 @@ def _fit_near(volume, predicted, algorithm, kind, labels, label, name, margin_mm
     metal.mask &= metal.excess > 0
     if not metal.mask.any():
         raise NoDeviceFoundError(f"no device found in {name}: no metal near the predicted device")
-    # the fit re-estimates its axis from the restricted metal (a frame tilted like the prediction
-    # would cut oblique, elliptical sections)
-    return ALGORITHMS[algorithm](region.ct, metal), region, metal
+    return region, metal
+
+
+def _metal_centre(region: Region, metal) -> np.ndarray:
+    """Excess-weighted centre (3,) LPS mm of the metal."""
+    kji = np.argwhere(metal.mask)
+    w = metal.excess[metal.mask].astype(float)
+    return (region.ct.index_to_lps(kji[:, ::-1].astype(float)) * w[:, None]).sum(0) / w.sum()
 
 
 def _posed(rec: Reconstruction, pose) -> Reconstruction:
@@ -163,22 +178,14 @@ def _posed(rec: Reconstruction, pose) -> Reconstruction:
     return map_reconstruction(rec, lambda x: np.asarray(x, float) @ rot.T + t)
 
 
-def _centre(rec: Reconstruction) -> np.ndarray:
-    axis = CurvedAxis(rec.axis)
-    return axis.at(np.array([0.5 * axis.length]))[0][0]
-
-
-def _register(vol, chosen, source, ref_image, pose, kind, labels, label, p):
-    """``chosen`` at phase ``p`` by rigid registration of the reference metal (``ref_image``) onto
-    the phase's metal near the predicted pose; the start's translation is corrected so that the
-    reference tube fit ``source`` lands on the phase's tube fit (centres halfway along the axes)."""
+def _register(vol, chosen, ref_centre, ref_image, pose, kind, labels, label, p):
+    """``chosen`` at phase ``p`` by rigid registration of the reference metal (``ref_image``, centre
+    ``ref_centre``) onto the phase's metal near the predicted pose; the start's translation is
+    corrected so that the reference metal's excess-weighted centre lands on the phase's."""
     rot, t = pose
-    fit, region, metal = _fit_near(
-        vol, _posed(chosen, pose), "tube_fit", kind, labels, label, f"phase {p}", 6.0
-    )
-    c_ref = _centre(source)
-    t = _centre(fit) - rot @ c_ref
-    rot, t, metric = register_metal(ref_image, region.ct.with_array(metal.excess), rot, t, c_ref)
+    region, metal = _metal_near(vol, _posed(chosen, pose), kind, labels, label, f"phase {p}", 6.0)
+    t = _metal_centre(region, metal) - rot @ ref_centre
+    rot, t, metric = register_metal(ref_image, region.ct.with_array(metal.excess), rot, t, ref_centre)
     rec = _posed(chosen, (rot, t))
     rec.metadata["registrationMetric"] = metric
     return rec, region, metal, (rot, t)
@@ -225,11 +232,9 @@ def propagate_device(
     if method != "motion":
         vol = _load(phases[reference])
         name = f"phase {reference}"
-        if register:  # the reference metal (moving image) and tube fit (centre)
-            source, region, metal = _fit_near(
-                vol, chosen, "tube_fit", kind, labels_of(reference), label, name, 6.0
-            )
-            ref_image = region.ct.with_array(metal.excess)
+        if register:  # the reference metal (moving image) and its centre
+            region, metal = _metal_near(vol, chosen, kind, labels_of(reference), label, name, 6.0)
+            ref_image, source = region.ct.with_array(metal.excess), _metal_centre(region, metal)
         else:
             source, region, metal = _fit(vol, chosen, algorithm, kind, labels_of(reference), label, name)
         ref_score = score_for(chosen, _for_score(region, phase_labels), metal, kind)
