@@ -87,3 +87,37 @@ def test_no_sleeve_leaves_the_valve_where_it_is():
     before = seg.copy()
     assert move_valve_plane(seg, band & (zz >= 24), lbl.RV, lbl.PULMONARY_ARTERY, 1.0) == 0
     np.testing.assert_array_equal(seg, before)
+
+
+def _atrium(jet: bool):
+    """1 mm grid: an RA ball (r 20 mm, 300 HU) with a 6 mm-radius tube of 420 HU (undiluted caval
+    inflow) running up from its roof; optionally a bright jet (420 HU, r 5 mm) at the RA centre."""
+    shape = (90, 60, 60)
+    zz, yy, xx = np.indices(shape)
+    ball = (zz - 35) ** 2 + (yy - 30) ** 2 + (xx - 30) ** 2 <= 20**2
+    tube = ((yy - 30) ** 2 + (xx - 30) ** 2 <= 6**2) & (zz >= 35) & (zz < 85)
+    image = np.full(shape, FAT, np.float32)
+    image[ball] = 300.0
+    image[tube & ~ball] = 420.0
+    if jet:
+        image[(zz - 35) ** 2 + (yy - 30) ** 2 + (xx - 30) ** 2 <= 5**2] = 420.0
+    seg = np.zeros(shape, np.uint8)
+    seg[ball | tube] = lbl.RA
+    return image, seg, zz, tube, ball
+
+
+def _to_lps(ijk: np.ndarray) -> np.ndarray:
+    return np.asarray(ijk, float)  # 1 mm, identity axes: z index = superior mm
+
+
+def test_bright_caval_inflow_at_the_roof_becomes_svc_and_a_central_jet_does_not():
+    from CardiacPlanningLib.heart.circulation import split_caval_inflow
+
+    image, seg, zz, tube, ball = _atrium(jet=True)
+    moved = split_caval_inflow(seg, image, 1.0, _to_lps)
+    svc = seg == lbl.value_of("superior_vena_cava")
+    assert moved == int(svc.sum()) > 0
+    # the bright tube above the ball's roof is SVC, the atrium below its centre and the jet stay RA
+    assert svc[tube & (zz >= 58)].mean() > 0.95
+    assert not svc[zz <= 45].any()
+    assert (seg[ball & (zz <= 45)] == lbl.RA).all()
