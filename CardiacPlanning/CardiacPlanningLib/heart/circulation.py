@@ -29,7 +29,27 @@ LEFT_FAMILY = (lbl.LA, lbl.AORTA, lbl.value_of("pulmonary_veins"), lbl.value_of(
 def reclaim_pulmonary_artery(seg: np.ndarray, image: np.ndarray, spacing_mm: float) -> int:
     """Relabel right-heart-enhanced parts of left-heart labels touching the pulmonary artery (in
     place); returns the number of voxels moved. ``image`` in HU, isotropic ``spacing_mm``."""
-    pa = seg == lbl.PULMONARY_ARTERY
+    return _reclaim(seg, image, spacing_mm, LEFT_FAMILY, lbl.PULMONARY_ARTERY, True)
+
+
+def reclaim_aorta(seg: np.ndarray, image: np.ndarray, spacing_mm: float) -> int:
+    """The mirror of :func:`reclaim_pulmonary_artery`: left-heart-enhanced parts of the pulmonary
+    artery touching the aorta (a watershed piece straddling the trunk and the ascending aorta where
+    they run side by side) become aorta (in place); returns the number of voxels moved."""
+    return _reclaim(seg, image, spacing_mm, (lbl.PULMONARY_ARTERY,), lbl.AORTA, False)
+
+
+def _reclaim(
+    seg: np.ndarray,
+    image: np.ndarray,
+    spacing_mm: float,
+    family_labels: tuple[int, ...],
+    target: int,
+    to_right: bool,
+) -> int:
+    """Move interior voxels of ``family_labels`` enhanced like the other circulation, in components
+    touching ``target``, to ``target`` with their nearest border voxels."""
+    pa = seg == target  # named for the first use: the pulmonary artery
     lv, rv = seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
     if not (pa.any() and lv.any() and rv.any()):
         return 0
@@ -45,7 +65,9 @@ def reclaim_pulmonary_artery(seg: np.ndarray, image: np.ndarray, spacing_mm: flo
     if abs(left - right) < GAP_FRACTION * 0.5 * abs(left + right):
         return 0
     closer_right = np.abs(smooth - right) < np.abs(smooth - left)
-    family = np.isin(seg, LEFT_FAMILY)
+    if not to_right:
+        closer_right = ~closer_right
+    family = np.isin(seg, family_labels)
     candidate = family & deep & closer_right
     comp, n = ndi.label(candidate)
     if n == 0:
@@ -60,12 +82,13 @@ def reclaim_pulmonary_artery(seg: np.ndarray, image: np.ndarray, spacing_mm: flo
     interior = deep & (family | pa)
     _, nearest = ndi.distance_transform_edt(~interior, return_indices=True)
     moved = family & (core | (~deep & core[tuple(nearest)])) & blood
-    seg[moved] = lbl.PULMONARY_ARTERY
+    seg[moved] = target
     logger.info(
-        "left/right heart %.0f / %.0f HU: %.1f ml of right-heart blood moved to the pulmonary artery",
+        "left/right heart %.0f / %.0f HU: %.1f ml of the other circulation's blood moved to label %d",
         left,
         right,
         moved.sum() * spacing_mm**3 / 1000.0,
+        target,
     )
     return int(moved.sum())
 
