@@ -36,6 +36,7 @@ from .region import MetalDetection
 logger = logging.getLogger(__name__)
 
 SLICE_STEP_MM = 0.5
+HALO_MM = 1.2  # blooming halo kept around the thresholded metal (a 2.2 mm FWHM bloom)
 
 
 def _circle_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float] | None:
@@ -81,7 +82,12 @@ def _smooth(s: np.ndarray, values: np.ndarray, s_out: np.ndarray) -> np.ndarray:
 
 
 def _metal_cloud(ct: Volume, metal: MetalDetection) -> tuple[np.ndarray, np.ndarray]:
-    sel = metal.excess > 0.05 * float(metal.excess.max())
+    """Voxel centres (LPS mm) and weights (excess squared) of the metal and its blooming halo: excess
+    above 5 % of its maximum within ``HALO_MM`` (box) of the thresholded metal (tissue edges farther out,
+    e.g. myocardium next to a coronary stent, are above the background model too but are no metal)."""
+    reach = np.ceil(HALO_MM / np.asarray(ct.spacing, float)[::-1]).astype(int)
+    halo = ndimage.maximum_filter(metal.mask, size=tuple(2 * reach + 1))
+    sel = (metal.excess > 0.05 * float(metal.excess.max())) & halo
     pts, _ = metal_points(ct, sel)
     return pts, metal.excess[sel].astype(float) ** 2
 
