@@ -98,3 +98,22 @@ def test_mitral_annulus_plane_is_refitted_to_the_orifice(tilt):
     assert sec.area_mm2 == pytest.approx(np.pi * 14 * 17, rel=0.03)
     res = teer_measurements(vol)
     assert res["intercommissural_diameter_mm"] == pytest.approx(28.0, abs=0.5)
+
+
+def test_interface_plane_skips_a_small_contact_patch():
+    """A 1-voxel contact between the LV and a small LA pouch beside it (>= 50 voxels, but a strip)
+    must not define the mitral plane when a minimum in-plane spread is asked for."""
+    vol, n = _mitral_case(0.0)
+    _, p = _volume((80, 80, 80), 0.8, (-32.0, -32.0, -32.0))
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    pouch = (np.abs(x) <= 1.6) & (y > 17.2) & (y < 21.0) & (z > -20) & (z < -5)
+    lv_edge = (np.abs(x) <= 1.6) & (y > 15.0) & (y <= 17.2) & (z > -20) & (z < -5)
+    vol.array[lv_edge] = labels.LV_BLOOD_POOL
+    vol.array[pouch] = labels.LA
+    naive = interface_plane(vol, labels.LV_BLOOD_POOL, labels.LA)
+    assert np.degrees(np.arccos(min(1.0, abs(float(naive.normal @ n))))) > 45.0
+    res = teer_measurements(vol)  # spread >= 3 mm, then the plane refitted to the orifice
+    normal = np.asarray(res["mitral_plane"]["normal_lps"])
+    assert np.degrees(np.arccos(min(1.0, abs(float(normal @ n))))) < 1.0
+    assert res["intercommissural_diameter_mm"] == pytest.approx(28.0, abs=0.5)
+    assert res["mitral_annulus"]["area_mm2"] == pytest.approx(np.pi * 14 * 17, rel=0.03)
