@@ -121,3 +121,33 @@ def test_bright_caval_inflow_at_the_roof_becomes_svc_and_a_central_jet_does_not(
     assert svc[tube & (zz >= 58)].mean() > 0.95
     assert not svc[zz <= 45].any()
     assert (seg[ball & (zz <= 45)] == lbl.RA).all()
+
+
+def test_left_heart_blood_in_a_pulmonary_piece_touching_the_aorta_goes_back_to_the_aorta():
+    from CardiacPlanningLib.heart.circulation import reclaim_aorta
+
+    shape = (40, 40, 100)
+    zz, yy, xx = np.indices(shape)
+    image = np.full(shape, FAT, np.float32)
+    seg = np.zeros(shape, np.uint8)
+    cube = (zz >= 8) & (zz < 32) & (yy >= 8) & (yy < 32)
+    parts = [  # (x range, label, HU): LV, RV, aorta, a PA piece whose left half is aortic blood
+        ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
+        ((24, 44), lbl.RV, 300.0),
+        ((46, 60), lbl.AORTA, 450.0),
+        ((60, 74), lbl.PULMONARY_ARTERY, 450.0),
+        ((74, 96), lbl.PULMONARY_ARTERY, 300.0),
+    ]
+    for (x0, x1), label, hu in parts:
+        box = cube & (xx >= x0) & (xx < x1)
+        seg[box], image[box] = label, hu
+    before = seg.copy()
+    moved = reclaim_aorta(seg, image, 1.0)
+    aortic = cube & (xx >= 60) & (xx < 74)
+    assert moved == int((seg != before).sum()) > 0
+    assert (seg[aortic & (xx >= 62) & (xx < 72)] == lbl.AORTA).all()
+    assert (seg[cube & (xx >= 76) & (xx < 96)] == lbl.PULMONARY_ARTERY).all()
+    # the same piece without a gap between the circulations stays
+    image[seg > 0] = 400.0
+    seg2 = before.copy()
+    assert reclaim_aorta(seg2, image, 1.0) == 0
