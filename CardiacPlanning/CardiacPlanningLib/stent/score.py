@@ -175,7 +175,9 @@ def fidelity(
     rec: Reconstruction, ct: Volume, excess: np.ndarray, mask: np.ndarray
 ) -> tuple[float, float] | None:
     """(F 0-100, D mm): the excess-weighted mean distance ``D`` from the strut centres within the
-    envelope's axial extent to its surface, ``F = 100 max(0, 1 - D / 0.5)``; None without struts."""
+    envelope's axial extent to its surface, ``F = 100 max(0, 1 - D / 0.5)``; None when the image
+    shows fewer than 10 separate strut peaks (e.g. a coronary stent whose bloomed struts merge),
+    so that every reconstruction of one image is scored by the same formula."""
     import vtk
     from vtk.util.numpy_support import numpy_to_vtk
 
@@ -185,8 +187,8 @@ def fidelity(
     axis = CurvedAxis(np.asarray(rec.axis, float))
     s, _, _ = axis.project(pts)
     inside = (s >= 0.0) & (s <= axis.length)
-    if inside.sum() < 10:
-        return None
+    if inside.sum() < 10:  # the envelope misses the struts: measure to all of them
+        inside = np.ones(len(pts), bool)
     dist = vtk.vtkImplicitPolyDataDistance()
     dist.SetInput(rec.mesh)
     vals = vtk.vtkDoubleArray()
