@@ -40,17 +40,31 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.5, "percent": 70.0},
     ],
     33: [{"branch": "RCA", "position": 0.25, "percent": 50.0}],
+    # held out for the 0.5 mm version (generated before tuning, evaluated once at the end)
+    41: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
+    42: [
+        {"branch": "RCA", "position": 0.3, "percent": 50.0},
+        {"branch": "LCX", "position": 0.4, "percent": 70.0},
+    ],
+    43: [
+        {"branch": "LAD", "position": 0.45, "percent": 40.0},
+        {"branch": "RCA", "position": 0.6, "percent": 60.0},
+    ],
+    44: [{"branch": "LCX", "position": 0.3, "percent": 50.0}],
 }
 
 
-def make_case(seed: int, work: Path, spacing: float, size: tuple[int, int, int]) -> Path:
+def make_case(
+    seed: int, work: Path, spacing: float, size: tuple[int, int, int], noise: float = 20.0, phases: int = 2
+) -> Path:
     out = work / f"seed{seed}"
     if not (out / "phantom.json").exists():
         params = PhantomParameters(
             seed=seed,
-            phases=2,
+            phases=phases,
             spacing_mm=spacing,
             size=size,
+            noise_hu=noise,
             calcified=seed % 2 == 0,
             stenoses=STENOSES.get(seed, []),
             dicom=False,
@@ -119,21 +133,55 @@ def evaluate(case: Path) -> dict:
     return row
 
 
+def summary(row: dict) -> str:
+    """One table row: Dice L/R, OV and AI (mean / worst) over truth branches of proximal radius
+    >= 1 mm (same-named vessel), AI per branch, named (>= 1.5 mm diameter with OV >= 0.5),
+    stenoses truth -> graded, CPU s."""
+    wide = {n: b for n, b in row["branches"].items() if b["r0_mm"] >= 1.0}
+    ov = [b["named"]["OV"] if b["named"] else 0.0 for b in wide.values()]
+    ai = {
+        n: b["named"]["AI_mm"]
+        for n, b in wide.items()
+        if b["named"] and b["named"]["AI_mm"] == b["named"]["AI_mm"]
+    }
+    named = sum(1 for b in row["branches"].values() if b["named"] and b["named"]["OV"] >= 0.5)
+    st = (
+        "; ".join(
+            f"{s['branch']} {s['truth_percent']:.0f} -> "
+            + ("missed" if s["found_percent"] is None else f"{s['found_percent']:.0f}")
+            for s in row["stenoses"]
+        )
+        or "-"
+    )
+    per = ", ".join(f"{n} {v:.2f}" for n, v in ai.items())
+    dl, dr = row["dice_left"], row["dice_right"]
+    am, ax = np.mean(list(ai.values())), max(ai.values())
+    return (
+        f"| {row['case']} | {dl:.3f} | {dr:.3f} | {np.mean(ov):.3f} / {min(ov):.2f} | {am:.2f} / {ax:.2f} "
+        f"| {per} | {named}/{len(row['branches'])} | {st} ({row['n_lesions_reported']} reported) "
+        f"| {row['cpu_s']:.0f} |"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13])
     ap.add_argument("--work", type=Path, default=Path("/tmp/coronary_bench"))
     ap.add_argument("--spacing", type=float, default=0.6)
     ap.add_argument("--size", default="256,256,192")
+    ap.add_argument("--noise", type=float, default=20.0, help="CT noise SD (HU) of generated cases")
+    ap.add_argument("--phases", type=int, default=2, help="phases of generated cases (phase 0 is used)")
     ap.add_argument("--generate-only", action="store_true")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.split(","))
     rows = []
     for seed in args.seeds:
-        case = make_case(seed, args.work, args.spacing, size)
+        case = make_case(seed, args.work, args.spacing, size, args.noise, args.phases)
         if not args.generate_only:
             rows.append(evaluate(case))
             print(json.dumps(rows[-1], indent=1, default=float))
+    for row in rows:
+        print(summary(row))
     if rows:
         out = Path(__file__).parent / "results" / f"coronary_{'_'.join(map(str, args.seeds))}.json"
         out.parent.mkdir(exist_ok=True)

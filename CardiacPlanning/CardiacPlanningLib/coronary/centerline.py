@@ -3,7 +3,10 @@ tree-structure extraction algorithm for accurate and robust skeletons", 2000).
 
 From the ostium seed, a geodesic (path-length) field picks the farthest not-yet-covered lumen voxel;
 its minimal path to the seed under a cost that is high near the lumen wall (a penalty on the distance
-to the boundary) is the next branch, cut where it meets the tree already traced. Voxels within a ball
+to the boundary) is the next branch, cut where it leaves the lumen tube of the tree already traced
+(the voxels within the local radius of its points) and joined to the parent's centerline point
+there, so a path that runs alongside its parent in a wide lumen still branches off where the
+lumens divide. Voxels within a ball
 of ``1.5 x`` the local radius ``+ 1 mm`` of each path point are then covered. Paths shorter than
 ``min_branch_mm`` beyond the tree (wall bumps) are dropped. Radius = distance to the lumen boundary.
 """
@@ -65,7 +68,6 @@ def trace_tree(
     geo = np.where(np.isfinite(geo), geo, -1.0)
     covered = ~m
     owner = np.full(m.shape, -1, dtype=np.int32)
-    owner_index = np.full(m.shape, -1, dtype=np.int32)
     raw: list[tuple[np.ndarray, int | None, int | None]] = []
     flat_geo = geo.reshape(-1)
     inside = np.flatnonzero(flat_geo >= 0)
@@ -81,22 +83,24 @@ def trace_tree(
         path = np.array(mcp.traceback(target))
         on = owner[tuple(path.T)]
         hit = np.nonzero(on >= 0)[0]
-        start = int(hit[-1]) if len(hit) else 0
-        new = path[start:]
-        parent = int(on[start]) if len(hit) else None
-        pidx = int(owner_index[tuple(path[start])]) if len(hit) else None
+        if len(hit):
+            # the branch leaves its parent's lumen tube at path[hit[-1]]: it starts at the parent's
+            # centerline point nearest there (not where it happens to cross the parent's voxel path, which a
+            # path running alongside the parent in a wide lumen would meet much later)
+            start = int(hit[-1])
+            parent = int(on[start])
+            pvox = raw[parent][0]  # the parent point nearest to where the branch leaves its tube
+            pidx = int(np.argmin((((pvox - path[start]) * sp) ** 2).sum(axis=1)))
+            new = np.vstack([raw[parent][0][pidx], path[start + 1 :]])
+        else:
+            new, parent, pidx = path, None, None
         seg_len = float(np.linalg.norm(np.diff(new * sp, axis=0), axis=1).sum()) if len(new) > 1 else 0.0
         junction_r = float(dt[tuple(new[0])])
         keep = parent is None or seg_len > max(min_branch_mm, 2.0 * junction_r + 1.0)
         _cover(covered, new, dt, sp)
         covered[target] = True
         if keep and len(new) > 1:
-            b = len(raw)
-            owner[tuple(new[1:].T)] = b
-            owner_index[tuple(new[1:].T)] = np.arange(1, len(new))
-            if parent is None:
-                owner[tuple(new[0])] = b
-                owner_index[tuple(new[0])] = 0
+            _own(owner, new, len(raw), dt, sp, m, first=0 if parent is None else 1)
             raw.append((new, parent, pidx))
     out = []
     for vox, parent, pidx in raw:
@@ -105,6 +109,70 @@ def trace_tree(
         out.append(TracedBranch(_smooth(pts), _smooth_values(r), parent, pidx))
     logger.info("traced %d branches, %.0f mm", len(out), sum(b.length_mm for b in out))
     return out
+
+
+def place_junction(child, parent, fit_mm: float = 6.0) -> None:
+    """Move the start of ``child`` (a branch with ``points`` LPS mm, ``radii`` mm, ``parent_index``)
+    to the bifurcation point on ``parent``: the point of confluence of the three vessel axes (parent
+    before and after the junction, child), each a line fitted just outside the parent's lumen, as
+    the least-squares intersection of the three lines; then the parent point nearest to it (within
+    10 mm of the traced junction). In place; the child then runs straight from that point."""
+    j0 = int(child.parent_index)
+    sp = _arc(parent.points)
+    sc = _arc(child.points)
+    r0 = float(parent.radii[j0])
+    a = r0 + 0.5
+    lines = []
+    for pts, sel in (
+        (child.points, (sc >= a) & (sc <= a + fit_mm)),
+        (parent.points, (sp >= sp[j0] + a) & (sp <= sp[j0] + a + fit_mm)),
+        (parent.points, (sp <= sp[j0] - a) & (sp >= sp[j0] - a - fit_mm)),
+    ):
+        if sel.sum() >= 4 and np.linalg.norm(pts[sel][-1] - pts[sel][0]) >= 0.5 * fit_mm:
+            c = pts[sel].mean(axis=0)
+            lines.append((c, np.linalg.svd(pts[sel] - c)[2][0]))
+    if len(lines) < 2 or not ((sc >= a) & (sc <= a + fit_mm)).sum() >= 4:
+        return
+    m, rhs = np.zeros((3, 3)), np.zeros(3)
+    for c, d in lines:
+        proj = np.eye(3) - np.outer(d, d)
+        m += proj
+        rhs += proj @ c
+    if np.linalg.cond(m) > 1e3:
+        return
+    x = np.linalg.solve(m, rhs)
+    near = np.abs(sp - sp[j0]) <= 10.0
+    dist = np.linalg.norm(parent.points - x, axis=1)
+    j = int(np.argmin(np.where(near, dist, np.inf)))
+    logger.debug(
+        "junction at parent s %.1f (traced %.1f), %.2f mm off the axes' meeting point", sp[j], sp[j0], dist[j]
+    )
+    if dist[j] > r0:  # the axes meet away from the parent: keep the traced junction
+        return
+    k = int(np.argmax(sc >= a))
+    child.points = np.vstack([parent.points[j], child.points[k:]])
+    child.radii = np.concatenate([[parent.radii[j]], child.radii[k:]])
+    child.parent_index = j
+
+
+def _arc(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+
+
+def _own(owner, path, b, dt, sp, m, first) -> None:
+    """Give the unowned lumen voxels within the local radius of each point of ``path[first:]`` to
+    branch ``b`` (in place)."""
+    for i in range(first, len(path)):
+        p = path[i]
+        rad = max(float(dt[tuple(p)]), float(sp.max()))
+        half = np.ceil(rad / sp).astype(int)
+        lo = np.maximum(p - half, 0)
+        hi = np.minimum(p + half + 1, owner.shape)
+        g = np.ogrid[tuple(slice(a, c) for a, c in zip(lo, hi))]
+        d2 = sum(((g[a] - p[a]) * sp[a]) ** 2 for a in range(3))
+        box = tuple(slice(a, c) for a, c in zip(lo, hi))
+        sel = (d2 <= rad * rad) & (owner[box] < 0) & m[box]
+        owner[box][sel] = b
 
 
 def _cover(covered: np.ndarray, path: np.ndarray, dt: np.ndarray, sp: np.ndarray) -> None:

@@ -16,7 +16,7 @@ from ..imaging.volume import Volume
 from ..markups import Markups, read_all_markups
 from ..progress import Progress, as_progress
 from .bridge import bridge_lesions
-from .centerline import trace_tree
+from .centerline import place_junction, trace_tree
 from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
@@ -126,6 +126,14 @@ def reconstruct_coronaries(
             for b in tb[1:]:
                 if b.parent == 0:
                     b.parent_index += 1
+    for tb in traced.values():  # sub-voxel centerlines and radii; parents come before their branches
+        for b in tb:
+            b.points, b.radii = refine_centerline(
+                volume, b.points, b.radii + 0.5 * min(volume.spacing), blood, fixed_start=b.parent is None
+            )
+            if b.parent is not None:
+                place_junction(b, tb[b.parent])
+                b.points[0] = tb[b.parent].points[b.parent_index]
     branches: list[NamedBranch] = []
     axis = None
     if traced.get("left"):
@@ -137,14 +145,6 @@ def reconstruct_coronaries(
             axis /= max(np.linalg.norm(axis), 1e-9)
     if traced.get("right"):
         branches += name_right(traced["right"], axis)
-    by_name = {b.name: b for b in branches}
-    for b in branches:  # parents come before their side branches
-        b.points, b.radii = refine_centerline(
-            volume, b.points, b.radii + 0.5 * min(volume.spacing), blood, fixed_start=b.parent is None
-        )
-        parent = by_name.get(b.parent)
-        if parent is not None and b.parent_index is not None and b.parent_index < len(parent.points):
-            b.points[0] = parent.points[b.parent_index]
     timings["centerlines_s"] = time.perf_counter() - t0 - timings["segmentation_s"]
     progress(0.9, "stenoses")
     lesions = []

@@ -38,6 +38,9 @@ VESSELNESS_MIN = 0.067
 BRIDGE_FRACTION = 0.8
 DENSE_FRACTION = 0.8
 WEAK_LUMEN_FRACTION = 0.25
+DIM_CORE_MM = 1.0
+DIM_CORE_FRACTION = 0.75
+DIM_CORE_MARGIN_MM = 1.5
 LEAK_FRACTIONS = (
     0.5,
     0.575,
@@ -87,14 +90,34 @@ def chamber_mask(volume: Volume, heart: Volume) -> np.ndarray:
     return ndi.binary_erosion(mask, np.ones((3, 3, 3), bool))
 
 
-def _opening_ball(mask: np.ndarray, radius_mm: float, spacing_zyx, margin_mm: float) -> np.ndarray:
-    """Union of the balls of radius ``radius_mm`` that fit inside ``mask``, grown by ``margin_mm``."""
-    inner = distance_mm(mask, spacing_zyx)
+def _dim_cores(arr: np.ndarray, bright: np.ndarray, inner: np.ndarray, blood: float, sp) -> np.ndarray:
+    """Bright-mask voxels within ``DIM_CORE_MARGIN_MM`` of a *dim core*: a voxel at least
+    ``DIM_CORE_MM`` inside the half-contrast mask whose HU (Gaussian, 0.5 voxel) is below
+    ``DIM_CORE_FRACTION`` of the blood pool. A contrast-filled artery that wide is near the blood
+    HU at its centre (partial volume only reaches its edge), so such cores belong to other tissue
+    above the lumen threshold (bone marrow, less enhanced chambers and veins) that the growth must
+    not enter, whatever its shape. ``inner``: the distance map (mm) of ``bright``."""
+    core = inner >= DIM_CORE_MM
+    if not core.any():
+        return np.zeros_like(bright)
+    smooth = ndi.gaussian_filter(arr.astype(np.float32), 0.5)
+    core &= smooth < DIM_CORE_FRACTION * blood
+    if not core.any():
+        return np.zeros_like(bright)
+    return bright & (distance_mm(~core, sp) <= DIM_CORE_MARGIN_MM)
+
+
+def _opening_ball(
+    mask: np.ndarray, radius_mm: float, spacing_zyx, margins_mm=(0.0,), inner: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Union of the balls of radius ``radius_mm`` that fit inside ``mask``, grown by each of
+    ``margins_mm`` (one mask per margin); ``inner``: the distance map of ``mask`` if known."""
+    inner = distance_mm(mask, spacing_zyx) if inner is None else inner
     core = inner > radius_mm
     if not core.any():
-        return np.zeros_like(mask)
+        return [np.zeros_like(mask) for _ in margins_mm]
     outer = distance_mm(~core, spacing_zyx)
-    return outer <= radius_mm + margin_mm
+    return [outer <= radius_mm + m for m in margins_mm]
 
 
 def segment_trees(
@@ -117,17 +140,18 @@ def segment_trees(
     bright = arr > thr
     progress(0.1, "removing the aorta and chambers")
     margin = 1.5 * float(sp.max())
-    big = _opening_ball(bright, max_radius_mm, sp, margin_mm=margin)
+    inner = distance_mm(bright, sp)
+    big, open0 = _opening_ball(bright, max_radius_mm, sp, (margin, 0.0), inner)
     # A coronary pressed against a less enhanced chamber (right atrium, pulmonary trunk) merges with it
     # above half the blood HU; at >= 80 % of the aortic blood HU it is thin again: keep such voxels.
     dense = arr >= DENSE_FRACTION * blood
-    big &= ~(dense & ~_opening_ball(dense, max_radius_mm, sp, margin_mm=margin))
+    big &= ~(dense & ~_opening_ball(dense, max_radius_mm, sp, (margin,))[0])
+    big |= _dim_cores(arr, bright, inner, blood, sp)
     if blocked is not None:
         big |= blocked
     domain = bright & ~big & ~calcium
     # The margin also shaves the vessel roots at the aortic wall: give them back by conditional
     # dilation of each tree into bright voxels outside the margin-free opening.
-    open0 = _opening_ball(bright, max_radius_mm, sp, margin_mm=0.0)
     near_big = bright & ~open0
     progress(0.5, "growing from the ostia")
     comps_at = {0.5: cc3d.connected_components(domain.astype(np.uint8), connectivity=26)}

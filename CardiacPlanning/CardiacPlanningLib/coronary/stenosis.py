@@ -1,12 +1,13 @@
-"""Stenosis detection along a vessel: percent diameter reduction against a robust reference radius.
+"""Stenosis detection along a vessel: percent diameter reduction against a reference radius.
 
-The reference is a straight-line fit of the log radius (exponential taper) against arc length over
-the healthy segments (iteratively reweighted: points more than 10 % below the fit are dropped and
-the fit repeated), so tapering is followed and the narrowing itself does not pull the reference
-down. A lesion is a run
-of points with >= ``min_percent`` % diameter reduction; its degree is the maximal reduction
-(``100 (1 - r_min / r_ref)``) and its length the arc length (mm) between its shoulders, where the
-reduction falls below ``shoulder_percent``.
+Candidates: a straight-line fit of the log radius (exponential taper) against arc length over the
+healthy segments (iteratively reweighted: points more than 10 % below the fit are dropped and the
+fit repeated), so tapering is followed and the narrowing does not pull it down. A lesion is a run
+of points with >= ``min_percent`` % diameter reduction against that fit; its degree is the maximal
+reduction ``100 (1 - r / r_ref)`` against the reference interpolated between the healthy segments
+proximal and distal to it (:func:`interpolated_reference`, as in quantitative coronary
+angiography), its length the arc length (mm) between its shoulders, where the reduction against
+the fit falls below ``shoulder_percent``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,37 @@ def reference_radius(s: np.ndarray, r: np.ndarray, iterations: int = 5) -> np.nd
     return np.maximum(fit, 1e-3)
 
 
+def interpolated_reference(
+    s: np.ndarray,
+    r: np.ndarray,
+    fit: np.ndarray,
+    a: int,
+    e: int,
+    healthy: np.ndarray,
+    window_mm: float = 8.0,
+    gap_mm: float = 1.0,
+) -> np.ndarray:
+    """Reference radius (mm) over a lesion running from point ``a`` to ``e`` (arc ``s`` mm, radii
+    ``r`` mm), interpolated as in quantitative coronary angiography between the healthy segments
+    just proximal and just distal to it: the median radius of the ``healthy`` points within
+    ``window_mm`` beyond ``gap_mm`` of each shoulder, joined by a straight line in arc length. A side
+    without healthy points (the branch start or end) takes the other side's value moved along the
+    taper of ``fit`` (the branch-wide robust fit)."""
+    sides = []
+    for lo, hi in ((s[a] - gap_mm - window_mm, s[a] - gap_mm), (s[e] + gap_mm, s[e] + gap_mm + window_mm)):
+        sel = healthy & (s >= lo) & (s <= hi)
+        if sel.sum() >= 3:
+            at = float(np.median(s[sel]))
+            sides.append((at, float(np.median(r[sel])), float(np.interp(at, s, fit))))
+    if not sides:
+        return fit
+    if len(sides) == 1:
+        at, value, f = sides[0]
+        return fit * (value / f)
+    (s0, v0, _), (s1, v1, _) = sides
+    return np.interp(s, [s0, s1], [v0, v1])
+
+
 def find_lesions(
     branch: str,
     points: np.ndarray,
@@ -96,15 +128,17 @@ def find_lesions(
         while j + 1 < len(s) and narrow[j + 1]:
             j += 1
         if float(s[j] - s[i]) >= min_length_mm:
-            k = i + int(np.argmax(pct[i : j + 1]))
             a, e = i, j  # the lesion runs from shoulder to shoulder, where the narrowing falls to 10 %
             while a > 0 and pct[a - 1] >= shoulder_percent:
                 a -= 1
             while e + 1 < len(s) and pct[e + 1] >= shoulder_percent:
                 e += 1
-            length = float(s[e] - s[a])
+            local = interpolated_reference(s, r, ref, a, e, pct < shoulder_percent)
+            lp = 100.0 * (1.0 - r[a : e + 1] / local[a : e + 1])
+            k = a + int(np.argmax(lp))
             out.append(
-                Lesion(branch, float(pct[k]), length, pts[k].copy(), float(ref[k]), float(r[k]), float(s[a]))
-            )
+                Lesion(branch, float(lp[k - a]), float(s[e] - s[a]), pts[k].copy(), float(local[k]),
+                       float(r[k]), float(s[a]))
+            )  # fmt: skip
         i = j + 1
     return out
