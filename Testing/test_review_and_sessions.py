@@ -98,3 +98,22 @@ def test_landmark_points_leave_out_directions():
     assert names == ["left_coronary_origin"] and points.tolist() == [[1.0, 2.0, 3.0]]
     seg.metadata = {}
     assert landmark_points(seg)[0].shape == (0, 3)
+
+
+def test_a_section_is_reviewed_by_its_reported_diameters_only():
+    section = {
+        "area_mm2": 400.0,
+        "min_diameter_mm": 21.0,
+        "max_diameter_mm": 26.0,
+        "diameter_method": "ellipse",
+        "feret_min_diameter_mm": 21.3,
+        "feret_max_diameter_mm": 26.4,
+        "ellipse_minor_diameter_mm": 21.0,
+        "ellipse_major_diameter_mm": 26.0,
+    }
+    rows = measurement_rows({"procedure": "tavr", "tavr": {"annulus": section}})
+    assert rows == [
+        ("tavr.annulus.area_mm2", 400.0),
+        ("tavr.annulus.min_diameter_mm", 21.0),
+        ("tavr.annulus.max_diameter_mm", 26.0),
+    ]

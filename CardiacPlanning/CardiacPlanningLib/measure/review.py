@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 CORRECTIONS = "user_corrections"
 # geometry kept for drawing, not numbers a user reviews
 SKIPPED_KEYS = {"annulus_plane", "hinge_points_lps", "coplanar_curve", "contour", "contour_lps", "points_lps"}
+# both diameter pairs of a section are kept in the JSON; the review shows the reported min/max only
+SKIPPED_KEYS |= {"feret_min_diameter_mm", "feret_max_diameter_mm"}
+SKIPPED_KEYS |= {"ellipse_minor_diameter_mm", "ellipse_major_diameter_mm"}
 
 
 def _is_number(value) -> bool:
