@@ -6,6 +6,17 @@ field of each level starting from the upsampled field of the previous one. Phase
 share the HU scale, so a sum-of-squared-differences criterion fits. Intensities are clipped to a HU
 window (blood, myocardium, fat; bone and metal saturate) and scaled to 0..1.
 
+Regularisation (chosen for large contractions, EF up to 70 %): a *small* Gaussian smoothing of the
+whole field after each iteration (``field_sigma_voxels`` 0.5) plus a wider smoothing of each update
+(``update_sigma_voxels`` 1.0, "fluid" regularisation; Cachier et al., "Iconic feature based nonrigid
+registration: the PASHA algorithm", CVIU 89, 2003, discuss both). Smoothing only the whole field
+(elastic-like) holds a strongly contracting endocardium back: at the steady state the demons force
+must undo each smoothing step, so the cavity stays too large (the LV at end-systole of a 70 % EF
+case was 11 % too big). Forces where the two images differ by less than ``difference_threshold_hu``
+(10 HU, about the noise after the pre-smoothing) are dropped: in the uniform contrast blood the demons
+force of pure noise is as large as at an edge, and without a strong field smoothing it lets labels
+that meet inside one blood pool (aorta and LA, LA and pulmonary veins) drift into each other.
+
 Convention: the result is a displacement field ``u`` on the *phase* grid (the fixed image): the
 point ``y`` (LPS mm) of the phase corresponds to ``x = y + u(y)`` in the reference. This is the
 field that pulls reference labels onto the phase (ITK resampling convention).
@@ -37,7 +48,9 @@ class RegistrationSettings:
     margin_mm: float = 12.0  # around the labels' bounding box (must exceed the largest motion)
     shrink_factors: tuple[int, ...] = (4, 2, 1)
     iterations: tuple[int, ...] = (60, 40, 20)
-    field_sigma_voxels: float = 1.0  # Gaussian smoothing of the field after each iteration
+    field_sigma_voxels: float | tuple[float, ...] = 0.5  # field smoothing after each iteration (per level)
+    update_sigma_voxels: float = 1.0  # Gaussian smoothing of each update (fluid-like); 0: off
+    difference_threshold_hu: float = 10.0  # no demons force where |fixed - moving| is below (noise)
     hu_window: tuple[float, float] = (-200.0, 700.0)
     image_sigma_mm: float = 0.6  # pre-smoothing against noise
     method: str = "symmetric"  # "symmetric" (fast symmetric forces) or "diffeomorphic" demons
@@ -52,10 +65,28 @@ class RegistrationSettings:
             )
         if len(self.shrink_factors) != len(self.iterations):
             raise CardiacInputError("shrink_factors and iterations must have one entry per pyramid level")
+        sigmas = self.field_sigma_voxels
+        if not isinstance(sigmas, (int, float)) and len(sigmas) != len(self.shrink_factors):
+            raise CardiacInputError("field_sigma_voxels needs one value or one per pyramid level")
+        if (
+            min(np.atleast_1d(sigmas)) <= 0
+            or self.update_sigma_voxels < 0
+            or self.difference_threshold_hu < 0
+        ):
+            raise CardiacInputError(
+                f"invalid demons regularisation: field sigma {sigmas}, update sigma "
+                f"{self.update_sigma_voxels}, difference threshold {self.difference_threshold_hu} HU"
+            )
         if self.spacing_mm <= 0 or self.margin_mm < 0:
             raise CardiacInputError(
                 f"invalid registration grid: spacing {self.spacing_mm} mm, margin {self.margin_mm} mm"
             )
+
+    def level_value(self, value: float | tuple[float, ...], level: int) -> float:
+        """``value`` at pyramid ``level``: a number for all levels or one entry per level."""
+        if isinstance(value, (int, float)):
+            return float(value)
+        return float(value[level])
 
 
 def crop_grid(reference: Volume, mask: np.ndarray, spacing_mm: float, margin_mm: float) -> sitk.Image:
@@ -142,9 +173,14 @@ def register_phase(
             demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
         demons.SetNumberOfIterations(int(iterations))
         demons.SetSmoothDisplacementField(True)
-        demons.SetStandardDeviations(settings.field_sigma_voxels)
-        demons.SetSmoothUpdateField(False)
+        demons.SetStandardDeviations(settings.level_value(settings.field_sigma_voxels, level))
+        demons.SetSmoothUpdateField(settings.update_sigma_voxels > 0)
+        if settings.update_sigma_voxels > 0:
+            demons.SetUpdateFieldStandardDeviations(settings.update_sigma_voxels)
         demons.SetUseImageSpacing(True)
+        if settings.difference_threshold_hu > 0:
+            lo, hi = settings.hu_window
+            demons.SetIntensityDifferenceThreshold(settings.difference_threshold_hu / (hi - lo))
         demons.SetMaximumUpdateStepLength(0.5 * shrink * settings.spacing_mm)
         field = demons.Execute(fixed, moving, init)
         logger.debug(
