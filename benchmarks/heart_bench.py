@@ -44,11 +44,13 @@ SCORED = {
     "aorta": lbl.AORTA,
     "PA": lbl.PULMONARY_ARTERY,
 }
-# phantom cases never used while building the engine (tuning used seed 11 and the toy heart)
+# phantom cases never used while building or tuning the engine: tuning used seeds 11-15 and the toy
+# heart; seeds 21-23 (the earlier held-out set) were looked at while tuning the wall, valve, caval
+# inflow and aorta/PA rules of 2026-11-28, so the held-out set moved to 24-26 (other noise and sizes)
 CASES = [
-    {"seed": 21, "noise_hu": 20.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
-    {"seed": 22, "noise_hu": 35.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
-    {"seed": 23, "noise_hu": 15.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
+    {"seed": 24, "noise_hu": 25.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
+    {"seed": 25, "noise_hu": 30.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
+    {"seed": 26, "noise_hu": 18.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
 ]
 CHAMBERS_WALLS = (1, 2, 3, 4, 5, 10, 17, 18)
 
@@ -61,10 +63,10 @@ def phantom_scores() -> list[dict]:
         params = PhantomParameters(phases=10, dicom=False, ef=0.5, **spec)
         case = build_case(params)
         ct, truth = render_phase(case, 0.0, np.random.default_rng([spec["seed"], 9]))
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         seg = segment(ct)
-        seconds = time.perf_counter() - t0
-        row = {"case": spec, "seconds": round(seconds, 1), "dice": {}, "msd_mm": {}}
+        seconds = time.process_time() - t0
+        row = {"case": spec, "cpu_seconds": round(seconds, 1), "dice": {}, "msd_mm": {}}
         for name, value in SCORED.items():
             a, b = truth.array == value, seg.array == value
             row["dice"][name] = round(dice(a, b), 3)
@@ -166,20 +168,50 @@ ref.SetOrigin(tuple(centre - 0.5 * np.array([511, 511, 299]) / 2))
 big = Volume.from_sitk(sitk.Resample(src, ref, sitk.Transform(), sitk.sitkLinear, -1000, sitk.sitkInt16))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
+c0 = time.process_time()
 seg = segment(big)
-print(json.dumps({{"seconds": round(time.perf_counter() - t0, 1), "shape": list(big.shape),
+print(json.dumps({{"seconds": round(time.perf_counter() - t0, 1),
+    "cpu_seconds": round(time.process_time() - c0, 1), "shape": list(big.shape),
     "input_mb": round(big.array.nbytes / 2**20), "labels": sorted(int(v) for v in np.unique(seg.array))}}))
 """
 
 
 def speed() -> dict:
     code = SPEED_CHILD.format(lib=str(ROOT / "CardiacPlanning"), ct=str(CT))
-    env = dict(os.environ, OMP_NUM_THREADS="2")
+    env = dict(os.environ, OMP_NUM_THREADS="2", ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS="2")
+    load = os.getloadavg()[0]
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    out["child_cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 1)
+    out["load_before_after"] = [round(load, 1), round(os.getloadavg()[0], 1)]
     print(json.dumps(out), flush=True)
     return out
+
+
+DEEP_MODEL = (
+    "Deep-model path: the shipped `phantom-tiny-unet` (ONNX, 0.77 MB, trained by\n"
+    "`benchmarks/heart_train_tiny.py` in 120 iterations, 5.6 min of CPU) reaches a mean Dice of only "
+    "0.210 on unseen\nphantom seed 1201 at 2.5 mm (RV 0.67, LA 0.42, RA 0.18, myocardium 0.15, LV 0.05, "
+    "aorta and PA 0;\nvalidation seed 1101: 0.23). It exists to test the model path for real "
+    "(`Testing/test_heart_tiny_model.py`),\nnot for use; it was not run on the real CTA."
+)
+ENGINE_CHANGES = (
+    "Engine changes of 2026-11-28 (second round), each checked on the real CTA after it was made: "
+    "(1) the LV myocardium is grown from the LV blood through the image's myocardium band (half-way "
+    "between myocardium and fat .. blood threshold) up to 15 mm, and where the band runs on into "
+    "liver or diaphragm it is cut at the thickness this heart shows where fat bounds it "
+    "(`heart/myocardium.py`); band tissue further than a thin atrial/aortic wall (3 mm) from those "
+    "cavities is ventricular muscle; (2) the pulmonary valve is put where the wall around the "
+    "outflow lumen turns from muscle (infundibulum) to fat, not at the watershed neck "
+    "(`heart/valves.py`); (3) the bright undiluted caval inflow at the RA roof is SVC "
+    "(`circulation.split_caval_inflow`); (4) left-heart-enhanced blood in a pulmonary-artery piece "
+    "touching the aorta goes back to the aorta (`circulation.reclaim_aorta`). Tuned on seeds 11 and 13 "
+    "(my cases 11: 1.25 mm, 20 HU; 13: 1.5 mm, 15 HU) and looked at on 21-23: mean Dice 0.926 -> "
+    "0.939 on 11+13 and 0.917 -> 0.936 on 21-23 (MSD 1.25 -> 0.94 mm). The seeds below were run once, "
+    "after the tuning ended."
+)
 
 
 def markdown(phantom: list[dict], real: dict, fast: dict | None) -> str:
@@ -190,12 +222,13 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None) -> str:
         "`.venv/bin/python benchmarks/heart_bench.py --update-docs`. Engine: `classical` (no weights).",
         "",
     ]
+    lines += [DEEP_MODEL, "", ENGINE_CHANGES, ""]
     if phantom:
         names = list(SCORED)
         lines += [
             "Phantom cases never used for tuning (end-diastolic phase; Dice / mean surface distance mm):",
             "",
-            "| case | " + " | ".join(names) + " | mean Dice | time |",
+            "| case | " + " | ".join(names) + " | mean Dice | CPU time |",
             "|---" * (len(names) + 3) + "|",
         ]
         for row in phantom:
@@ -208,13 +241,13 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None) -> str:
             lines.append(
                 f"| seed {c['seed']}, {c['spacing_mm']} mm, noise {c['noise_hu']:.0f} HU | "
                 + " | ".join(cells)
-                + f" | {mean:.3f} | {row['seconds']} s |"
+                + f" | {mean:.3f} | {row['cpu_seconds']} s |"
             )
         all_dice = [row["dice"][n] for row in phantom for n in names]
         all_msd = [row["msd_mm"][n] for row in phantom for n in names if row["msd_mm"][n] is not None]
         lines += [
             "",
-            f"Mean over cases and the 7 structures: Dice {np.mean(all_dice):.3f} (target >= 0.93), "
+            f"Mean over cases and the 7 structures: Dice {np.mean(all_dice):.4f} (target >= 0.93), "
             f"mean surface distance {np.mean(all_msd):.2f} mm (target <= 0.7 mm).",
             "",
         ]
@@ -240,14 +273,22 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None) -> str:
         "on the blood pool, where our fixed 2.5-3 mm soft-tissue shells lie (the walls exist; we count "
         "them); (2) it excludes the aorta from the root up but includes the pulmonary trunk, so the union "
         "above leaves our aorta out; (3) at the inferior wall near the apex our LV myocardium runs into "
-        "the diaphragm/liver (similar HU) where the reference stops: that part is our error; (4) our LA "
-        "body still holds the vein ostia that the reference cuts closer to the atrium.",
+        "the diaphragm/liver (similar HU) where the reference stops; since 2026-11-28 the wall is cut "
+        "there at this heart's own fat-bounded thickness, but at the lowest slices a few ml of our wall "
+        "still lie below the reference's apex, next to the liver; (4) our LA "
+        "body still holds the vein ostia that the reference cuts closer to the atrium; (5) our pulmonary "
+        "valve sits where the muscular infundibulum ends (15 mm above the watershed neck on this scan), "
+        "which raised the PA Dice from 0.804 to 0.851 against the reference.",
         "",
     ]
     if fast:
         lines += [
-            f"Speed: a 512x512x300, 0.5 mm volume (the real CTA resampled): {fast['seconds']} s, peak "
-            f"memory {fast['peak_rss_mb']} MiB for the whole child process (targets <= 60 s, <= 8 GB).",
+            f"Speed: a 512x512x300, 0.5 mm volume (the real CTA resampled), 2 threads: segmentation "
+            f"{fast['cpu_seconds']} s of CPU ({fast['seconds']} s wall, 1-min load average "
+            f"{fast['load_before_after'][0]} before / {fast['load_before_after'][1]} after, so the wall "
+            f"time is inflated by other jobs), peak memory {fast['peak_rss_mb']} MiB for the whole child "
+            f"process (targets <= 60 s, <= 8 GB); the child process in all (reading, resampling the "
+            f"volume up, segmenting) used {fast['child_cpu_seconds']} s of CPU.",
             "",
         ]
     return "\n".join(lines)
