@@ -151,3 +151,31 @@ def test_left_heart_blood_in_a_pulmonary_piece_touching_the_aorta_goes_back_to_t
     image[seg > 0] = 400.0
     seg2 = before.copy()
     assert reclaim_aorta(seg2, image, 1.0) == 0
+
+
+def test_unnamed_right_heart_branch_next_to_the_pulmonary_artery_is_adopted():
+    from CardiacPlanningLib.heart.circulation import adopt_pulmonary_branches
+
+    shape = (40, 40, 100)
+    zz, yy, xx = np.indices(shape)
+    image = np.full(shape, FAT, np.float32)
+    seg = np.zeros(shape, np.uint8)
+    cube = (zz >= 8) & (zz < 32) & (yy >= 8) & (yy < 32)
+    for (x0, x1), label, hu in (
+        ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
+        ((24, 44), lbl.RV, 300.0),
+        ((46, 66), lbl.PULMONARY_ARTERY, 300.0),
+        ((66, 80), 0, 310.0),  # an unnamed branch enhanced like the right heart
+        ((82, 96), 0, 450.0),  # a separate unnamed piece, not touching the artery
+    ):
+        box = cube & (xx >= x0) & (xx < x1)
+        seg[box], image[box] = label, hu
+    pool = image > 200
+    named = adopt_pulmonary_branches(seg, pool, image, 1.0)
+    branch = cube & (xx >= 66) & (xx < 80)
+    assert named == int(branch.sum())
+    assert (seg[branch] == lbl.PULMONARY_ARTERY).all()
+    assert (seg[cube & (xx >= 82) & (xx < 96)] == 0).all()
+    # a left-heart-enhanced piece touching the artery is not adopted
+    seg[branch], image[branch] = 0, 450.0
+    assert adopt_pulmonary_branches(seg, pool, image, 1.0) == 0

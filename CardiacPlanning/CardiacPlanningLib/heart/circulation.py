@@ -93,6 +93,43 @@ def _reclaim(
     return int(moved.sum())
 
 
+def adopt_pulmonary_branches(seg: np.ndarray, pool: np.ndarray, image: np.ndarray, spacing_mm: float) -> int:
+    """Name pulmonary artery the unnamed blood-pool components touching it that are enhanced like
+    the right heart (in place); returns the number of voxels named.
+
+    A pulmonary branch whose only watershed neighbour was a piece straddling the trunk and the aorta
+    is left unnamed by the naming step (it cannot join an aorta piece of the other circulation);
+    once the straddling piece is split, the branch touches the pulmonary artery. Only when the two
+    circulations differ in enhancement (the check of :func:`reclaim_pulmonary_artery`)."""
+    pa, lv, rv = seg == lbl.PULMONARY_ARTERY, seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
+    if not (pa.any() and lv.any() and rv.any()):
+        return 0
+    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
+    deep = ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM
+    if not (deep & lv).any() or not (deep & rv).any():
+        return 0
+    left, right = float(np.median(smooth[deep & lv])), float(np.median(smooth[deep & rv]))
+    if abs(left - right) < GAP_FRACTION * 0.5 * abs(left + right):
+        return 0
+    comp, n = ndi.label(pool & (seg == 0))
+    if n == 0:
+        return 0
+    touching = np.unique(comp[ndi.binary_dilation(pa) & (comp > 0)])
+    named = 0
+    for c in touching:
+        piece = comp == c
+        level = float(np.median(smooth[piece]))
+        if piece.sum() * spacing_mm**3 / 1000.0 >= MIN_ML and abs(level - right) < abs(level - left):
+            seg[piece] = lbl.PULMONARY_ARTERY
+            named += int(piece.sum())
+    if named:
+        logger.info(
+            "%.1f ml of unnamed right-heart blood next to the pulmonary artery named so",
+            named * spacing_mm**3 / 1000.0,
+        )
+    return named
+
+
 INFLOW_FRACTION = 0.2  # caval inflow is brighter than the mixed RA blood by at least this fraction
 MIN_INFLOW_ML = 1.0
 ROOF_FRACTION = 0.8  # the SVC opens at the RA roof: this many equivalent radii above its centre

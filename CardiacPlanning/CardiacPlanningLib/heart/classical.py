@@ -13,7 +13,7 @@ from .. import labels as lbl
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .assign import name_regions
-from .circulation import reclaim_aorta, reclaim_pulmonary_artery, split_caval_inflow
+from .circulation import adopt_pulmonary_branches, reclaim_aorta, reclaim_pulmonary_artery, split_caval_inflow
 from .contrast import ContrastModel, body_mask, estimate_contrast
 from .myocardium import outer_level
 from .regions import blood_mask, heart_component, near_components, split_pool
@@ -76,6 +76,7 @@ def segment_classical(
     seg = lut[ids]
     reclaim_pulmonary_artery(seg, image, work_mm)
     reclaim_aorta(seg, image, work_mm)
+    adopt_pulmonary_branches(seg, pool, image, work_mm)
     split_caval_inflow(seg, image, work_mm, work.index_to_lps)
     split_left_atrium(seg, work_mm, work.index_to_lps)
     smooth = ndi.gaussian_filter(image, 0.7)
