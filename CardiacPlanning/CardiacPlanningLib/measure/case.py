@@ -147,7 +147,7 @@ def measure_case(
             out["hinge_source"] = "user"
         else:
             hinges = automatic_hinge_points(lab)
-            out["hinge_source"] = "automatic (LV-aorta interface)"
+            out["hinge_source"] = "automatic (root axis at the LV-aorta interface, sinus lobes)"
         if len(hinges) != 3:
             raise CardiacInputError(
                 f"{hinges_path}: need exactly three placed hinge points, got {len(hinges)}"

@@ -3,8 +3,11 @@
 - Interface plane of two labels (e.g. LV blood pool and aorta = the aortic annulus level; LV and LA
   = the mitral annulus; RV and pulmonary artery = the pulmonary valve): the least-squares plane
   through the voxels of either label near the other (see :func:`interface_plane`), oriented
-  towards label B. Automatic "hinge points" are the three outline points of that plane's section at 0/120/240
-  degrees from the in-plane axis.
+  towards label B.
+- Automatic aortic annulus (:func:`automatic_hinge_points`): the plane at the LV-aorta interface
+  level, perpendicular to the root axis (centroid line of the LVOT and sinus sections,
+  :func:`root_axis_plane`); the hinge points are its lumen outline points in the directions of the
+  three sinus lobes.
 - Mitral annulus (TEER): the LV blood pool's face towards the LA projected onto the LV-LA
   interface plane (see :mod:`.mitral`); the anteroposterior (AP) diameter is the outline's width
   along the in-plane direction towards the aortic annulus centre, the intercommissural (IC)
@@ -98,14 +101,89 @@ AORTIC_SIDE = (labels.AORTA, 19)
 AORTIC_LUMEN = (labels.LV_BLOOD_POOL, labels.AORTA, 19, 20, 21)
 
 
+def _oriented_to_aorta(labelmap: Volume, plane: Plane, reach_mm: float = 15.0) -> Plane:
+    """``plane`` with its normal pointing to the aortic-side voxels within ``reach_mm`` of its origin
+    (the whole aorta's centroid can lie below the annulus: the descending aorta is long)."""
+    idx = np.argwhere(np.isin(labelmap.array, AORTIC_SIDE))
+    pts = labelmap.index_to_lps(idx[:, ::-1].astype(float))
+    near = pts[np.linalg.norm(pts - plane.origin, axis=1) <= reach_mm]
+    if len(near) and float(np.mean(plane.signed_distance(near))) < 0:
+        return Plane(plane.origin, -plane.normal)
+    return plane
+
+
+def root_axis_plane(
+    labelmap: Volume, start: Plane, below_mm: float = 5.0, above_mm: float = 15.0, iterations: int = 6
+) -> Plane:
+    """The annulus plane perpendicular to the root axis, at the level of ``start`` (LPS mm).
+
+    The axis is the line fitted to the centroids of the lumen sections (:data:`AORTIC_LUMEN`) 1 mm
+    apart from ``below_mm`` under to ``above_mm`` over the plane (LVOT and sinuses), the sections
+    taken perpendicular to the current axis and the fit repeated until it moves < 0.01 deg. The
+    plane's origin is where the axis crosses ``start``. Why: a label interface (LV-aorta) seen on a
+    grid is a staircase; when the annulus lies near a lattice diagonal the steps (0.88 mm at 1.25 mm
+    voxels and 45 deg) tilt a fitted plane by up to ~2.5 deg over an annulus, while the lumen wall
+    fixes the axis over 20 mm. ``start`` must point into the aorta."""
+    sampler = MaskSampler(labelmap, AORTIC_LUMEN, start.origin, below_mm + above_mm + 40.0)
+    origin, normal = start.origin, start.normal
+    for _ in range(iterations):
+        cents = []
+        for h in np.arange(-below_mm, above_mm + 1e-9, 1.0):
+            try:
+                sec = sampler.section(Plane(origin + h * normal, normal), 32.0, 0.5, diameters=False)
+            except CardiacInputError:
+                continue
+            cents.append(sec.centroid)
+        if len(cents) < 0.6 * (below_mm + above_mm):
+            logger.info("root axis: only %d sections; keeping the interface plane", len(cents))
+            return start
+        cents = np.asarray(cents)
+        mid = cents.mean(axis=0)
+        axis = np.linalg.svd(cents - mid)[2][0]
+        axis = axis if axis @ normal > 0 else -axis
+        moved = float(np.degrees(np.arccos(min(1.0, float(axis @ normal)))))
+        # where the axis line crosses the start plane
+        origin = mid + (float((start.origin - mid) @ start.normal) / float(axis @ start.normal)) * axis
+        normal = axis
+        if moved < 0.01:
+            break
+    return Plane(origin, normal)
+
+
+def _sinus_angles(sampler: MaskSampler, plane: Plane, height_mm: float = 8.0) -> np.ndarray:
+    """In-plane angles (rad, :meth:`Plane.basis` frame) of the three sinus lobes, midway between the
+    commissures: the rotation of a 120-degree star that minimises the mean lumen radius of the
+    section ``height_mm`` above the annulus gives the commissures (the sharp inward corners between
+    the lobes; the lobes' flat tops place a maximum less well)."""
+    sec = sampler.section(plane.shifted(height_mm), radius_mm=32.0, step_mm=0.5, diameters=False)
+    up = plane.shifted(height_mm)
+    uv = up.to_plane_coords(sec.contour) - up.to_plane_coords(sec.centroid)
+    ang, rad = np.arctan2(uv[:, 1], uv[:, 0]), np.linalg.norm(uv, axis=1)
+    order = np.argsort(ang)
+    ang, rad = ang[order], rad[order]
+    grid = np.radians(np.arange(0.0, 120.0, 0.5))
+    star = grid[:, None] + np.radians([0.0, 120.0, 240.0])[None, :]
+    r = np.interp(np.angle(np.exp(1j * star)), ang, rad, period=2 * np.pi)
+    return star[int(np.argmin(r.mean(axis=1)))] + np.pi / 3
+
+
 def automatic_hinge_points(labelmap: Volume) -> np.ndarray:
-    """Three annulus points (LPS mm) from the LV-aorta interface plane (see module docstring)."""
-    plane = interface_plane(labelmap, LV_SIDE, AORTIC_SIDE)
+    """Three annulus hinge points (LPS mm): on the annulus plane (the LV-aorta interface level,
+    perpendicular to the root axis, :func:`root_axis_plane`), the lumen outline points in the
+    directions of the three sinus lobes (the cusp nadirs: the lowest points of the leaflet
+    attachments lie at the sinus centres on the basal ring)."""
+    start = _oriented_to_aorta(labelmap, interface_plane(labelmap, LV_SIDE, AORTIC_SIDE))
+    plane = root_axis_plane(labelmap, start)
     sampler = MaskSampler(labelmap, AORTIC_LUMEN, plane.origin, 50.0)
     sec = sampler.section(plane, radius_mm=45.0, step_mm=0.25)
-    uv = plane.to_plane_coords(sec.contour)
+    try:
+        angles = _sinus_angles(sampler, plane)
+    except CardiacInputError as exc:
+        logger.info("no sinus section (%s); hinge points at 0/120/240 degrees", exc)
+        angles = np.radians([0.0, 120.0, 240.0])
+    uv = plane.to_plane_coords(sec.contour) - plane.to_plane_coords(sec.centroid)
     ang = np.arctan2(uv[:, 1], uv[:, 0])
-    picks = [int(np.argmin(np.abs(np.angle(np.exp(1j * (ang - t)))))) for t in (0.0, 2.094395, 4.18879)]
+    picks = [int(np.argmin(np.abs(np.angle(np.exp(1j * (ang - t)))))) for t in angles]
     return sec.contour[picks]
 
 
