@@ -81,13 +81,18 @@ def _smooth(s: np.ndarray, values: np.ndarray, s_out: np.ndarray) -> np.ndarray:
     return np.interp(s_out, s, values)
 
 
-def _metal_cloud(ct: Volume, metal: MetalDetection) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel centres (LPS mm) and weights (excess squared) of the metal and its blooming halo: excess
-    above 5 % of its maximum within ``HALO_MM`` (box) of the thresholded metal (tissue edges farther out,
-    e.g. myocardium next to a coronary stent, are above the background model too but are no metal)."""
+def _cloud_mask(ct: Volume, metal: MetalDetection) -> np.ndarray:
+    """The metal and its blooming halo: excess above 5 % of its maximum within ``HALO_MM`` (box) of
+    the thresholded metal (tissue edges farther out, e.g. myocardium next to a coronary stent, are
+    above the background model too but are no metal)."""
     reach = np.ceil(HALO_MM / np.asarray(ct.spacing, float)[::-1]).astype(int)
     halo = ndimage.maximum_filter(metal.mask, size=tuple(2 * reach + 1))
-    sel = (metal.excess > 0.05 * float(metal.excess.max())) & halo
+    return (metal.excess > 0.05 * float(metal.excess.max())) & halo
+
+
+def _metal_cloud(ct: Volume, metal: MetalDetection) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel centres (LPS mm) and weights (excess squared) of :func:`_cloud_mask`."""
+    sel = _cloud_mask(ct, metal)
     pts, _ = metal_points(ct, sel)
     return pts, metal.excess[sel].astype(float) ** 2
 
@@ -195,8 +200,31 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
     """Slab circle fits along the straight principal axis; for a long thin device (length > 3 radii,
     a coronary stent) again along a polynomial curve through those centres, so sections of a curved
     stent are perpendicular to its local direction. A short wide valve frame keeps the straight axis
-    (a curve fitted to its sparse lattice would only tilt its sections)."""
+    (a curve fitted to its sparse lattice would only tilt its sections). For a long device, metal
+    farther than max(0.9 mm, 0.4 r) from the fitted tube (r clipped to 0.8-1.2 x the median radius:
+    calcium against the struts) is dropped and the fit repeated (twice at most)."""
     pts, w = _metal_cloud(ct, metal)
+    model = _tube_from_cloud(pts, w, ct)
+    f = model.fits
+    ends = metal
+    if f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
+        kji = np.argwhere(_cloud_mask(ct, metal))
+        for _ in range(2):
+            outlier = _tube_outliers(model, pts)
+            if outlier.sum() < 0.02 * len(pts) or (~outlier).sum() < 20:
+                break
+            pts, w, kji = pts[~outlier], w[~outlier], kji[~outlier]
+            model = _tube_from_cloud(pts, w, ct)
+            excess = np.zeros_like(metal.excess)
+            excess[tuple(kji.T)] = metal.excess[tuple(kji.T)]
+            ends = MetalDetection(metal.mask, metal.threshold_hu, 0.0, 0.0, 0.0, excess)
+        f = model.fits
+    lo, hi = _axial_ends(ct, ends, model, f[0, 0], f[-1, 0])
+    model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
+    return model
+
+
+def _tube_from_cloud(pts: np.ndarray, w: np.ndarray, ct: Volume) -> TubeModel:
     slab = max(1.5, 2.5 * max(ct.spacing))
     axis = _straight_start(pts, w)
     model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
@@ -204,10 +232,19 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
     if f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
         axis = _polynomial_axis(model)
         model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
-        f = model.fits
-    lo, hi = _axial_ends(ct, metal, model, f[0, 0], f[-1, 0])
-    model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
     return model
+
+
+def _tube_outliers(model: TubeModel, pts: np.ndarray) -> np.ndarray:
+    """Metal points farther than max(0.9 mm, 0.4 r) from the fitted tube (radius clipped to 0.8-1.2
+    times the median), within 2 mm of its fitted range."""
+    r_med = float(np.median(model.fits[:, 3]))
+    s, x, y = model.axis.project(pts)
+    f = model.fits
+    rho = np.hypot(x - model._f(1, s), y - model._f(2, s))
+    r = np.clip(model.radius(s), 0.8 * r_med, 1.2 * r_med)
+    within = (s >= f[0, 0] - 2.0) & (s <= f[-1, 0] + 2.0)
+    return (np.abs(rho - r) > max(0.9, 0.4 * r_med)) & within
 
 
 def tube_fit(ct: Volume, metal: MetalDetection) -> Reconstruction:
