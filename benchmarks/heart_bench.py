@@ -46,11 +46,12 @@ SCORED = {
 }
 # phantom cases never used while building or tuning the engine: tuning used seeds 11-15 and the toy
 # heart; seeds 21-23 (the earlier held-out set) were looked at while tuning the wall, valve, caval
-# inflow and aorta/PA rules of 2026-11-28, so the held-out set moved to 24-26 (other noise and sizes)
+# inflow and aorta/PA rules of 2026-11-28, and 24-26 were scored once and then used to find the
+# unnamed-branch fault, so the held-out set is 27-29 (other noise and sizes)
 CASES = [
-    {"seed": 24, "noise_hu": 25.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
-    {"seed": 25, "noise_hu": 30.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
-    {"seed": 26, "noise_hu": 18.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
+    {"seed": 27, "noise_hu": 22.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
+    {"seed": 28, "noise_hu": 28.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
+    {"seed": 29, "noise_hu": 16.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
 ]
 CHAMBERS_WALLS = (1, 2, 3, 4, 5, 10, 17, 18)
 
@@ -207,10 +208,14 @@ ENGINE_CHANGES = (
     "outflow lumen turns from muscle (infundibulum) to fat, not at the watershed neck "
     "(`heart/valves.py`); (3) the bright undiluted caval inflow at the RA roof is SVC "
     "(`circulation.split_caval_inflow`); (4) left-heart-enhanced blood in a pulmonary-artery piece "
-    "touching the aorta goes back to the aorta (`circulation.reclaim_aorta`). Tuned on seeds 11 and 13 "
-    "(my cases 11: 1.25 mm, 20 HU; 13: 1.5 mm, 15 HU) and looked at on 21-23: mean Dice 0.926 -> "
-    "0.939 on 11+13 and 0.917 -> 0.936 on 21-23 (MSD 1.25 -> 0.94 mm). The seeds below were run once, "
-    "after the tuning ended."
+    "touching the aorta goes back to the aorta (`circulation.reclaim_aorta`); (5) unnamed "
+    "right-heart-enhanced blood-pool pieces left touching the pulmonary artery after (4) are "
+    "pulmonary artery "
+    "(`circulation.adopt_pulmonary_branches`). Tuned on seeds 11 and 13 (11: 1.25 mm, 20 HU; 13: "
+    "1.5 mm, 15 HU) and looked at on 21-23: mean Dice 0.926 -> 0.939 on 11+13 and 0.917 -> 0.936 on "
+    "21-23 (MSD 1.25 -> 0.94 mm). After (1)-(4), seeds 24-26 (1.25/1.0/1.5 mm, noise 25/30/18 HU) "
+    "scored 0.9299 / 1.09 mm; their PA misses showed fault (5), which raised them to 0.935 / 0.98 mm "
+    "(no longer held out). The seeds below were run once, after the tuning ended."
 )
 
 
