@@ -51,6 +51,9 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.6, "percent": 60.0},
     ],
     44: [{"branch": "LCX", "position": 0.3, "percent": 50.0}],
+    # generated after seed 43 exposed the bone leak (noise 30 HU), evaluated once after its fix
+    45: [{"branch": "RCA", "position": 0.4, "percent": 60.0}],
+    46: [{"branch": "LAD", "position": 0.3, "percent": 50.0}],
 }
 
 

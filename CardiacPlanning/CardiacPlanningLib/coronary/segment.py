@@ -41,6 +41,8 @@ WEAK_LUMEN_FRACTION = 0.25
 DIM_CORE_MM = 1.0
 DIM_CORE_FRACTION = 0.75
 DIM_CORE_MARGIN_MM = 1.5
+BONE_ML = 0.5
+BONE_MARGIN_MM = 2.0
 LEAK_FRACTIONS = (
     0.5,
     0.575,
@@ -90,21 +92,34 @@ def chamber_mask(volume: Volume, heart: Volume) -> np.ndarray:
     return ndi.binary_erosion(mask, np.ones((3, 3, 3), bool))
 
 
-def _dim_cores(arr: np.ndarray, bright: np.ndarray, inner: np.ndarray, blood: float, sp) -> np.ndarray:
+def _dim_cores(arr: np.ndarray, bright: np.ndarray, blood: float, sp: np.ndarray) -> np.ndarray:
     """Bright-mask voxels within ``DIM_CORE_MARGIN_MM`` of a *dim core*: a voxel at least
-    ``DIM_CORE_MM`` inside the half-contrast mask whose HU (Gaussian, 0.5 voxel) is below
+    ``DIM_CORE_MM`` inside the half-contrast mask ``bright`` whose HU (Gaussian, 0.5 voxel) is below
     ``DIM_CORE_FRACTION`` of the blood pool. A contrast-filled artery that wide is near the blood
     HU at its centre (partial volume only reaches its edge), so such cores belong to other tissue
     above the lumen threshold (bone marrow, less enhanced chambers and veins) that the growth must
-    not enter, whatever its shape. ``inner``: the distance map (mm) of ``bright``."""
-    core = inner >= DIM_CORE_MM
+    not enter, whatever its shape."""
+    core = distance_mm(bright, sp) >= DIM_CORE_MM
     if not core.any():
         return np.zeros_like(bright)
-    smooth = ndi.gaussian_filter(arr.astype(np.float32), 0.5)
-    core &= smooth < DIM_CORE_FRACTION * blood
+    core &= ndi.gaussian_filter(arr.astype(np.float32), 0.5) < DIM_CORE_FRACTION * blood
     if not core.any():
         return np.zeros_like(bright)
     return bright & (distance_mm(~core, sp) <= DIM_CORE_MARGIN_MM)
+
+
+def _near_bone(calcium: np.ndarray, sp: np.ndarray) -> np.ndarray:
+    """Voxels within ``BONE_MARGIN_MM`` of a calcium-dense component (> blood + 250 HU) larger than
+    ``BONE_ML``: ribs, sternum and spine, whose blurred cortical shells pass through the lumen HU
+    range and would carry the growth along the chest wall. Coronary plaques are far smaller
+    (a 3 mm calcified nodule is 0.014 ml), so they stay out of this mask."""
+    comps = cc3d.connected_components(calcium, connectivity=26)
+    sizes = np.bincount(comps.reshape(-1)) * float(np.prod(sp)) / 1e3
+    sizes[0] = 0.0
+    bone = np.nonzero(sizes >= BONE_ML)[0]
+    if not len(bone):
+        return np.zeros_like(calcium)
+    return distance_mm(~np.isin(comps, bone), sp) <= BONE_MARGIN_MM
 
 
 def _opening_ball(
@@ -140,13 +155,18 @@ def segment_trees(
     bright = arr > thr
     progress(0.1, "removing the aorta and chambers")
     margin = 1.5 * float(sp.max())
-    inner = distance_mm(bright, sp)
-    big, open0 = _opening_ball(bright, max_radius_mm, sp, (margin, 0.0), inner)
+    # The large structures are found on a smoothed image: noise would perforate the less enhanced
+    # chambers (0.7 x blood HU, close to the thresholds) so that no ball fits inside them.
+    smooth = ndi.gaussian_filter(arr.astype(np.float32), 1.0)
+    bright_s = smooth > thr
+    inner = distance_mm(bright_s, sp)
+    big, open0 = _opening_ball(bright_s, max_radius_mm, sp, (margin, 0.0), inner)
     # A coronary pressed against a less enhanced chamber (right atrium, pulmonary trunk) merges with it
     # above half the blood HU; at >= 80 % of the aortic blood HU it is thin again: keep such voxels.
     dense = arr >= DENSE_FRACTION * blood
-    big &= ~(dense & ~_opening_ball(dense, max_radius_mm, sp, (margin,))[0])
-    big |= _dim_cores(arr, bright, inner, blood, sp)
+    big &= ~(dense & ~_opening_ball(smooth >= DENSE_FRACTION * blood, max_radius_mm, sp, (margin,))[0])
+    big |= _dim_cores(arr, bright, blood, sp)
+    big |= _near_bone(calcium, sp)
     if blocked is not None:
         big |= blocked
     domain = bright & ~big & ~calcium
