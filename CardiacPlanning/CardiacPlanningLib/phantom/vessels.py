@@ -40,7 +40,9 @@ def great_vessels(mesh: HeartMesh, root: AorticRoot, body: BodyLayout, rng: np.r
     bif = pv.center + 30 * s * pv.normal
     lpa_end = np.array([60.0, body.spine_y - 5, bif[2] - 5])
     rpa_end = np.array([-55.0, body.spine_y - 15, bif[2] - 12])
-    out["pulmonary_trunk"] = _tube([pv.center, pv.center + 15 * s * pv.normal, bif], [r_pa, r_pa, r_pa], 7)
+    # open start: the trunk begins at the pulmonary valve annulus (the cap plane), as the aorta does
+    trunk = [pv.center, pv.center + 15 * s * pv.normal, bif]
+    out["pulmonary_trunk"] = _tube(trunk, [r_pa, r_pa, r_pa], 7, open_start=True)
     mid_l = 0.5 * (bif + lpa_end) + np.array([0, 5, 8])
     out["left_pulmonary_artery"] = _tube([bif, mid_l, lpa_end], [0.8 * r_pa, 0.7 * r_pa, 0.6 * r_pa], 7)
     mid_r = 0.5 * (bif + rpa_end) + np.array([0, 8, -6])
