@@ -60,7 +60,11 @@ def test_ppvi_rvot_mpa_and_trunk_length():
     assert res["rvot"]["area_derived_diameter_mm"] == pytest.approx(26.0, abs=0.5)
     assert res["mpa"]["area_derived_diameter_mm"] == pytest.approx(24.0, abs=0.5)
     assert res["mpa"]["max_diameter_mm"] == pytest.approx(24.0, abs=0.5)
-    assert res["mpa_length_mm"] == pytest.approx(30.0, abs=1.0)  # to where the branches widen the section
+    # the valve plane lies midway between the last RV (z = -0.8) and the first PA (z = 0) voxel centres
+    valve_z = res["pulmonary_valve_plane"]["origin_lps"][2]
+    assert valve_z == pytest.approx(-0.4, abs=0.2)
+    # the carina level: the branch cylinders (r 8 mm, 60 deg off the axis) part 8 / sin 60 above z = 30
+    assert res["mpa_length_mm"] == pytest.approx(30.0 + 8.0 / np.sin(np.radians(60)) - valve_z, abs=0.3)
 
 
 def test_automatic_hinges_volumes_and_errors():

@@ -119,17 +119,19 @@ def compare(case: Path, seed: int) -> dict[str, tuple[float, str, float]]:
         "deg",
         2.0,
     )
-    # PPVI: the phantom's pulmonary trunk is a straight tube from the valve cap to the bifurcation
+    # PPVI: the phantom's pulmonary trunk is a straight tube from the valve cap (open start)
     p = measure_case(case, "ppvi")["ppvi"]
-    trunk_pts, trunk_r = anatomy.centerlines["pulmonary_trunk"]
+    from CardiacPlanningLib.phantom.vessels import mpa_length_truth
+
+    mpa = mpa_length_truth(anatomy.centerlines)
     if p.get("mpa"):
         out["MPA area-derived diameter"] = (
-            p["mpa"]["area_derived_diameter_mm"] - 2 * float(trunk_r[0]),
+            p["mpa"]["area_derived_diameter_mm"] - 2 * mpa["radius_mm"],
             "mm",
             0.5,
         )
-    length = float(np.linalg.norm(np.diff(trunk_pts, axis=0), axis=1).sum())
-    out["MPA length (valve to bifurcation)"] = (p["mpa_length_mm"] - length, "mm", 0.5)
+    length = mpa["mpa_length_mm"]  # valve to the carina level, as measured (see mpa_length_truth)
+    out["MPA length (valve to carina level)"] = (p["mpa_length_mm"] - length, "mm", 0.5)
     # TEER: the mitral-valve cap of the heart mesh
     from CardiacPlanningLib.errors import CardiacInputError
 

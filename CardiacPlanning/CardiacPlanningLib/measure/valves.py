@@ -14,10 +14,8 @@
   diameter its width perpendicular to it.
 - PPVI: RVOT = section of RV and pulmonary artery 5 mm below the pulmonary valve plane; main
   pulmonary artery (MPA) = section of the pulmonary artery 10 mm above it; MPA length = distance
-  along the followed vessel centroids from the valve plane to the bifurcation (the first level,
-  in 1 mm steps, whose section area differs by more than 12 % from the MPA section 10 mm above the
-  valve: larger where it takes in both branches, smaller where it follows one; or leaves the
-  vessel).
+  along the trunk axis from the valve plane to the bifurcation, the level where the trunk's lumen
+  divides into the two branches (carina level, :func:`mpa_length`).
 - Chamber volumes: voxel count x voxel volume per label (mL); ejection fraction from the largest
   and smallest LV blood-pool volume over the phases.
 """
@@ -238,32 +236,60 @@ def ppvi_measurements(labelmap: Volume) -> dict:
     except CardiacInputError as exc:
         logger.info("MPA section failed: %s", exc)
         out["mpa"] = None
-    # follow the trunk from the valve until it branches (the first mm may still be in the valve gap)
-    origin, normal, length = plane.origin.copy(), plane.normal.copy(), 0.0
-    ref_area = out["mpa"]["area_mm2"] if out["mpa"] else None
-    started = False
-    for _ in range(80):
-        nxt = origin + normal
-        try:
-            sec = pa.section(Plane(nxt, normal), radius_mm=45.0, step_mm=0.4)
-        except CardiacInputError:
-            if not started and length < 5.0:
-                origin, length = nxt, length + 1.0
-                continue
-            break
-        started = True
-        if ref_area is None:
-            ref_area = sec.area_mm2
-        if length > 10.0 and abs(sec.area_mm2 / ref_area - 1.0) > 0.12:
-            break  # bifurcation: the section takes in the branches (grows) or follows one (shrinks)
-        step = sec.centroid - origin
-        if np.linalg.norm(step) > 1e-6:
-            normal = 0.7 * normal + 0.3 * step / np.linalg.norm(step)
-            normal /= np.linalg.norm(normal)
-        length += float(np.linalg.norm(sec.centroid - origin))
-        origin = sec.centroid
-    out["mpa_length_mm"] = length
+    radius = np.sqrt(out["mpa"]["area_mm2"] / np.pi) if out["mpa"] else 15.0
+    out["mpa_length_mm"], out["mpa_axis_lps"] = mpa_length(pa, plane, radius)
     return out
+
+
+def _pieces(sampler: MaskSampler, plane: Plane, reach_mm: float, step_mm: float = 0.3) -> int:
+    """Number of lumen pieces (each > 5 % of the disc) of the section by ``plane`` within ``reach_mm``
+    of its origin."""
+    n = int(np.ceil(reach_mm / step_mm))
+    g = np.arange(-n, n + 1) * step_mm
+    gu, gv = np.meshgrid(g, g, indexing="ij")
+    idx = sampler.labelmap.lps_to_index(plane.from_plane_coords(np.stack([gu, gv], -1))) - sampler.lo
+    inside = ndimage.map_coordinates(sampler.smooth, [idx[..., 2], idx[..., 1], idx[..., 0]], order=1) > 0.5
+    inside &= gu**2 + gv**2 <= reach_mm**2
+    lab, count = ndimage.label(inside)
+    sizes = np.bincount(lab.ravel())[1:]
+    return int((sizes * step_mm**2 > 0.05 * np.pi * reach_mm**2).sum())
+
+
+def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[float, list]:
+    """Main pulmonary artery length (mm): from the pulmonary valve plane ``valve`` (normal into the
+    trunk) along the trunk axis to the level where the lumen divides into the two branches (the
+    first section perpendicular to the axis, within 1.5 trunk radii of it, that is not one piece:
+    two pieces, or none over 5 % of the disc once the branches have left it; the carina level).
+    The axis is the line through the section centroids 2-12 mm above the valve (the trunk proper),
+    the level refined by bisection to 0.05 mm. Also returns the axis (origin on
+    the valve plane, direction; LPS)."""
+    cents = []
+    for h in np.arange(2.0, 12.01, 1.0):
+        try:
+            cents.append(sampler.section(valve.shifted(h), 45.0, 0.5, diameters=False).centroid)
+        except CardiacInputError:
+            continue
+    axis = valve.normal
+    if len(cents) >= 5:
+        cents = np.asarray(cents)
+        mid = cents.mean(axis=0)
+        d = np.linalg.svd(cents - mid)[2][0]
+        axis = d if d @ valve.normal > 0 else -d
+        start = mid + (float((valve.origin - mid) @ valve.normal) / float(axis @ valve.normal)) * axis
+    else:
+        start = valve.origin
+    reach = 1.5 * radius_mm
+    prev = 0.0
+    for t in np.arange(1.0, 80.0, 1.0):
+        if _pieces(sampler, Plane(start + t * axis, axis), reach) != 1:
+            lo, hi = prev, float(t)
+            while hi - lo > 0.05:
+                m = 0.5 * (lo + hi)
+                lo, hi = (lo, m) if _pieces(sampler, Plane(start + m * axis, axis), reach) != 1 else (m, hi)
+            return hi, [start.tolist(), axis.tolist()]
+        prev = float(t)
+    logger.info("the pulmonary trunk does not divide within 80 mm of the valve")
+    return prev, [start.tolist(), axis.tolist()]
 
 
 def chamber_volumes(labelmap: Volume, keys=("lv_blood_pool", "la", "rv", "ra")) -> dict[str, float]:

@@ -134,3 +134,64 @@ def great_vessels(mesh: HeartMesh, root: AorticRoot, body: BodyLayout, rng: np.r
 def _tube(points, radii, code: int, open_start: bool = False, step: float = 1.5):
     pts, rad = smooth_centerline(np.asarray(points, dtype=float), np.asarray(radii, dtype=float), step)
     return pts, rad, code, open_start
+
+
+def _union_sdf(points: np.ndarray, tubes) -> np.ndarray:
+    """Signed distance-like value (mm, < 0 inside) of LPS ``points`` (N, 3) to the union of ``tubes``
+    ((centreline (M, 3), radii (M,)) pairs), by the same segment formula as :func:`.shapes.tube_sdf`."""
+    out = np.full(len(points), np.inf)
+    for pts, rad in tubes:
+        for i in range(len(pts) - 1):
+            a, d = pts[i], pts[i + 1] - pts[i]
+            t = np.clip((points - a) @ d / max(float(d @ d), 1e-12), 0.0, 1.0)
+            dist = np.linalg.norm(points - a - t[:, None] * d, axis=1) - (rad[i] + t * (rad[i + 1] - rad[i]))
+            np.minimum(out, dist, out=out)
+    return out
+
+
+def mpa_length_truth(centerlines: dict, step_mm: float = 0.2) -> dict:
+    """Main pulmonary artery truth of the phantom (LPS mm): the trunk starts at the pulmonary valve
+    cap centre (open start) and runs straight along ``axis``; its length is the distance along the
+    axis from the valve to the level where the lumen (trunk and both pulmonary arteries) divides
+    within 1.5 trunk radii of the axis (no longer one piece over 5 % of that disc: two, or none once the
+    branches have left it; the carina level), found by bisection to
+    0.05 mm on sections sampled every ``step_mm``. The same definition as
+    :func:`CardiacPlanningLib.measure.valves.mpa_length`. ``centerlines``: name -> (points, radii)."""
+    from scipy import ndimage
+
+    trunk = centerlines["pulmonary_trunk"]
+    tubes = [trunk, centerlines["left_pulmonary_artery"], centerlines["right_pulmonary_artery"]]
+    start = np.asarray(trunk[0][0], dtype=float)
+    axis = _unit(np.asarray(trunk[0][-1], dtype=float) - start)
+    reach = 1.5 * float(trunk[1][0])
+    e1 = _unit(np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0]))
+    e2 = np.cross(axis, e1)
+    g = np.arange(-reach, reach + 1e-9, step_mm)
+    gu, gv = np.meshgrid(g, g, indexing="ij")
+    disc = gu**2 + gv**2 <= reach**2
+    flat = np.stack([gu[disc], gv[disc]], 1)
+
+    def pieces(t: float) -> int:
+        pts = start + t * axis + flat[:, :1] * e1 + flat[:, 1:] * e2
+        inside = np.zeros(gu.shape, bool)
+        inside[disc] = _union_sdf(pts, tubes) < 0
+        lab, _ = ndimage.label(inside)
+        sizes = np.bincount(lab.ravel())[1:]
+        return int((sizes * step_mm**2 > 0.05 * np.pi * reach**2).sum())
+
+    length = float(np.linalg.norm(np.asarray(trunk[0][-1]) - start))
+    lo = hi = 0.5 * length
+    while pieces(hi) == 1:
+        lo, hi = hi, hi + 1.0
+        if hi > length + 3.0 * reach:
+            raise ValueError("the phantom's pulmonary trunk does not divide near its branch point")
+    while hi - lo > 0.05:
+        m = 0.5 * (lo + hi)
+        lo, hi = (lo, m) if pieces(m) != 1 else (m, hi)
+    return {
+        "valve_center": start,
+        "axis": axis,
+        "branch_point_distance_mm": length,
+        "mpa_length_mm": hi,
+        "radius_mm": float(trunk[1][0]),
+    }
