@@ -59,13 +59,17 @@ def smooth_centerline(control_points, radii, step_mm: float = 1.0) -> tuple[np.n
     return out, np.interp(np.interp(s, arc, fine), chord, r)
 
 
-def tube_sdf(grid: Grid, points: np.ndarray, radii: np.ndarray, margin: float, open_start: bool = False):
+def tube_sdf(
+    grid: Grid, points: np.ndarray, radii: np.ndarray, margin: float, open_start: bool | str = False
+):
     """Signed distance (mm, negative inside) to a tube of ``radii`` along polyline ``points``, on the
     grid box around it (extended by ``margin`` mm). Returns (box, sdf float32) or None if off-grid.
     Each segment is a truncated cone approximated by ``|p - c(t)| - r(t)`` (exact for constant r).
-    ``open_start``: the tube is cut by the plane through its first point perpendicular to its first
-    segment, for every segment that starts within the largest radius of that point (the rounded
-    joints of a tube wider than its 1.5 mm steps would otherwise bulge behind the start)."""
+    ``open_start``: True cuts the first segment's rounded start only (the aorta at the STJ, where the
+    root covers what the later joints bulge behind it); "plane" cuts the tube by the plane through
+    its first point perpendicular to its first segment, for every segment that starts within the
+    largest radius of that point (the rounded joints of a tube wider than its 1.5 mm steps would
+    otherwise bulge behind the start: the pulmonary trunk at the valve)."""
     pts = np.asarray(points, dtype=np.float32)
     rad = np.asarray(radii, dtype=np.float32)
     reach = float(rad.max()) + margin
@@ -94,10 +98,12 @@ def tube_sdf(grid: Grid, points: np.ndarray, radii: np.ndarray, margin: float, o
         t = np.clip(t_raw, 0.0, 1.0)
         dist = np.sqrt((x - a[0] - t * d[0]) ** 2 + (y - a[1] - t * d[1]) ** 2 + (z - a[2] - t * d[2]) ** 2)
         val = dist - (rad[i] + t * (rad[i + 1] - rad[i]))
-        if open_start and np.linalg.norm(a - pts[0]) <= float(rad.max()) + margin:
+        if open_start == "plane" and np.linalg.norm(a - pts[0]) <= float(rad.max()) + margin:
             behind = (x - pts[0][0]) * start_dir[0] + (y - pts[0][1]) * start_dir[1]
             behind = behind + (z - pts[0][2]) * start_dir[2] < 0
             val = np.where(behind, np.float32(np.inf), val)
+        elif open_start and i == 0:
+            val = np.where(t_raw < 0, np.float32(np.inf), val)
         np.minimum(sdf[sub], val, out=sdf[sub])
     return box, sdf
 

@@ -42,7 +42,7 @@ def great_vessels(mesh: HeartMesh, root: AorticRoot, body: BodyLayout, rng: np.r
     rpa_end = np.array([-55.0, body.spine_y - 15, bif[2] - 12])
     # open start: the trunk begins at the pulmonary valve annulus (the cap plane), as the aorta does
     trunk = [pv.center, pv.center + 15 * s * pv.normal, bif]
-    out["pulmonary_trunk"] = _tube(trunk, [r_pa, r_pa, r_pa], 7, open_start=True)
+    out["pulmonary_trunk"] = _tube(trunk, [r_pa, r_pa, r_pa], 7, open_start="plane")
     mid_l = 0.5 * (bif + lpa_end) + np.array([0, 5, 8])
     out["left_pulmonary_artery"] = _tube([bif, mid_l, lpa_end], [0.8 * r_pa, 0.7 * r_pa, 0.6 * r_pa], 7)
     mid_r = 0.5 * (bif + rpa_end) + np.array([0, 8, -6])
@@ -131,7 +131,7 @@ def great_vessels(mesh: HeartMesh, root: AorticRoot, body: BodyLayout, rng: np.r
     return out
 
 
-def _tube(points, radii, code: int, open_start: bool = False, step: float = 1.5):
+def _tube(points, radii, code: int, open_start: bool | str = False, step: float = 1.5):
     pts, rad = smooth_centerline(np.asarray(points, dtype=float), np.asarray(radii, dtype=float), step)
     return pts, rad, code, open_start
 
