@@ -6,12 +6,14 @@ Images arrive over the websocket, so the tests wait for the streamed images and 
 
 from __future__ import annotations
 
+import contextlib
 import urllib.error
 import urllib.request
 
 import numpy as np
 import pytest
 import web_fixtures as wf
+from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,8 +40,10 @@ def server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser():
+    """A browser per test: if chromium ever has to be killed at close (wf.kill_chromium_after), the
+    next test still gets a working one."""
     with wf.launch_browser() as b:
         yield b
 
@@ -51,7 +55,8 @@ def page(browser, server):
     pg.set_default_timeout(60_000)
     yield pg
     wf.logout(pg, server.url)
-    context.close()
+    with wf.kill_chromium_after(30), contextlib.suppress(PlaywrightError):
+        context.close()
 
 
 def _open(page, case_id: str) -> None:

@@ -5,12 +5,14 @@ cannot download the report (and a researcher gets only the de-identified one).""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 
 import numpy as np
 import pytest
 import web_fixtures as wf
+from playwright.sync_api import Error as PlaywrightError
 from web_feature_fixtures import report_folder, tube_stent_results
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -57,8 +59,10 @@ def server(tmp_path_factory):
         srv.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser():
+    """A browser per test: if chromium ever has to be killed at close (wf.kill_chromium_after), the
+    next test still gets a working one."""
     with wf.launch_browser() as b:
         yield b
 
@@ -69,7 +73,8 @@ def page(browser, server):
     pg = context.new_page()
     yield pg
     wf.logout(pg, server.url)
-    context.close()
+    with wf.kill_chromium_after(30), contextlib.suppress(PlaywrightError):
+        context.close()
 
 
 def _open(page, case_id: str) -> None:

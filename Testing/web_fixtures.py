@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -145,17 +146,58 @@ class ReviewServer:
         self._log.close()
 
 
+def _descendants(root: int) -> list[int]:
+    """Process ids below ``root`` (read from /proc; no psutil here)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@contextlib.contextmanager
+def kill_chromium_after(seconds: float):
+    """Run the block; if it has not returned after ``seconds``, SIGKILL this process's chromium
+    processes. Debian's chromium (not Playwright's own build) now and then never answers Playwright's
+    close (seen once in a full clean-clone run: BrowserContext.close blocked for 15 minutes); killing
+    it lets the close return instead of hanging the suite."""
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        for pid in _descendants(os.getpid()):
+            with contextlib.suppress(OSError):
+                if "chromium" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode():
+                    os.kill(pid, signal.SIGKILL)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 @contextlib.contextmanager
 def launch_browser():
-    """Debian's chromium, headless, driven by Playwright (no browser download)."""
-    from playwright.sync_api import sync_playwright
+    """Debian's chromium, headless, driven by Playwright (no browser download); closed with a
+    watchdog (:func:`kill_chromium_after`)."""
+    from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             yield browser
         finally:
-            browser.close()
+            with kill_chromium_after(30), contextlib.suppress(Error):
+                browser.close()
 
 
 def chromium_available() -> bool:
