@@ -233,6 +233,11 @@ def main() -> None:
     ap.add_argument("--oracle", action="store_true", help="also score the exact-motion warp (floor)")
     ap.add_argument("--generate-only", action="store_true", help="only generate the phantom cases")
     ap.add_argument("--table", type=Path, nargs="+", help="print the tables of saved accuracy files")
+    ap.add_argument(
+        "--large-contraction",
+        action="store_true",
+        help="the opt-in RegistrationSettings.large_contraction() instead of the defaults",
+    )
     args = ap.parse_args()
     if args.table:
         saved = [r for f in args.table for r in json.loads(f.read_text())]
@@ -245,7 +250,10 @@ def main() -> None:
             make_case(seed, ef, args.out / f"case_{seed}")
         return
     logging.basicConfig(level=logging.WARNING)
-    settings = RegistrationSettings(spacing_mm=args.reg_spacing)
+    if args.large_contraction:
+        settings = RegistrationSettings.large_contraction(spacing_mm=args.reg_spacing)
+    else:
+        settings = RegistrationSettings(spacing_mm=args.reg_spacing)
     results = []
     if not args.skip_accuracy:
         for seed, ef in zip(args.seeds, args.efs):
