@@ -28,3 +28,22 @@ class FakeClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+INITIAL_PASSWORD = "Initial-Passw0rd"
+
+
+def store_with_users(root: Path, passwords: dict[str, str], roles: dict[str, str], clock=None) -> None:
+    """A new workstation store at ``root``: administrator 'sys' (initial password) plus one user per
+    ``roles`` entry (name -> role), each past the first-login password change to ``passwords[name]``."""
+    from CardiacPlanningLib.security.workstation import Workstation
+
+    ws = Workstation.init(
+        root, PASSPHRASE, key_iterations=FAST_ITERATIONS, hash_iterations=FAST_ITERATIONS, clock=clock
+    )
+    ws.users.add_user(None, "sys", "system_admin", INITIAL_PASSWORD)
+    admin = ws.login("sys", INITIAL_PASSWORD)
+    for name, role in roles.items():
+        ws.users.add_user(admin, name, role, INITIAL_PASSWORD)
+        ws.users.change_password(ws.login(name, INITIAL_PASSWORD), INITIAL_PASSWORD, passwords[name])
+    ws.close()

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from security_fixtures import PASSPHRASE
+from security_fixtures import INITIAL_PASSWORD, PASSPHRASE, store_with_users
 
 from CardiacPlanningLib.cli.main import cli
 from CardiacPlanningLib.heart.synthetic import toy_heart
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.security.workstation import Workstation
 
-PW = "Initial-Passw0rd"
+PW = INITIAL_PASSWORD
 PASSWORDS = {"doc": "Cardio-Passw0rd-2", "res": "Study-Passw0rd-22", "sys": PW}
 CLINICAL = ("heart", "coronary", "import", "propagate", "stent", "measure", "report")
 
@@ -22,13 +22,7 @@ CLINICAL = ("heart", "coronary", "import", "propagate", "stent", "measure", "rep
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli-store")
-    ws = Workstation.init(root / "store", PASSPHRASE, key_iterations=1000, hash_iterations=1000)
-    ws.users.add_user(None, "sys", "system_admin", PW)
-    admin = ws.login("sys", PW)
-    for name, role in (("doc", "clinician"), ("res", "researcher")):
-        ws.users.add_user(admin, name, role, PW)
-        ws.users.change_password(ws.login(name, PW), PW, PASSWORDS[name])
-    ws.close()
+    store_with_users(root / "store", PASSWORDS, {"doc": "clinician", "res": "researcher"})
     image, _ = toy_heart(spacing_mm=3.0, seed=3)
     ct = image.write(root / "ct.nii.gz")
     (root / "ram").mkdir()

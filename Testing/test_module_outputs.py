@@ -17,18 +17,16 @@ import tempfile
 import numpy as np
 import pytest
 from conftest import REPOSITORY, load_module_file
-from security_fixtures import PASSPHRASE, FakeClock
+from security_fixtures import PASSPHRASE, FakeClock, store_with_users
 
 from CardiacPlanningLib import labels
 from CardiacPlanningLib.errors import CardiacInputError
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.security import outputs
 from CardiacPlanningLib.security.errors import PermissionDenied
-from CardiacPlanningLib.security.workstation import Workstation
 
 pytestmark = pytest.mark.mrml
 
-PW = "Initial-Passw0rd"
 PASSWORDS = {"doc": "Cardio-Passw0rd-2", "res": "Science-Passw0rd-2"}
 CASE = "C-1"
 
@@ -46,13 +44,7 @@ def env(slicer_app, tmp_path, monkeypatch):
     monkeypatch.setenv("CARDIAC_PLANNING_STAGE_DIR", str(ram))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     root, clock = tmp_path / "store", FakeClock()
-    ws = Workstation.init(root, PASSPHRASE, key_iterations=1000, hash_iterations=1000, clock=clock)
-    ws.users.add_user(None, "sys", "system_admin", PW)
-    admin = ws.login("sys", PW)
-    for name, role in (("doc", "clinician"), ("res", "researcher")):
-        ws.users.add_user(admin, name, role, PW)
-        ws.users.change_password(ws.login(name, PW), PW, PASSWORDS[name])
-    ws.close()
+    store_with_users(root, PASSWORDS, {"doc": "clinician", "res": "researcher"}, clock)
     logic = CardiacPlanningSecurity.CardiacPlanningSecurityLogic(root, clock=clock, hash_iterations=1000)
     logic.unlock(PASSPHRASE)
     outputs.use(logic.moduleOutputs)

@@ -8,14 +8,14 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from conftest import REPOSITORY, load_module_file
-from security_fixtures import PASSPHRASE, FakeClock
+from security_fixtures import INITIAL_PASSWORD, PASSPHRASE, FakeClock, store_with_users
 
 from CardiacPlanningLib.security.errors import AuthenticationError, PermissionDenied, SessionExpired
 from CardiacPlanningLib.security.workstation import Workstation
 
 pytestmark = pytest.mark.mrml
 
-PW = "Initial-Passw0rd"
+PW = INITIAL_PASSWORD
 PASSWORDS = {"doc": "Cardio-Passw0rd-2", "aud": "Ledger-Passw0rd-2"}
 KEYS = ("ApplicationUpdate/AutoUpdateCheck", "Extensions/AutoUpdateCheck", "Extensions/AutoUpdateInstall")
 
@@ -34,13 +34,7 @@ def security(slicer_app):
 def store(tmp_path):
     """A store with a clinician 'doc' and an audit administrator 'aud' (both past first login)."""
     clock = FakeClock()
-    ws = Workstation.init(tmp_path, PASSPHRASE, key_iterations=1000, hash_iterations=1000, clock=clock)
-    ws.users.add_user(None, "sys", "system_admin", PW)
-    admin = ws.login("sys", PW)
-    for name, role in (("doc", "clinician"), ("aud", "audit_admin")):
-        ws.users.add_user(admin, name, role, PW)
-        ws.users.change_password(ws.login(name, PW), PW, PASSWORDS[name])
-    ws.close()
+    store_with_users(tmp_path, PASSWORDS, {"doc": "clinician", "aud": "audit_admin"}, clock)
     return tmp_path, clock
 
 
