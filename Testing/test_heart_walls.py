@@ -123,24 +123,31 @@ def test_bright_caval_inflow_at_the_roof_becomes_svc_and_a_central_jet_does_not(
     assert (seg[ball & (zz <= 45)] == lbl.RA).all()
 
 
-def test_left_heart_blood_in_a_pulmonary_piece_touching_the_aorta_goes_back_to_the_aorta():
-    from CardiacPlanningLib.heart.circulation import reclaim_aorta
-
+def _side_by_side(parts):
+    """Boxes of (x range, label, HU) in a row inside fat, 1 mm voxels: (seg, image, cube, xx)."""
     shape = (40, 40, 100)
     zz, yy, xx = np.indices(shape)
     image = np.full(shape, FAT, np.float32)
     seg = np.zeros(shape, np.uint8)
     cube = (zz >= 8) & (zz < 32) & (yy >= 8) & (yy < 32)
-    parts = [  # (x range, label, HU): LV, RV, aorta, a PA piece whose left half is aortic blood
-        ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
-        ((24, 44), lbl.RV, 300.0),
-        ((46, 60), lbl.AORTA, 450.0),
-        ((60, 74), lbl.PULMONARY_ARTERY, 450.0),
-        ((74, 96), lbl.PULMONARY_ARTERY, 300.0),
-    ]
     for (x0, x1), label, hu in parts:
         box = cube & (xx >= x0) & (xx < x1)
         seg[box], image[box] = label, hu
+    return seg, image, cube, xx
+
+
+def test_left_heart_blood_in_a_pulmonary_piece_touching_the_aorta_goes_back_to_the_aorta():
+    from CardiacPlanningLib.heart.circulation import reclaim_aorta
+
+    seg, image, cube, xx = _side_by_side(
+        [  # (x range, label, HU): LV, RV, aorta, a PA piece whose left half is aortic blood
+            ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
+            ((24, 44), lbl.RV, 300.0),
+            ((46, 60), lbl.AORTA, 450.0),
+            ((60, 74), lbl.PULMONARY_ARTERY, 450.0),
+            ((74, 96), lbl.PULMONARY_ARTERY, 300.0),
+        ]
+    )
     before = seg.copy()
     moved = reclaim_aorta(seg, image, 1.0)
     aortic = cube & (xx >= 60) & (xx < 74)
@@ -156,20 +163,15 @@ def test_left_heart_blood_in_a_pulmonary_piece_touching_the_aorta_goes_back_to_t
 def test_unnamed_right_heart_branch_next_to_the_pulmonary_artery_is_adopted():
     from CardiacPlanningLib.heart.circulation import adopt_pulmonary_branches
 
-    shape = (40, 40, 100)
-    zz, yy, xx = np.indices(shape)
-    image = np.full(shape, FAT, np.float32)
-    seg = np.zeros(shape, np.uint8)
-    cube = (zz >= 8) & (zz < 32) & (yy >= 8) & (yy < 32)
-    for (x0, x1), label, hu in (
-        ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
-        ((24, 44), lbl.RV, 300.0),
-        ((46, 66), lbl.PULMONARY_ARTERY, 300.0),
-        ((66, 80), 0, 310.0),  # an unnamed branch enhanced like the right heart
-        ((82, 96), 0, 450.0),  # a separate unnamed piece, not touching the artery
-    ):
-        box = cube & (xx >= x0) & (xx < x1)
-        seg[box], image[box] = label, hu
+    seg, image, cube, xx = _side_by_side(
+        [
+            ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
+            ((24, 44), lbl.RV, 300.0),
+            ((46, 66), lbl.PULMONARY_ARTERY, 300.0),
+            ((66, 80), 0, 310.0),  # an unnamed branch enhanced like the right heart
+            ((82, 96), 0, 450.0),  # a separate unnamed piece, not touching the artery
+        ]
+    )
     pool = image > 200
     named = adopt_pulmonary_branches(seg, pool, image, 1.0)
     branch = cube & (xx >= 66) & (xx < 80)
