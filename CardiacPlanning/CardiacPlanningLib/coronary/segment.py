@@ -98,14 +98,20 @@ def _dim_cores(arr: np.ndarray, bright: np.ndarray, blood: float, sp: np.ndarray
     ``DIM_CORE_FRACTION`` of the blood pool. A contrast-filled artery that wide is near the blood
     HU at its centre (partial volume only reaches its edge), so such cores belong to other tissue
     above the lumen threshold (bone marrow, less enhanced chambers and veins) that the growth must
-    not enter, whatever its shape."""
-    core = distance_mm(bright, sp) >= DIM_CORE_MM
+    not enter, whatever its shape.
+
+    The depth is asked of the voxel's whole footprint, not only of its centre: with voxels as wide
+    as a coronary's radius (1.25 mm) every lumen voxel is one voxel from the edge and partial volume
+    dims the whole vessel, so the required distance map value grows by one voxel (and the margin
+    with it, so the reach into wide dim structures stays the same)."""
+    vox = float(sp.max())
+    core = distance_mm(bright, sp) >= DIM_CORE_MM + vox
     if not core.any():
         return np.zeros_like(bright)
     core &= ndi.gaussian_filter(arr.astype(np.float32), 0.5) < DIM_CORE_FRACTION * blood
     if not core.any():
         return np.zeros_like(bright)
-    return bright & (distance_mm(~core, sp) <= DIM_CORE_MARGIN_MM)
+    return bright & (distance_mm(~core, sp) <= DIM_CORE_MARGIN_MM + vox)
 
 
 def _near_bone(calcium: np.ndarray, sp: np.ndarray) -> np.ndarray:
