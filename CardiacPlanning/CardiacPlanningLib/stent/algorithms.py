@@ -9,7 +9,9 @@
   obliquely.
 * :func:`tube_fit` — axis from PCA of the metal, then per 1.5 mm slab a robust circle fit (algebraic
   Kasa start, geometric least squares with a soft-L1 loss, 3-MAD outlier rejection) to the
-  intensity-weighted metal points, centres and radii smoothed by a smoothing spline. Good: robust to
+  intensity-weighted metal points (for a long, coronary device: angular sectors of equal weight, and
+  the centres re-fitted with a blurred-ring model of the scanner's PSF, :mod:`.psf_fit`), centres and
+  radii smoothed by a smoothing spline. Good: robust to
   blooming (symmetric about the strut centre), calcium specks and missing struts; bad: assumes round
   cross-sections (an oval or crushed frame is averaged to a circle).
 * :func:`deformable_cylinder` — a radial surface r(theta, s) started at the tube fit and relaxed
@@ -25,54 +27,22 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
 from scipy.interpolate import make_smoothing_spline
 
 from ..imaging.volume import Volume
 from .axis import CurvedAxis
+from .circle import circle_fit as _circle_fit
 from .geometry import Reconstruction, metal_points, principal_axis, sample, tube_mesh
+from .psf_fit import psf_refined_centres
 from .region import MetalDetection
 
 logger = logging.getLogger(__name__)
 
 SLICE_STEP_MM = 0.5
 HALO_MM = 1.2  # blooming halo kept around the thresholded metal (a 2.2 mm FWHM bloom)
-
-
-def _circle_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float] | None:
-    """Robust weighted circle (a, b, r) through 2-D points; None when under-determined."""
-    if len(x) < 6:
-        return None
-    sw = np.sqrt(w)
-    A = np.stack([2 * x, 2 * y, np.ones_like(x)], 1) * sw[:, None]
-    sol, *_ = np.linalg.lstsq(A, (x * x + y * y) * sw, rcond=None)  # Kasa 1976
-    a, b = sol[0], sol[1]
-    r0 = np.sqrt(max(sol[2] + a * a + b * b, 1e-6))
-    keep = np.ones(len(x), bool)
-    p = np.array([a, b, r0])
-    for _ in range(2):
-
-        def res(q, keep=keep):
-            return sw[keep] * (np.hypot(x[keep] - q[0], y[keep] - q[1]) - q[2])
-
-        def jac(q, keep=keep):
-            dx, dy = x[keep] - q[0], y[keep] - q[1]
-            d = np.maximum(np.hypot(dx, dy), 1e-9)
-            return -sw[keep][:, None] * np.stack([dx / d, dy / d, np.ones_like(d)], 1)
-
-        p = optimize.least_squares(res, p, jac=jac, loss="soft_l1", f_scale=0.5).x
-        e = np.hypot(x - p[0], y - p[1]) - p[2]
-        mad = 1.4826 * np.median(np.abs(e - np.median(e))) + 1e-3
-        keep = np.abs(e - np.median(e)) <= 3 * mad
-        if keep.sum() < 6:
-            break
-    ang = np.arctan2(y - p[1], x - p[0])
-    if np.ptp(np.unwrap(np.sort(ang))) < np.pi:  # points on less than half a circle
-        return None
-    # Weights e^2 (excess squared) of voxels make a blurred ring's weighted point density
-    # ~ exp(-(rho - r)^2 / sigma^2) (the rho of the area element cancels the 1/sqrt(rho) of the blurred
-    # ring's profile), so the least-squares radius is unbiased to first order.
-    return float(p[0]), float(p[1]), float(abs(p[2]))
+PSF_MODEL_FOR_LONG_DEVICES = True  # re-fit a coronary stent's sections with the blurred-ring model
+LONG_DEVICE_SECTORS = 16  # angular sectors of equal weight in the slab fits of a long (coronary) device
 
 
 def _smooth(s: np.ndarray, values: np.ndarray, s_out: np.ndarray) -> np.ndarray:
@@ -126,11 +96,11 @@ def _axial_ends(ct, metal, model: TubeModel, s_lo, s_hi) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _slab_circles(s, x, y, w, slab):
+def _slab_circles(s, x, y, w, slab, sectors: int = 0):
     fits = []
     for s0 in np.arange(s.min(), s.max() + 1e-6, SLICE_STEP_MM):
         sel = np.abs(s - s0) <= slab / 2
-        f = _circle_fit(x[sel], y[sel], w[sel]) if sel.sum() >= 6 else None
+        f = _circle_fit(x[sel], y[sel], w[sel], sectors) if sel.sum() >= 6 else None
         if f is not None:
             fits.append((s0, *f))
     if len(fits) < 2:
@@ -218,6 +188,10 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
             excess = np.zeros_like(metal.excess)
             excess[tuple(kji.T)] = metal.excess[tuple(kji.T)]
             ends = MetalDetection(metal.mask, metal.threshold_hu, 0.0, 0.0, 0.0, excess)
+        if PSF_MODEL_FOR_LONG_DEVICES:
+            fits, sigma = psf_refined_centres(ct, metal.excess, model)
+            model = TubeModel(model.axis, fits)
+            metal.cache["psf_sigma_mm"] = sigma
         f = model.fits
     lo, hi = _axial_ends(ct, ends, model, f[0, 0], f[-1, 0])
     model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
@@ -231,7 +205,7 @@ def _tube_from_cloud(pts: np.ndarray, w: np.ndarray, ct: Volume) -> TubeModel:
     f = model.fits
     if f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
         axis = _polynomial_axis(model)
-        model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
+        model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab, LONG_DEVICE_SECTORS))
     return model
 
 
