@@ -54,6 +54,23 @@ STENOSES = {  # per seed: (branch, position, percent)
     # generated after seed 43 exposed the bone leak (noise 30 HU), evaluated once after its fix
     45: [{"branch": "RCA", "position": 0.4, "percent": 60.0}],
     46: [{"branch": "LAD", "position": 0.3, "percent": 50.0}],
+    # tuning seeds of version 4 (0.5 mm, noise 30 HU)
+    51: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
+    52: [
+        {"branch": "RCA", "position": 0.4, "percent": 60.0},
+        {"branch": "LCX", "position": 0.3, "percent": 50.0},
+    ],
+    53: [{"branch": "RCA", "position": 0.35, "percent": 65.0}],
+    # held out for version 4 (0.5 mm, noise 30 HU; generated before tuning, evaluated once at the end)
+    61: [{"branch": "LAD", "position": 0.4, "percent": 50.0}],
+    62: [
+        {"branch": "RCA", "position": 0.35, "percent": 60.0},
+        {"branch": "LAD", "position": 0.3, "percent": 40.0},
+    ],
+    63: [{"branch": "LCX", "position": 0.35, "percent": 60.0}],
+    # coarse-voxel cases (1.25 mm, the demo's voxel size; noise 20 HU)
+    71: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
+    72: [{"branch": "RCA", "position": 0.4, "percent": 50.0}],
 }
 
 

@@ -45,33 +45,48 @@ def objectness(image: np.ndarray, spacing_zyx, sigmas_mm=(0.6, 1.0)) -> np.ndarr
     return best
 
 
-def objectness_where(
-    image: np.ndarray, wanted: np.ndarray, spacing_zyx, sigmas_mm=(0.6, 1.0), out=None, done=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`objectness` of ``image`` computed only in the blocks holding a ``wanted`` voxel (each
-    block padded by 3 sigma so that the filter sees its neighbourhood); 0 elsewhere. ``out`` and
-    ``done`` (blocks already computed) from an earlier call are filled further. Returns (out, done)."""
-    sp = np.asarray(spacing_zyx, float)
-    nb = [int(np.ceil(n / BLOCK)) for n in image.shape]
-    out = np.zeros(image.shape, np.float32) if out is None else out
-    done = np.zeros(nb, bool) if done is None else done
-    pad = int(np.ceil(3.0 * max(sigmas_mm) / sp.min())) + 2
-    padded = np.zeros([n * BLOCK for n in nb], bool)
-    padded[tuple(slice(0, n) for n in image.shape)] = wanted
-    active = padded.reshape(nb[0], BLOCK, nb[1], BLOCK, nb[2], BLOCK).any(axis=(1, 3, 5)) & ~done
-    done |= active
-    # merge the active blocks of each x-row into runs to cut the per-call overhead
-    for bz, by in zip(*np.nonzero(active.any(axis=2))):
-        xs = np.nonzero(active[bz, by])[0]
-        runs = np.split(xs, np.nonzero(np.diff(xs) > 1)[0] + 1)
-        for run in runs:
-            lo = np.array([bz * BLOCK, by * BLOCK, run[0] * BLOCK])
-            hi = np.minimum(
-                np.array([(bz + 1) * BLOCK, (by + 1) * BLOCK, (run[-1] + 1) * BLOCK]), image.shape
-            )
-            plo, phi = np.maximum(lo - pad, 0), np.minimum(hi + pad, image.shape)
-            sub = objectness(image[tuple(slice(a, b) for a, b in zip(plo, phi))], sp, sigmas_mm)
-            inner = tuple(slice(a - p, b - p) for a, b, p in zip(lo, hi, plo))
-            out[tuple(slice(a, b) for a, b in zip(lo, hi))] = sub[inner]
-    logger.debug("vesselness in %d more of %d blocks", int(active.sum()), active.size)
-    return out, done
+class VesselnessCache:
+    """:func:`objectness` of ``image`` (HU) divided by ``scale_hu`` (the blood-pool HU), computed on
+    demand in ``BLOCK``-voxel blocks of the image grid and kept, so that growth steps and trees that
+    ask for the same region share it. ``out`` holds the values (0 where not computed)."""
+
+    def __init__(self, image: np.ndarray, scale_hu: float, spacing_zyx, sigmas_mm=(0.6, 1.0)) -> None:
+        self.image = image
+        self.scale = float(scale_hu)
+        self.sp = np.asarray(spacing_zyx, float)
+        self.sigmas = tuple(sigmas_mm)
+        self.out = np.zeros(image.shape, np.float32)
+        self.done = np.zeros([int(np.ceil(n / BLOCK)) for n in image.shape], bool)
+        self.pad = int(np.ceil(3.0 * max(self.sigmas) / self.sp.min())) + 2
+
+    def ensure(self, wanted: np.ndarray, lo=(0, 0, 0)) -> None:
+        """Compute every block holding a True voxel of ``wanted`` (a box of the image starting at
+        voxel ``lo``, z, y, x) that is not computed yet."""
+        lo = np.asarray(lo, int)
+        start = (lo // BLOCK) * BLOCK
+        nb = [int(np.ceil((a + n - s) / BLOCK)) for a, n, s in zip(lo, wanted.shape, start)]
+        padded = np.zeros([n * BLOCK for n in nb], bool)
+        off = lo - start
+        padded[tuple(slice(o, o + n) for o, n in zip(off, wanted.shape))] = wanted
+        active = padded.reshape(nb[0], BLOCK, nb[1], BLOCK, nb[2], BLOCK).any(axis=(1, 3, 5))
+        b0 = start // BLOCK
+        view = self.done[tuple(slice(a, a + n) for a, n in zip(b0, nb))]
+        active = active[tuple(slice(0, n) for n in view.shape)] & ~view
+        view |= active
+        shape = np.array(self.image.shape)
+        for bz, by in zip(*np.nonzero(active.any(axis=2))):
+            xs = np.nonzero(active[bz, by])[0]
+            for run in np.split(xs, np.nonzero(np.diff(xs) > 1)[0] + 1):
+                blo = (b0 + np.array([bz, by, run[0]])) * BLOCK
+                bhi = np.minimum((b0 + np.array([bz + 1, by + 1, run[-1] + 1])) * BLOCK, shape)
+                plo, phi = np.maximum(blo - self.pad, 0), np.minimum(bhi + self.pad, shape)
+                sub = self.image[tuple(slice(a, b) for a, b in zip(plo, phi))].astype(np.float32) / self.scale
+                val = objectness(sub, self.sp, self.sigmas)
+                inner = tuple(slice(a - p, b - p) for a, b, p in zip(blo, bhi, plo))
+                self.out[tuple(slice(a, b) for a, b in zip(blo, bhi))] = val[inner]
+        logger.debug(
+            "vesselness in %d more blocks (%d of %d done)",
+            int(active.sum()),
+            int(self.done.sum()),
+            self.done.size,
+        )

@@ -15,6 +15,7 @@ from ..centerlines import branches_json, vessel_path
 from ..imaging.volume import Volume
 from ..markups import Markups, read_all_markups
 from ..progress import Progress, as_progress
+from .boundary import half_maximum_layer
 from .bridge import bridge_lesions
 from .centerline import place_junction, trace_tree
 from .guide import extend_to_point
@@ -114,7 +115,16 @@ def reconstruct_coronaries(
                 others |= m
         added = bridge_lesions(volume, mask, others, traced[tree], blood, tm.forbidden, tm.excluded)
         if added.any():  # the vessel beyond a tight lesion: grow it into its small vessels too
-            extend_small_vessels(volume, added, tuple(np.argwhere(added)[0]), blood, tm.excluded | others, sp)
+            extend_small_vessels(
+                volume,
+                added,
+                tuple(np.argwhere(added)[0]),
+                blood,
+                tm.excluded | others,
+                sp,
+                lumen_hu=tm.threshold_hu[tree],
+                cache=tm.vesselness,
+            )
             if (mask | added).sum() * sp.prod() / 1e3 <= MAX_TREE_ML:
                 mask |= added
             traced[tree] = trace_tree(volume, mask, tm.seeds[tree], min_branch_mm=min_branch_mm)
@@ -151,9 +161,14 @@ def reconstruct_coronaries(
     for b in branches:
         lesions += find_lesions(b.name, b.points, b.radii)
     lab = np.zeros(volume.shape, dtype=np.uint8)
+    both = np.zeros(volume.shape, bool)
+    for m in tm.masks.values():
+        both |= m
+    free = ~both & ~tm.forbidden & (~tm.excluded if tm.excluded is not None else True)
     for tree, value in (("left", labels.LEFT_CORONARY), ("right", labels.RIGHT_CORONARY)):
-        if tree in tm.masks:
-            lab[tm.masks[tree]] = value
+        if tree in tm.masks:  # the wall at the vessel's own half-maximum, not at half the blood HU
+            layer = half_maximum_layer(volume.array, tm.masks[tree], free & (lab == 0), blood)
+            lab[tm.masks[tree] | layer] = value
     timings["total_s"] = time.perf_counter() - t0
     progress(1.0, "coronary trees done")
     ost = {o.tree: o.point for o in checked}

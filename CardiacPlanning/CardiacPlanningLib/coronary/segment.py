@@ -23,7 +23,7 @@ from skimage.graph import MCP_Geometric
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
-from .filters import distance_mm, objectness, objectness_where
+from .filters import VesselnessCache, distance_mm, objectness
 from .inputs import Ostium
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ DIM_CORE_FRACTION = 0.75
 DIM_CORE_MARGIN_MM = 1.5
 BONE_ML = 0.5
 BONE_MARGIN_MM = 2.0
+PIECE_ML = 1.0  # a separate lumen piece up to this volume is a vessel segment, not a chamber
 LEAK_FRACTIONS = (
     0.5,
     0.575,
@@ -71,6 +72,7 @@ class TreeMasks:
     forbidden: np.ndarray  # the aorta / chambers (opening mask), where no tree may grow
     excluded: np.ndarray | None = None  # the opening mask with its safety margin, and calcium
     warnings: list[str] = field(default_factory=list)
+    vesselness: VesselnessCache | None = None  # computed blocks, for later growth steps
 
 
 # Heart labels whose voxels no coronary enters: blood pools, aorta, pulmonary artery, appendage, veins.
@@ -216,10 +218,19 @@ def segment_trees(
     if len(masks) == 2 and np.any(masks["left"] & masks["right"]):
         _split_shared(masks, seeds, sp)
     progress(0.7, "vesselness")
+    cache = VesselnessCache(arr, blood, sp)
     for tree in masks:
         before = masks[tree].copy()
         extend_small_vessels(
-            volume, masks[tree], seeds[tree], blood, big | calcium, sp, bridge=big & ~calcium
+            volume,
+            masks[tree],
+            seeds[tree],
+            blood,
+            big | calcium,
+            sp,
+            bridge=big & ~calcium,
+            lumen_hu=thresholds[tree],
+            cache=cache,
         )
         if masks[tree].sum() * sp.prod() / 1e3 > max_tree_ml:
             logger.warning("%s tree: the small-vessel extension leaks; keeping the tree without it", tree)
@@ -239,7 +250,7 @@ def segment_trees(
         masks[tree] = _keep_seed_component(masks[tree], seeds[tree])
     progress(1.0, "coronary lumen grown")
     forbidden = open0 if blocked is None else open0 | blocked
-    return TreeMasks(masks, seeds, thresholds, calcium, forbidden, big | calcium, warnings)
+    return TreeMasks(masks, seeds, thresholds, calcium, forbidden, big | calcium, warnings, cache)
 
 
 def _split_shared(masks: dict, seeds: dict, sp: np.ndarray) -> None:
@@ -269,40 +280,64 @@ def _keep_seed_component(mask: np.ndarray, seed: tuple[int, int, int]) -> np.nda
 
 
 def extend_small_vessels(
-    volume, mask, seed, blood, forbidden, sp, bridge=None, reach_mm: float = 10.0
+    volume,
+    mask,
+    seed,
+    blood,
+    forbidden,
+    sp,
+    bridge=None,
+    reach_mm: float = 10.0,
+    lumen_hu: float | None = None,
+    max_piece_ml: float = PIECE_ML,
+    rounds: int = 12,
+    cache: VesselnessCache | None = None,
 ) -> None:
     """Grow ``mask`` (in place) into tube-like voxels (vesselness) down to 25 % of the blood HU,
-    within ``reach_mm`` of its bounding box, never into ``forbidden``; connected to ``seed``.
+    within ``reach_mm`` of the tree (its bounding box follows the growth), never into
+    ``forbidden``; connected to ``seed``.
 
     ``bridge``: where a coronary runs against a less enhanced chamber wall (right atrium, pulmonary
     trunk) the opening swallows it; there voxels at >= 80 % of the aortic blood HU with twice the
-    vesselness threshold are allowed too."""
+    vesselness threshold are allowed too. ``lumen_hu``: the lumen threshold of the tree; a separate
+    lumen piece above it (at most ``max_piece_ml``: a vessel segment, not a chamber) that the
+    tube-like voxels reach joins whole, so the vessel beyond a dim stretch (a narrowing, a noisy
+    partial-volume gap) is taken at once instead of ``reach_mm`` per round. ``cache``: vesselness
+    shared with other calls on the same image."""
     if not mask.any():
         return
-    idx = np.argwhere(mask)
+    cache = cache if cache is not None else VesselnessCache(volume.array, blood, sp)
     pad = np.ceil(reach_mm / sp).astype(int)
-    lo, hi = np.maximum(idx.min(0) - pad, 0), np.minimum(idx.max(0) + pad + 1, mask.shape)
-    box = tuple(slice(a, b) for a, b in zip(lo, hi))
-    img = volume.array[box]
-    cand = img > WEAK_LUMEN_FRACTION * blood
-    allowed = cand & ~forbidden[box]
-    s = tuple(int(seed[a] - lo[a]) for a in range(3))
-    cur = mask[box].copy()
-    v, done = None, None
-    for _ in range(6):  # vesselness only within reach of the tree, extended as the tree grows
+    cur_full = mask.copy()
+    for _ in range(rounds):  # vesselness only within reach of the tree, extended as the tree grows
+        ext = [np.nonzero(cur_full.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
+        lo = np.maximum(np.array([e[0] for e in ext]) - pad, 0)
+        hi = np.minimum(np.array([e[-1] for e in ext]) + pad + 1, mask.shape)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        img = volume.array[box]
+        cand = img > WEAK_LUMEN_FRACTION * blood
+        allowed = cand & ~forbidden[box]
+        cur = cur_full[box]
         near = distance_mm(~cur, sp) <= reach_mm
-        v, done = objectness_where(img / blood, cand & near & ~cur, sp, out=v, done=done)
+        cache.ensure(cand & near & ~cur, lo)
+        v = cache.out[box]
         weak = allowed & (v > VESSELNESS_MIN)
         if bridge is not None:
             weak |= bridge[box] & (img >= BRIDGE_FRACTION * blood) & (v > 2.0 * VESSELNESS_MIN)
-        comps = cc3d.connected_components((mask[box] | weak).astype(np.uint8), connectivity=26)
+        if lumen_hu is not None:
+            pc = cc3d.connected_components((img > lumen_hu) & allowed & ~cur, connectivity=26)
+            sizes = np.bincount(pc.reshape(-1)) * float(np.prod(sp)) / 1e3
+            sizes[0] = np.inf
+            weak |= sizes[pc] <= max_piece_ml
+        comps = cc3d.connected_components((cur | weak).astype(np.uint8), connectivity=26)
+        s = tuple(int(seed[a] - lo[a]) for a in range(3))
         if not comps[s]:
             return
         grown = comps == comps[s]
         if np.count_nonzero(grown) == np.count_nonzero(cur):
             break
-        cur = grown
-    mask[box] |= cur
+        cur |= grown
+    mask |= cur_full
 
 
 def _seeded_component(volume, comps, o, seed_search_mm, sp):
