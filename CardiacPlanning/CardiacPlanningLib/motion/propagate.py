@@ -107,7 +107,9 @@ def propagate_labels(
     labels_vol = reference_labels.with_array(labels_arr)
     values = [int(v) for v in np.unique(labels_arr) if v != 0]
     box = label_box(labels_vol, settings.margin_mm)
-    grid = crop_grid(labels_vol, labels_arr != 0, settings.spacing_mm, settings.margin_mm)
+    grid = crop_grid(
+        labels_vol, labels_arr != 0, settings.spacing_mm, settings.margin_mm, settings.edge_pad_mm
+    )
     ref_labels_crop = sub_volume(labels_vol, box)
     ref_labels_crop.array = np.ascontiguousarray(ref_labels_crop.array)
     ref_img = to_registration_image(sub_volume(ref_vol, box), grid, settings)

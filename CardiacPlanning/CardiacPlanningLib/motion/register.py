@@ -46,6 +46,9 @@ class RegistrationSettings:
 
     spacing_mm: float = 1.5  # isotropic registration grid
     margin_mm: float = 12.0  # around the labels' bounding box (must exceed the largest motion)
+    # where the labels are cut by the scan's edge, the grid goes on this far beyond it, the image there
+    # continuing its edge voxels (as the label warp continues labels cut by the edge)
+    edge_pad_mm: float = 6.0
     shrink_factors: tuple[int, ...] = (4, 2, 1)
     iterations: tuple[int, ...] = (60, 40, 20)
     # Defaults: elastic-only smoothing (the method of docs/benchmarks.md "Earlier method and cases").
@@ -61,6 +64,12 @@ class RegistrationSettings:
     match_histograms: bool = False  # ITK histogram matching of each phase to the reference
     match_contrast: bool = True  # scale each phase's contrast blood to the reference's (contrast timing)
     contrast_hu: tuple[float, float] = (40.0, 150.0)  # soft-tissue anchor, lower bound of contrast blood
+    # residual passes: the reference warped so far registered again from a zero field (a pyramid of
+    # its own: shrink factors and iterations per level), composed with the field; see register_phase
+    refine_passes: int = 0
+    refine_shrink_factors: tuple[int, ...] = (1,)
+    refine_iterations: tuple[int, ...] = (20,)
+    refine_field_sigma_voxels: float | None = None  # field smoothing of the passes (None: finest level's)
 
     def __post_init__(self) -> None:
         if self.method not in ("symmetric", "diffeomorphic"):
@@ -81,9 +90,19 @@ class RegistrationSettings:
                 f"invalid demons regularisation: field sigma {sigmas}, update sigma "
                 f"{self.update_sigma_voxels}, difference threshold {self.difference_threshold_hu} HU"
             )
-        if self.spacing_mm <= 0 or self.margin_mm < 0:
+        if (
+            self.refine_passes < 0
+            or len(self.refine_shrink_factors) != len(self.refine_iterations)
+            or min((*self.refine_shrink_factors, *self.refine_iterations), default=1) < 1
+        ):
             raise CardiacInputError(
-                f"invalid registration grid: spacing {self.spacing_mm} mm, margin {self.margin_mm} mm"
+                f"invalid refinement: {self.refine_passes} passes, shrink factors "
+                f"{self.refine_shrink_factors}, iterations {self.refine_iterations}"
+            )
+        if self.spacing_mm <= 0 or self.margin_mm < 0 or self.edge_pad_mm < 0:
+            raise CardiacInputError(
+                f"invalid registration grid: spacing {self.spacing_mm} mm, margin {self.margin_mm} mm, "
+                f"edge pad {self.edge_pad_mm} mm"
             )
 
     @classmethod
@@ -102,9 +121,12 @@ class RegistrationSettings:
         return float(value[level])
 
 
-def crop_grid(reference: Volume, mask: np.ndarray, spacing_mm: float, margin_mm: float) -> sitk.Image:
+def crop_grid(
+    reference: Volume, mask: np.ndarray, spacing_mm: float, margin_mm: float, edge_pad_mm: float = 0.0
+) -> sitk.Image:
     """An empty float image on an isotropic ``spacing_mm`` grid, axis-aligned with ``reference``,
-    covering the bounding box of ``mask`` (same shape as ``reference``) plus ``margin_mm``."""
+    covering the bounding box of ``mask`` (same shape as ``reference``) plus ``margin_mm``, clipped
+    to the scan; where ``mask`` touches a face of the scan, the grid goes ``edge_pad_mm`` beyond it."""
     idx = np.argwhere(mask)
     if idx.size == 0:
         raise CardiacInputError("the reference segmentation is empty: nothing to propagate")
@@ -112,8 +134,9 @@ def crop_grid(reference: Volume, mask: np.ndarray, spacing_mm: float, margin_mm:
     hi = idx.max(axis=0)[::-1].astype(float)
     sp = np.asarray(reference.spacing)
     shape_xyz = np.array(reference.shape[::-1], dtype=float)
-    lo_mm = np.maximum(lo * sp - margin_mm, -0.5 * sp)
-    hi_mm = np.minimum(hi * sp + margin_mm, (shape_xyz - 0.5) * sp)
+    # the grid goes beyond the scan only at faces that the labels touch (a structure cut by the edge)
+    lo_mm = np.maximum(lo * sp - margin_mm, -0.5 * sp - edge_pad_mm * (lo == 0))
+    hi_mm = np.minimum(hi * sp + margin_mm, (shape_xyz - 0.5) * sp + edge_pad_mm * (hi == shape_xyz - 1))
     size = np.maximum(np.ceil((hi_mm - lo_mm) / spacing_mm).astype(int), 1)
     start_mm = lo_mm + 0.5 * spacing_mm
     grid = sitk.Image([int(s) for s in size], sitk.sitkFloat32)
@@ -126,7 +149,8 @@ def crop_grid(reference: Volume, mask: np.ndarray, spacing_mm: float, margin_mm:
 def to_registration_image(
     volume: Volume | sitk.Image, grid: sitk.Image, settings: RegistrationSettings
 ) -> sitk.Image:
-    """The phase resampled onto ``grid`` (linear), windowed to ``settings.hu_window`` and scaled to 0..1.
+    """The phase resampled onto ``grid`` (linear; the nearest edge voxel beyond the image), windowed
+    to ``settings.hu_window`` and scaled to 0..1.
 
     A scan finer than the grid is first averaged in blocks of whole voxels (``BinShrink``: cheap
     anti-aliasing, and the Gaussian pre-smoothing then runs on the smaller image, only for the part
@@ -142,8 +166,11 @@ def to_registration_image(
         sigma2 -= box
     if sigma2 > (0.25 * min(image.GetSpacing())) ** 2:
         image = sitk.SmoothingRecursiveGaussian(image, float(np.sqrt(sigma2)))
+    # beyond the scan's edge (see RegistrationSettings.edge_pad_mm) the edge voxels continue: a
+    # constant fill would put a false edge there, and the demons get no force where they sample
+    # outside the image, so the motion through the edge (an apex or vessel cut by it) would be lost
     out = sitk.Resample(
-        image, grid, sitk.Transform(), sitk.sitkLinear, settings.hu_window[0], sitk.sitkFloat32
+        image, grid, sitk.Transform(), sitk.sitkLinear, settings.hu_window[0], sitk.sitkFloat32, True
     )
     lo, hi = settings.hu_window
     out = sitk.Clamp(out, sitk.sitkFloat32, lo, hi)
@@ -172,39 +199,88 @@ def register_phase(
         phase = sitk.HistogramMatching(phase, reference, 128, 7, True)
     field = None
     n_levels = len(settings.shrink_factors)
+    n_steps = n_levels + settings.refine_passes
     for level, (shrink, iterations) in enumerate(zip(settings.shrink_factors, settings.iterations)):
-        prog(level / n_levels, f"registration level {level + 1}/{n_levels}")
+        prog(level / n_steps, f"registration level {level + 1}/{n_levels}")
         fixed = _shrink(phase, shrink)
         moving = _shrink(reference, shrink)
         if field is None and initial_field is not None:
             field = initial_field
         init = _resample_field(field, fixed) if field is not None else _zero_field(fixed)
-        if settings.method == "diffeomorphic":
-            demons = sitk.DiffeomorphicDemonsRegistrationFilter()
-            demons.SetUseGradientType(demons.Symmetric)
-        else:
-            demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
-        demons.SetNumberOfIterations(int(iterations))
-        demons.SetSmoothDisplacementField(True)
-        demons.SetStandardDeviations(settings.level_value(settings.field_sigma_voxels, level))
-        demons.SetSmoothUpdateField(settings.update_sigma_voxels > 0)
-        if settings.update_sigma_voxels > 0:
-            demons.SetUpdateFieldStandardDeviations(settings.update_sigma_voxels)
-        demons.SetUseImageSpacing(True)
-        if settings.difference_threshold_hu > 0:
-            lo, hi = settings.hu_window
-            demons.SetIntensityDifferenceThreshold(settings.difference_threshold_hu / (hi - lo))
-        demons.SetMaximumUpdateStepLength(0.5 * shrink * settings.spacing_mm)
-        field = demons.Execute(fixed, moving, init)
-        logger.debug(
-            "level %d (shrink %d): metric %.5f after %d iterations",
-            level,
-            shrink,
-            demons.GetMetric(),
-            demons.GetElapsedIterations(),
-        )
+        sigma = settings.level_value(settings.field_sigma_voxels, level)
+        field = _demons(fixed, moving, init, iterations, shrink, sigma, settings)
+    field = _resample_field(field, phase)
+    for n in range(settings.refine_passes):
+        # The elastic field smoothing penalises the whole displacement, so a large contraction is
+        # followed only up to a steady-state bias (the force must undo each smoothing step). A new
+        # pass from a zero field on the reference warped so far smooths only the residual; the
+        # composition u(y) = r(y) + u_prev(y + r(y)) keeps the pull-back convention.
+        prog((n_levels + n) / n_steps, f"registration refinement {n + 1}")
+        warped = sitk.Resample(
+            reference, phase, _field_transform(field), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True
+        )  # nearest extrapolation beyond the grid: no false edge at the box faces
+        residual = None
+        sigma = settings.refine_field_sigma_voxels
+        if sigma is None:
+            sigma = settings.level_value(settings.field_sigma_voxels, n_levels - 1)
+        for shrink, iterations in zip(settings.refine_shrink_factors, settings.refine_iterations):
+            fixed = _shrink(phase, shrink)
+            init = _resample_field(residual, fixed) if residual is not None else _zero_field(fixed)
+            residual = _demons(fixed, _shrink(warped, shrink), init, iterations, shrink, sigma, settings)
+        field = compose_fields(field, _resample_field(residual, phase))
     prog(1.0, "registration done")
-    return _resample_field(field, phase)
+    return field
+
+
+def compose_fields(first: sitk.Image, second: sitk.Image) -> sitk.Image:
+    """Pull-back field of ``second`` followed by ``first`` (mm, ``second``'s grid):
+    ``u(y) = s(y) + f(y + s(y))``, ``f`` linearly interpolated and zero beyond its grid."""
+    moved = sitk.Resample(
+        first, second, _field_transform(second), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64
+    )
+    return sitk.Add(moved, sitk.Cast(second, sitk.sitkVectorFloat64))
+
+
+def _field_transform(field: sitk.Image) -> sitk.DisplacementFieldTransform:
+    # the transform takes ownership of (and empties) the image it is given: pass a copy
+    return sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
+
+
+def _demons(
+    fixed: sitk.Image,
+    moving: sitk.Image,
+    init: sitk.Image,
+    iterations: int,
+    shrink: int,
+    field_sigma_voxels: float,
+    settings: RegistrationSettings,
+) -> sitk.Image:
+    """One run of the demons filter of ``settings`` from the field ``init`` (on ``fixed``'s grid)."""
+    if settings.method == "diffeomorphic":
+        demons = sitk.DiffeomorphicDemonsRegistrationFilter()
+        demons.SetUseGradientType(demons.Symmetric)
+    else:
+        demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
+    demons.SetNumberOfIterations(int(iterations))
+    demons.SetSmoothDisplacementField(True)
+    demons.SetStandardDeviations(field_sigma_voxels)
+    demons.SetSmoothUpdateField(settings.update_sigma_voxels > 0)
+    if settings.update_sigma_voxels > 0:
+        demons.SetUpdateFieldStandardDeviations(settings.update_sigma_voxels)
+    demons.SetUseImageSpacing(True)
+    if settings.difference_threshold_hu > 0:
+        lo, hi = settings.hu_window
+        demons.SetIntensityDifferenceThreshold(settings.difference_threshold_hu / (hi - lo))
+    demons.SetMaximumUpdateStepLength(0.5 * shrink * settings.spacing_mm)
+    field = demons.Execute(fixed, moving, init)
+    logger.debug(
+        "shrink %d, field sigma %.2f: metric %.5f after %d iterations",
+        shrink,
+        field_sigma_voxels,
+        demons.GetMetric(),
+        demons.GetElapsedIterations(),
+    )
+    return field
 
 
 def _to_unit(hu: float, settings: RegistrationSettings) -> float:
