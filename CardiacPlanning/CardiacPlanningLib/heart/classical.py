@@ -12,18 +12,23 @@ from scipy import ndimage as ndi
 from .. import labels as lbl
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
+from .aortic import move_aortic_valve
 from .assign import name_regions
+from .atrium import split_left_atrium
 from .circulation import adopt_pulmonary_branches, reclaim_aorta, reclaim_pulmonary_artery, split_caval_inflow
 from .contrast import ContrastModel, body_mask, estimate_contrast
 from .myocardium import outer_level
+from .necks import detach_bridged
 from .regions import blood_mask, heart_component, near_components, split_pool
 from .valves import move_valve_plane
-from .walls import add_walls, refine_left_heart, split_left_atrium
+from .walls import add_walls, refine_left_heart
 
 logger = logging.getLogger(__name__)
 
 WORK_SPACING_MM = 1.5
-VALVES = ((lbl.RV, lbl.PULMONARY_ARTERY),)  # the LVOT is walled by the mitral curtain: no clean cue
+# the LVOT is walled by the mitral curtain: no clean wall cue; its valve plane is found from the
+# sinuses' bulge instead (aortic.py)
+VALVES = ((lbl.RV, lbl.PULMONARY_ARTERY),)
 
 
 def resample(
@@ -78,11 +83,15 @@ def segment_classical(
     reclaim_aorta(seg, image, work_mm)
     adopt_pulmonary_branches(seg, pool, image, work_mm)
     split_caval_inflow(seg, image, work_mm, work.index_to_lps)
-    split_left_atrium(seg, work_mm, work.index_to_lps)
     smooth = ndi.gaussian_filter(image, 0.7)
+    pool_dist = ndi.distance_transform_edt(seg > 0) * work_mm
+    for vessel in (lbl.AORTA, lbl.PULMONARY_ARTERY):
+        detach_bridged(seg, smooth, pool_dist, vessel, work_mm, model.myocardium_hu, work.index_to_lps)
+    split_left_atrium(seg, work_mm, work.index_to_lps)
     band = (smooth > outer_level(model.myocardium_hu)) & (smooth < model.threshold_hu)
     for chamber, vessel in VALVES:
         move_valve_plane(seg, band, chamber, vessel, work_mm)
+    move_aortic_valve(seg, work_mm)
     progress(0.75, "walls")
     lv_level = refine_left_heart(seg, image, model.myocardium_hu)
     add_walls(seg, image, model.threshold_hu, work_mm, lv_level, model.myocardium_hu)

@@ -1,0 +1,107 @@
+"""Split the left atrium into its body, the appendage and the pulmonary veins.
+
+The veins and the appendage are narrower than the atrial body: the body is the LA opened by a ball
+of ``LA_BODY_RADIUS_MM``, and what the ball cannot reach are vein stubs, the appendage and the rim of
+the mitral funnel. The appendage opens onto the LA through a narrow ostium (its neck) and is often
+wider beyond it (a lobe); where it hangs next to the mitral funnel, the two are cut apart at the
+neck, found as the saddle of the distance map between their inscribed-sphere centres (watershed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.feature import peak_local_max
+from skimage.segmentation import watershed
+
+from .. import labels as lbl
+
+LA_BODY_RADIUS_MM = 9.0
+RIM_ML = 0.3  # removed pieces smaller than this are the rim of the body: kept LA
+LOBE_MIN_ML = 1.0  # a lobe beyond a neck holds at least this much blood
+NECK_GAP_MM = 5.0  # inscribed-sphere centres of separate lobes lie at least this far apart
+
+
+def _ball(radius_mm: float, spacing_mm: float) -> np.ndarray:
+    r = max(1, int(round(radius_mm / spacing_mm)))
+    zz, yy, xx = np.ogrid[-r : r + 1, -r : r + 1, -r : r + 1]
+    return zz**2 + yy**2 + xx**2 <= r * r
+
+
+def split_left_atrium(seg: np.ndarray, spacing_mm: float, to_lps) -> np.ndarray:
+    """Separate the pulmonary veins and the appendage from the LA body (in place).
+
+    Each piece removed by the opening (see the module text) that touches the body is a branch; a
+    piece touching the LV (the mitral funnel) stays LA except for lobes beyond a neck that touch
+    neither the LV nor the body (:func:`_lobes_beyond_necks`). Of the branches, the one lying most
+    anterior among those anterior-left of the body's centre (LPS: +x left, -y anterior) is the
+    appendage; the others are pulmonary veins. ``to_lps`` maps (N, 3) (x, y, z) indices to LPS mm."""
+    la = seg == lbl.LA
+    if not la.any():
+        return seg
+    body = ndi.binary_opening(la, _ball(LA_BODY_RADIUS_MM, spacing_mm))
+    if not body.any():
+        return seg
+    lab, _ = ndi.label(body)
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    body = lab == int(np.argmax(sizes))
+    centre = to_lps(np.argwhere(body)[:, ::-1].mean(0, keepdims=True))[0]
+    rest, n = ndi.label(la & ~body)
+    lv_near = ndi.binary_dilation(seg == lbl.LV_BLOOD_POOL)
+    voxel_ml = spacing_mm**3 / 1000.0
+    dist = None
+    branches: list[np.ndarray] = []
+    for i in range(1, n + 1):
+        piece = rest == i
+        if piece.sum() * voxel_ml < RIM_ML:
+            continue
+        if (lv_near & piece).any():
+            # the mitral funnel: a narrow part of the LA next to the LV, not a vessel
+            if dist is None:
+                dist = ndi.distance_transform_edt(la) * spacing_mm
+            branches.extend(_lobes_beyond_necks(piece, body, lv_near, dist, spacing_mm))
+            continue
+        branches.append(piece)
+    pv, laa = lbl.value_of("pulmonary_veins"), lbl.value_of("la_appendage")
+    offsets = [to_lps(np.argwhere(b)[:, ::-1].mean(0, keepdims=True))[0] - centre for b in branches]
+    front = [k for k, c in enumerate(offsets) if c[0] > 0 and c[1] < 0]
+    appendage = min(front, key=lambda k: offsets[k][1]) if front else -1
+    for k, piece in enumerate(branches):
+        seg[piece] = laa if k == appendage else pv
+    return seg
+
+
+def _lobes_beyond_necks(
+    piece: np.ndarray, body: np.ndarray, lv_near: np.ndarray, dist: np.ndarray, spacing_mm: float
+) -> list[np.ndarray]:
+    """Parts of a mitral-funnel ``piece`` that lie beyond a neck: watershed basins of the distance
+    map ``dist`` (mm) around inscribed-sphere centres at least NECK_GAP_MM apart (their borders are
+    the narrowest cross-sections), joined where they touch each other, that touch neither the body
+    nor the LV and hold at least LOBE_MIN_ML."""
+    box = ndi.find_objects(piece.astype(np.uint8))[0]
+    box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
+    p, d = piece[box], dist[box]
+    peaks = peak_local_max(
+        np.where(p, d, 0.0),
+        min_distance=max(1, int(round(NECK_GAP_MM / spacing_mm))),
+        threshold_abs=2.0,
+        labels=p.astype(np.int32),
+        exclude_border=False,
+    )
+    if len(peaks) < 2:
+        return []
+    markers = np.zeros(p.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    basins = watershed(-d, markers, mask=p)
+    anchored = np.unique(basins[(ndi.binary_dilation(body[box]) | lv_near[box]) & p])
+    free = p & ~np.isin(basins, anchored)
+    comp, n = ndi.label(free)
+    out = []
+    for c in range(1, n + 1):
+        lobe = comp == c
+        if lobe.sum() * spacing_mm**3 / 1000.0 >= LOBE_MIN_ML:
+            full = np.zeros(piece.shape, bool)
+            full[box] = lobe
+            out.append(full)
+    return out

@@ -1,0 +1,111 @@
+"""Heart classical engine boundaries on shapes with known answers: the appendage cut at its neck
+off the mitral funnel, the aortic valve plane at the foot of the sinuses, and a vein fused to the
+aorta detached by its enhancement."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from CardiacPlanningLib import labels as lbl
+from CardiacPlanningLib.heart.aortic import move_aortic_valve
+from CardiacPlanningLib.heart.atrium import split_left_atrium
+from CardiacPlanningLib.heart.necks import detach_bridged
+
+LAA, PV = lbl.value_of("la_appendage"), lbl.value_of("pulmonary_veins")
+
+
+def _to_lps(ijk: np.ndarray) -> np.ndarray:
+    return np.asarray(ijk, float)  # 1 mm, identity axes: +x left, +y posterior, +z superior
+
+
+def _left_atrium():
+    """1 mm grid [z, y, x]: LA ball (r 18) above an LV ball (r 16) joined by a mitral funnel (tube
+    r 7 along z); an appendage lobe (ball r 7) hangs anterior-left off the funnel through a neck
+    (r 3.5); a pulmonary vein (tube r 5) leaves the body posteriorly."""
+    shape = (110, 100, 100)
+    zz, yy, xx = np.indices(shape)
+    la_c, lv_c = np.array([70, 50, 50]), np.array([22, 50, 50])
+    body = (zz - 70) ** 2 + (yy - 50) ** 2 + (xx - 50) ** 2 <= 18**2
+    lv = (zz - 22) ** 2 + (yy - 50) ** 2 + (xx - 50) ** 2 <= 16**2
+    radial = np.sqrt((yy - 50) ** 2 + (xx - 50) ** 2)
+    funnel = (radial <= 7) & (zz > 22) & (zz <= 70) & ~lv
+    lobe_c = np.array([44, 34, 66])  # anterior (-y) and left (+x) of the funnel
+    lobe = (zz - lobe_c[0]) ** 2 + (yy - lobe_c[1]) ** 2 + (xx - lobe_c[2]) ** 2 <= 7**2
+    # neck: a thin tube from the funnel axis at z = 44 to the lobe centre
+    p = np.stack([zz - 44, yy - 50, xx - 50], -1).astype(float)
+    d = (lobe_c - np.array([44, 50, 50])).astype(float)
+    t = np.clip(p @ d / (d @ d), 0, 1)
+    neck = np.linalg.norm(p - t[..., None] * d, axis=-1) <= 3.5
+    vein = (np.sqrt((zz - 70) ** 2 + (xx - 50) ** 2) <= 5) & (yy > 50) & (yy < 96)
+    seg = np.zeros(shape, np.uint8)
+    seg[body | funnel | lobe | neck | vein] = lbl.LA
+    seg[lv] = lbl.LV_BLOOD_POOL
+    beyond = (zz - la_c[0]) ** 2 + (yy - la_c[1]) ** 2 + (xx - la_c[2]) ** 2 > 20**2
+    return seg, body, funnel & (zz > 24), lobe, vein & beyond & (yy > 75), lv_c
+
+
+def test_appendage_hanging_off_the_mitral_funnel_is_cut_at_its_neck():
+    seg, body, funnel, lobe, vein, _ = _left_atrium()
+    split_left_atrium(seg, 1.0, _to_lps)
+    assert (seg[lobe] == LAA).mean() > 0.9
+    assert (seg[vein] == PV).all()
+    assert (seg[body] == lbl.LA).all()
+    assert (seg[funnel & (np.indices(seg.shape)[0] < 40)] == lbl.LA).all()
+    assert not (seg[body | funnel] == LAA).any()
+
+
+def _root(bulge: bool):
+    """1 mm grid: LV block (z < 20), outflow tube r 10 from the watershed cut (z = 20) to the annulus
+    (z = 30), sinuses r 14 (z 30..44) when ``bulge``, ascending aorta r 12 up to z = 90."""
+    shape = (95, 40, 40)
+    zz, yy, xx = np.indices(shape)
+    radial = np.sqrt((yy - 20) ** 2 + (xx - 20) ** 2)
+    seg = np.zeros(shape, np.uint8)
+    seg[(zz >= 4) & (zz < 20) & (radial <= 18)] = lbl.LV_BLOOD_POOL
+    radius = np.where(zz < 30, 10, np.where(zz < 45, 14 if bulge else 10, 12 if bulge else 10))
+    tube = (zz >= 20) & (zz < 90) & (radial <= radius)
+    seg[tube] = lbl.AORTA
+    return seg, tube, zz
+
+
+def test_aortic_valve_moves_to_the_foot_of_the_sinuses():
+    seg, tube, zz = _root(bulge=True)
+    moved = move_aortic_valve(seg, 1.0)
+    assert moved == int((tube & (zz < 30)).sum())
+    assert (seg[tube & (zz < 30)] == lbl.LV_BLOOD_POOL).all()
+    assert (seg[tube & (zz >= 30)] == lbl.AORTA).all()
+
+
+def test_aortic_root_without_sinuses_is_left_alone():
+    seg, _, _ = _root(bulge=False)
+    before = seg.copy()
+    assert move_aortic_valve(seg, 1.0) == 0
+    np.testing.assert_array_equal(seg, before)
+
+
+def _fused(vein_hu: float):
+    """1 mm grid: an aorta (tube r 11 along z, 450 HU) and a vena cava (r 7, ``vein_hu``) beside it
+    with their lumens fused (centres 16 mm apart), both labelled aorta; myocardium 80 HU."""
+    shape = (70, 50, 70)
+    zz, yy, xx = np.indices(shape)
+    aorta = (np.sqrt((yy - 25) ** 2 + (xx - 22) ** 2) <= 11) & (zz >= 5) & (zz < 65)
+    vein = (np.sqrt((yy - 25) ** 2 + (xx - 38) ** 2) <= 7) & (zz >= 5) & (zz < 65)
+    image = np.full(shape, -100.0, np.float32)
+    image[aorta] = 450.0
+    image[vein & ~aorta] = vein_hu
+    seg = np.zeros(shape, np.uint8)
+    seg[aorta | vein] = lbl.AORTA
+    return seg, image, aorta, vein, xx
+
+
+def test_vein_fused_to_the_aorta_is_detached_by_its_enhancement():
+    seg, image, aorta, vein, xx = _fused(390.0)
+    dist = ndi.distance_transform_edt(seg > 0)
+    moved = detach_bridged(seg, image, dist, lbl.AORTA, 1.0, 80.0)
+    assert moved == int(((aorta | vein) & (seg == 0)).sum()) > 0
+    assert (seg[vein & (xx >= 36)] == 0).all()
+    assert (seg[aorta & (xx <= 30)] == lbl.AORTA).all()
+    # the same shape enhanced alike is one lumen: nothing moves
+    seg2, image2, *_ = _fused(450.0)
+    assert detach_bridged(seg2, image2, dist, lbl.AORTA, 1.0, 80.0) == 0
