@@ -60,7 +60,7 @@ def test_an_adjustment_keeps_its_place_relative_to_the_device(phases, chosen, tm
     moved, _ = adjust(rec, reg, metal, "valve", translate_mm=(0.0, 0.0, 1.0), radius_scale=1.05)
     mover = lambda pts, p: np.asarray(pts) + np.asarray(SHIFTS[p])  # noqa: E731 - the exact motion
     for method in ("motion", "motion+register"):
-        out = propagate_device(moved, cts, 0, "valve", mover=mover, method=method)
+        out = propagate_device(moved, cts, 0, "valve", mover=mover, method=method, radial=False)
         for p in (1, 2):
             got = out[p].reconstruction
             offset = got.axis.mean(0) - devs[p].axis.mean(0)
@@ -74,6 +74,26 @@ def test_an_adjustment_keeps_its_place_relative_to_the_device(phases, chosen, tm
     assert [r["phase"] for r in summary["phases"]] == [0, 1, 2] and summary["algorithm"] == "tube_fit"
     assert summary["phases"][1]["method"] == "motion+register"
     assert (tmp_path / "phase_02.vtp").stat().st_size > 1000 and (tmp_path / "phase_02.stl").exists()
+
+
+def test_radial_scaling_follows_a_self_expanding_frame(phases, chosen):
+    """Phase 1: the same frame moved and 3 % wider (a self-expanding frame following the annulus)."""
+    cts, _, devs = phases
+    rec, _, _ = chosen
+    ct1, _, dev1 = valve_case(seed=4, spacing=0.6, centre=SHIFTS[1], radius_mm=11.5 * 1.03)
+    k_true = float(np.mean(dev1.radius_profile) / np.mean(devs[0].radius_profile))
+    rigid = propagate_device(rec, [cts[0], ct1], 0, "valve", radial=False)[1].reconstruction
+    scaled = propagate_device(rec, [cts[0], ct1], 0, "valve")[1].reconstruction
+    k = np.asarray(scaled.metadata["radialScaling"]["radialScale"])
+    # measured: rings 1.0283 / 1.0297 / 1.0278 for the true 1.0306; 0.050 mm from the true frame
+    # with the radial step, 0.335 mm (3 % of the radius) with the rigid registration alone
+    assert np.abs(k - k_true).max() < 0.006
+    assert _lateral_mean(scaled, dev1) < 0.12
+    assert _lateral_mean(rigid, dev1) > 0.25
+    assert np.mean(scaled.radius_profile) == pytest.approx(k_true * np.mean(rec.radius_profile), rel=0.006)
+    # the unchanged frame of phase 2 keeps its radius (measured rings 0.997-0.9974)
+    same = propagate_device(rec, [cts[0], cts[2]], 0, "valve")[1].reconstruction
+    assert np.abs(np.asarray(same.metadata["radialScaling"]["radialScale"]) - 1.0).max() < 0.004
 
 
 def test_bad_propagation_inputs(phases, chosen):

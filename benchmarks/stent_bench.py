@@ -16,6 +16,10 @@ extra noise.
         --work /tmp/sb --region-labels [--degrade]
     .venv/bin/python benchmarks/stent_bench.py --kind coronary --seeds 13 14 --phases 5 \
         --work /tmp/sb --region-labels [--degrade]
+
+``--valve-style self_expanding`` implants a self-expanding frame instead (its radius follows the
+annulus within 3 % over the cycle); ``--radial on|off`` forces the per-ring radial scaling of the
+propagation on or off.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from scipy.spatial import cKDTree
 from CardiacPlanningLib.imaging.volume import Volume
 from CardiacPlanningLib.phantom import devices
 from CardiacPlanningLib.phantom.devices import _Tube
-from CardiacPlanningLib.phantom.generate import PhantomParameters, generate_case
+from CardiacPlanningLib.phantom.generate import PhantomParameters, build_case, generate_case
 from CardiacPlanningLib.phantom.motion import motion_from_json
 from CardiacPlanningLib.stent.geometry import triangle_samples
 from CardiacPlanningLib.stent.pipeline import reconstruct_all
@@ -108,7 +112,12 @@ def degrade(ct: Volume, truth: dict, kind: str, seed: int) -> Volume:
 
 
 def run_case(
-    case_dir: Path, kind: str, harder: bool = False, motion: str = "none", region_labels: bool = False
+    case_dir: Path,
+    kind: str,
+    harder: bool = False,
+    motion: str = "none",
+    region_labels: bool = False,
+    radial: bool | None = None,
 ) -> dict:
     meta = json.loads((case_dir / "phantom.json").read_text())
     phases = meta["files"]["phases"]
@@ -155,10 +164,13 @@ def run_case(
             mover,
             phase_labels=labs if region_labels else None,
             label=REGION_LABEL[kind],
+            radial=radial,
         )
         report["propagation"] = {
             "algorithm": results[0][0].name,
             "method": out[1].method,
+            "radialScaling": [d.reconstruction.metadata.get("radialScaling") for d in out],
+            "trueRadialScale": [t.get("pose", {}).get("radialScale") for t in truths],
             "region": "phase label maps" if region_labels else "box around the prediction",
             "seconds": time.perf_counter() - t0,
             "cpuSeconds": time.process_time() - c0,
@@ -214,6 +226,18 @@ def main() -> None:
     ap.add_argument("--degrade", action="store_true", help="Heavier blooming, calcium, more noise.")
     ap.add_argument("--motion", choices=["none", "phantom"], default="none")
     ap.add_argument(
+        "--valve-style",
+        choices=["balloon_expandable", "self_expanding"],
+        default="balloon_expandable",
+        help="Valve frame of the generated cases (self-expanding frames change radius over the cycle).",
+    )
+    ap.add_argument(
+        "--radial",
+        choices=["default", "on", "off"],
+        default="default",
+        help="Per-ring radial scaling after the rigid registration (default: not for coronary stents).",
+    )
+    ap.add_argument(
         "--region-labels",
         action="store_true",
         help="Re-fit in each phase's label map (as the 4D label propagation gives) instead of a box.",
@@ -222,7 +246,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     cases = list(args.case)
     for seed in args.seeds if not cases else []:
-        out = args.work / f"{args.kind}_{seed}_p{args.phases}_{args.spacing:g}mm"
+        se = args.kind == "valve" and args.valve_style == "self_expanding"
+        out = args.work / f"{args.kind}_{seed}_p{args.phases}_{args.spacing:g}mm{'_se' if se else ''}"
         if not (out / "devices.json").exists():
             p = PhantomParameters(
                 seed=seed,
@@ -232,9 +257,14 @@ def main() -> None:
                 stent=args.kind,
                 dicom=False,
             )
-            generate_case(p, out)
+            case = build_case(p)
+            if se:
+                rng = np.random.default_rng([seed, 3])
+                case.device = devices.valve_frame(case.anatomy.aortic_root, style="self_expanding", rng=rng)
+            generate_case(p, out, case=case)
         cases.append(out)
-    report = [run_case(c, args.kind, args.degrade, args.motion, args.region_labels) for c in cases]
+    radial = {"default": None, "on": True, "off": False}[args.radial]
+    report = [run_case(c, args.kind, args.degrade, args.motion, args.region_labels, radial) for c in cases]
     print(json.dumps({"cases": report, "summary": summary(report)}, indent=1))  # noqa: T201 - benchmark output
 
 

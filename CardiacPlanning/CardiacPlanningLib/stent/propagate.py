@@ -39,6 +39,7 @@ from .adjust import map_reconstruction
 from .algorithms import ALGORITHMS
 from .axis import CurvedAxis
 from .geometry import Reconstruction, mesh_arrays
+from .radial import radial_scaling, radially_scaled
 from .region import NoDeviceFoundError, Region, detect_metal, region_from_label, region_from_points
 from .register import register_metal, rigid_fit
 from .score import Score, score_for
@@ -178,15 +179,27 @@ def _posed(rec: Reconstruction, pose) -> Reconstruction:
     return map_reconstruction(rec, lambda x: np.asarray(x, float) @ rot.T + t)
 
 
-def _register(vol, chosen, ref_centre, ref_image, pose, kind, labels, label, p):
+def _register(vol, chosen, ref_centre, ref_image, pose, kind, labels, label, p, radial=False):
     """``chosen`` at phase ``p`` by rigid registration of the reference metal (``ref_image``, centre
     ``ref_centre``) onto the phase's metal near the predicted pose; the start's translation is
-    corrected so that the reference metal's excess-weighted centre lands on the phase's."""
+    corrected so that the reference metal's excess-weighted centre lands on the phase's. ``radial``:
+    then the per-ring radial scaling of the metal (:mod:`.radial`) before the pose."""
     rot, t = pose
     region, metal = _metal_near(vol, _posed(chosen, pose), kind, labels, label, f"phase {p}", 6.0)
     t = _metal_centre(region, metal) - rot @ ref_centre
-    rot, t, metric = register_metal(ref_image, region.ct.with_array(metal.excess), rot, t, ref_centre)
-    rec = _posed(chosen, (rot, t))
+    phase_image = region.ct.with_array(metal.excess)
+    rot, t, metric = register_metal(ref_image, phase_image, rot, t, ref_centre)
+    if radial:
+        scaling = radial_scaling(ref_image, phase_image, chosen.axis, chosen.radius_profile, (rot, t))
+        if labels is None:  # a box region's stand-in lumen (background model) was the unscaled envelope
+            scaled = _posed(radially_scaled(chosen, scaling), (rot, t))
+            region, metal = _metal_near(vol, scaled, kind, labels, label, f"phase {p}", 6.0)
+            phase_image = region.ct.with_array(metal.excess)
+            scaling = radial_scaling(ref_image, phase_image, chosen.axis, chosen.radius_profile, (rot, t))
+        rec = _posed(radially_scaled(chosen, scaling), (rot, t))
+        rec.metadata["radialScaling"] = scaling.to_json()
+    else:
+        rec = _posed(chosen, (rot, t))
     rec.metadata["registrationMetric"] = metric
     return rec, region, metal, (rot, t)
 
@@ -201,13 +214,18 @@ def propagate_device(
     phase_labels: Sequence | None = None,
     label: int | None = None,
     progress: Progress | None = None,
+    radial: bool | None = None,
 ) -> list[PhaseDevice]:
     """``chosen`` (found on phase ``reference``) at every phase of ``phases`` (Volumes, or items with
     ``.load()`` such as a :class:`..motion.phase_io.PhaseSeries`); see the module docstring.
 
     ``phase_labels`` (optional, per phase, Volume or loadable) with ``label`` make the re-fit region
-    the lumen label of each phase (with apposition in the score) instead of a box."""
+    the lumen label of each phase (with apposition in the score) instead of a box. ``radial``
+    (default: not for a coronary stent) adds the per-ring radial scaling after the rigid
+    registration (``register`` methods), so a self-expanding frame follows the annulus."""
     progress = as_progress(progress)
+    if radial is None:
+        radial = kind != "coronary"
     n = len(phases)
     if not 0 <= reference < n:
         raise CardiacInputError(f"reference phase {reference} is outside 0..{n - 1}")
@@ -259,7 +277,7 @@ def propagate_device(
         try:
             if register:
                 rec, region, metal, pose = _register(
-                    vol, chosen, source, ref_image, pose, kind, labels_of(p), label, p
+                    vol, chosen, source, ref_image, pose, kind, labels_of(p), label, p, radial
                 )
                 poses[p] = pose
             else:
