@@ -13,6 +13,8 @@ the reference, as :mod:`..motion.propagate` does), with the default ``register``
 3. *Register* the reference phase's metal excess rigidly onto phase ``p``'s
    (:func:`.register.register_metal`) and move the chosen (possibly hand-adjusted) reconstruction by
    that pose: adjustments keep their place relative to the device and the anatomy exactly.
+4. *Radial step* (``radial``, default except for coronary stents): per-ring radial scaling of the
+   metal (:mod:`.radial`) before the pose, so a self-expanding frame follows the annulus.
 
 The ``refit`` methods instead re-fit the chosen algorithm per phase and *transfer* the chosen envelope
 from the reference fit to the phase fit in curved axis coordinates (arc length about the middles
