@@ -109,3 +109,16 @@ def test_vein_fused_to_the_aorta_is_detached_by_its_enhancement():
     # the same shape enhanced alike is one lumen: nothing moves
     seg2, image2, *_ = _fused(450.0)
     assert detach_bridged(seg2, image2, dist, lbl.AORTA, 1.0, 80.0) == 0
+
+
+def test_root_widening_right_above_the_cut_keeps_the_cut_as_the_valve():
+    seg, _, zz = _root(bulge=True)
+    yy, xx = np.indices(seg.shape)[1:]
+    radial = np.sqrt((yy - 20) ** 2 + (xx - 20) ** 2)
+    # the sinuses' bowl: the radius grows from 10 mm at the cut (z = 20) to 14 mm at z = 30
+    bowl = (zz >= 20) & (zz < 30)
+    seg[bowl] = 0
+    seg[bowl & (radial <= 10 + 0.4 * (zz - 20))] = lbl.AORTA
+    before = seg.copy()
+    assert move_aortic_valve(seg, 1.0) == 0
+    np.testing.assert_array_equal(seg, before)

@@ -4,8 +4,10 @@ The watershed of the blood pool cuts the LV outflow at its narrowest neck, which
 outflow tract (a tube of about the annulus' calibre) below the valve. Above the annulus the root
 bulges into the three sinuses of Valsalva (about 1.3-1.5 times the annulus diameter), so walking up
 the root from the LV, the cross-section stays at the annulus' area through the outflow tract and
-the annulus and grows into the sinuses. The valve plane is put where the cross-sectional area
-leaves the outflow tract's level, half-way to the sinuses' largest area; the lumen below it becomes LV.
+the annulus and grows into the sinuses. The valve plane is put at the foot of that growth (the last
+level below half-way to the sinuses' largest area where the area has not yet started to rise); the
+lumen below it becomes LV. Where the lumen widens right above the watershed cut, the cut already
+lies at the valve (the sinuses' bowl) and nothing moves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 ROOT_MM = 35.0  # the root's axis is fitted to the aorta within this geodesic distance of the LV
 OUTFLOW_MM = (1.5, 4.5)  # the outflow tract's area is read this far above the watershed cut
 SINUS_MM = (4.5, 30.0)  # the sinuses' largest area is looked for in this range
+TUBE_MM = (4.5, 9.0)  # an outflow tract below the valve keeps its area over this range ...
+TUBE_GROWTH = 1.2  # ... within this factor
 MIN_BULGE = 1.3  # sinus area / outflow area for a clear root (no move otherwise)
 MAX_SHIFT_MM = 15.0
 
@@ -61,6 +65,8 @@ def move_aortic_valve(seg: np.ndarray, spacing_mm: float) -> int:
     if in_range(OUTFLOW_MM).sum() < 1 or in_range(SINUS_MM).sum() < 3:
         return 0
     outflow = float(np.median(area[in_range(OUTFLOW_MM)]))
+    if in_range(TUBE_MM).any() and float(np.median(area[in_range(TUBE_MM)])) > TUBE_GROWTH * outflow:
+        return 0  # the lumen widens right above the cut: the cut already lies at the valve
     sinus = float(area[in_range(SINUS_MM)].max())
     if sinus < MIN_BULGE * outflow:
         return 0

@@ -106,7 +106,8 @@ def detach_bridged(
         part = np.isin(basins, np.where(roots == g)[0]) & m
         level = float(np.median(img[part & (deep > 0)])) if (part & (deep > 0)).any() else float(core[g])
         home = np.isin(basins, np.where(roots == main[comp_of[g]])[0]) & (deep > 0)
-        if home.any() and abs(level - float(np.median(img[home]))) <= tolerance:
+        home_hu = float(np.median(img[home])) if home.any() else level
+        if abs(level - home_hu) <= tolerance:
             continue  # the same blood beyond a basin of mixed enhancement: the same vessel
         target = _open_neighbour(part, s, d, img, label, float(radius[roots == g].max()), level, tolerance)
         if target == lbl.RA and to_lps is not None:
@@ -117,9 +118,12 @@ def detach_bridged(
         s[part] = target
         moved += int(part.sum())
         logger.info(
-            "label %d: %.1f ml joined by a narrow bridge only -> label %d",
+            "label %d: %.1f ml (r %.1f mm, %.0f HU; main lumen %.0f HU) not one lumen with it -> label %d",
             label,
             part.sum() * voxel_ml,
+            float(radius[roots == g].max()),
+            level,
+            home_hu,
             target,
         )
     return moved
