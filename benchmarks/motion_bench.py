@@ -238,6 +238,12 @@ def main() -> None:
         action="store_true",
         help="the opt-in RegistrationSettings.large_contraction() instead of the defaults",
     )
+    ap.add_argument(
+        "--settings",
+        type=json.loads,
+        default={},
+        help="JSON of RegistrationSettings fields to change, e.g. '{\"refine_passes\": 0}'",
+    )
     args = ap.parse_args()
     if args.table:
         saved = [r for f in args.table for r in json.loads(f.read_text())]
@@ -250,10 +256,11 @@ def main() -> None:
             make_case(seed, ef, args.out / f"case_{seed}")
         return
     logging.basicConfig(level=logging.WARNING)
+    changes = {k: tuple(v) if isinstance(v, list) else v for k, v in args.settings.items()}
     if args.large_contraction:
-        settings = RegistrationSettings.large_contraction(spacing_mm=args.reg_spacing)
+        settings = RegistrationSettings.large_contraction(spacing_mm=args.reg_spacing, **changes)
     else:
-        settings = RegistrationSettings(spacing_mm=args.reg_spacing)
+        settings = RegistrationSettings(spacing_mm=args.reg_spacing, **changes)
     results = []
     if not args.skip_accuracy:
         for seed, ef in zip(args.seeds, args.efs):
