@@ -33,7 +33,8 @@ def split_left_atrium(seg: np.ndarray, spacing_mm: float, to_lps) -> np.ndarray:
 
     Each piece removed by the opening (see the module text) that touches the body is a branch; a
     piece touching the LV (the mitral funnel) stays LA except for lobes beyond a neck that touch
-    neither the LV nor the body (:func:`_lobes_beyond_necks`). Of the branches, the one lying most
+    neither the LV nor the body (:func:`_lobes_beyond_necks`). Of the branches (and the pieces
+    already named pulmonary vein that open onto the LA), the one lying most
     anterior among those anterior-left of the body's centre (LPS: +x left, -y anterior) is the
     appendage; the others are pulmonary veins. ``to_lps`` maps (N, 3) (x, y, z) indices to LPS mm."""
     la = seg == lbl.LA
@@ -64,6 +65,13 @@ def split_left_atrium(seg: np.ndarray, spacing_mm: float, to_lps) -> np.ndarray:
             continue
         branches.append(piece)
     pv, laa = lbl.value_of("pulmonary_veins"), lbl.value_of("la_appendage")
+    # pieces the naming step already called pulmonary vein (a separate watershed piece opening onto
+    # the LA) are candidates for the appendage too
+    named, _ = ndi.label(seg == pv)
+    for c in np.unique(named[ndi.binary_dilation(la) & (named > 0)]):
+        piece = named == c
+        if piece.sum() * voxel_ml >= LOBE_MIN_ML:
+            branches.append(piece)
     offsets = [to_lps(np.argwhere(b)[:, ::-1].mean(0, keepdims=True))[0] - centre for b in branches]
     front = [k for k, c in enumerate(offsets) if c[0] > 0 and c[1] < 0]
     appendage = min(front, key=lambda k: offsets[k][1]) if front else -1
