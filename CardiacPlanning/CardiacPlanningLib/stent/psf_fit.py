@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy import optimize
+from scipy import ndimage, optimize
 from scipy.special import i0e
 
 from ..imaging.volume import Volume
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 GRID_MM = 0.3  # sampling step across the axis
 DEPTHS_MM = (-0.5, 0.0, 0.5)  # sections averaged per slab (the struts' pattern along the axis)
+MEDIAN_SLABS = 7  # running median of the slab centres (3 mm at 0.5 mm slabs)
+JUMP_MM = 0.5  # a centre this far from it is an outlier
 
 
 def ring_profile(rho: np.ndarray, r: float, sigma: float) -> np.ndarray:
@@ -116,5 +118,10 @@ def psf_refined_centres(
         q = _fit_section(x, y, e, start, sigma, scale)
         if q is not None and np.hypot(q[0] - f[k, 1], q[1] - f[k, 2]) <= r_med:
             out[k, 1:3] = q[:2]
-    logger.info("blurred-ring fit: PSF sigma %.2f mm over %d slabs", sigma, len(f))
+    # the axis is smooth: a centre farther than JUMP_MM from the running median of its slab's
+    # neighbourhood (a fit captured by a nodule) takes that median
+    med = ndimage.median_filter(out[:, 1:3], size=(MEDIAN_SLABS, 1), mode="nearest")
+    jump = np.hypot(*(out[:, 1:3] - med).T) > JUMP_MM
+    out[jump, 1:3] = med[jump]
+    logger.info("blurred-ring fit: PSF sigma %.2f mm, %d slabs, %d jumps", sigma, len(f), int(jump.sum()))
     return out, sigma

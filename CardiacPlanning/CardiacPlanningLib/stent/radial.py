@@ -11,8 +11,9 @@ but only by a small amount, and only the metal decides it:
   back into the reference frame by the inverse of the rigid pose) in curved axis coordinates
   ``(s, rho, theta)`` about the chosen reconstruction's axis;
 * per ring (an axial band of ``ring_mm``) and angular sector, the excess²-weighted mean distance
-  from the axis of the metal within ``BAND_MM`` of the envelope (for the phase: of the envelope
-  scaled by the current estimate, three rounds); the ratio phase / reference is that cell's scale;
+  from the axis, relative to the envelope radius at the same arc length, of the metal within
+  ``BAND_MM`` of the envelope (for the phase: of the envelope scaled by the current estimate, three
+  rounds); the ratio phase / reference is that cell's scale;
 * a ring's scale is the median over its sectors (a bright cluster in one sector, e.g. calcium
   against the frame, is outvoted), clipped to ``1 +- max_change``; rings with too few sectors of
   metal take the median over all cells;
@@ -78,14 +79,17 @@ def _metal_coordinates(image: Volume, pose, axis: CurvedAxis) -> tuple[np.ndarra
 
 
 def _moments(s, rho, theta, w, radius, k, n_rings, length, sectors):
-    """Per (ring, sector): weighted mean rho and total weight of the points within ``BAND_MM`` of
-    ``k`` times the radius."""
+    """Per (ring, sector): weighted mean of rho / radius (the distance from the axis relative to the
+    envelope radius at the point's arc length, so that on a flared or waisted frame an axial shift
+    of the metal within a ring does not read as a radial change) and total weight of the points
+    within ``BAND_MM`` of ``k`` times the radius."""
     sel = (s >= 0) & (s <= length) & (np.abs(rho - k * radius) < BAND_MM)
     ring = np.clip((s[sel] / max(length, 1e-6) * n_rings).astype(int), 0, n_rings - 1)
     sector = ((theta[sel] + np.pi) / (2 * np.pi) * sectors).astype(int) % sectors
     cell = ring * sectors + sector
     tot = np.bincount(cell, w[sel], n_rings * sectors)
-    mean = np.bincount(cell, w[sel] * rho[sel], n_rings * sectors) / np.maximum(tot, 1e-12)
+    rel = rho[sel] / np.maximum(radius[sel], 1e-6)
+    mean = np.bincount(cell, w[sel] * rel, n_rings * sectors) / np.maximum(tot, 1e-12)
     return mean.reshape(n_rings, sectors), tot.reshape(n_rings, sectors)
 
 
@@ -96,7 +100,7 @@ def radial_scaling(
     radius_profile: np.ndarray,
     pose: tuple[np.ndarray, np.ndarray],
     ring_mm: float = 6.0,
-    max_change: float = 0.06,
+    max_change: float = 0.05,
     sectors: int = 12,
 ) -> RadialScaling:
     """Per-ring radial scale of the metal ``reference`` (excess image at the reference phase) that
