@@ -7,7 +7,8 @@ half the blood HU, and a small vessel's blurred peak is below the blood HU. So t
 lumen is too thin by a fraction of a voxel all round. Here one layer of voxels around the tree is
 tested against the local level ``(peak + background) / 2``: ``peak`` the brightest lumen voxel of
 the tree within the window (at most the blood HU), ``background`` a low percentile of the window
-(the darkest tissue next to the vessel), both on a lightly smoothed image.
+(the darkest tissue next to the vessel), both on an image smoothed by 0.25 mm (noise; a kernel
+fixed in voxels would lower a small vessel's peak at coarse voxels and take too much).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW = 2  # half-width of the local window, voxels
 BACKGROUND_PERCENTILE = 10.0
+SMOOTH_MM = 0.25
 
 
 def half_maximum_layer(
@@ -28,11 +30,13 @@ def half_maximum_layer(
     mask: np.ndarray,
     allowed: np.ndarray,
     blood_hu: float,
+    spacing_zyx,
     window: int = WINDOW,
     percentile: float = BACKGROUND_PERCENTILE,
 ) -> np.ndarray:
     """Voxels (bool [z, y, x]) next to ``mask`` (26-neighbours, within ``allowed``) above their local
-    half-maximum level (see the module docstring); ``image`` in HU, ``blood_hu`` the blood pool."""
+    half-maximum level (see the module docstring); ``image`` in HU, ``blood_hu`` the blood pool,
+    ``spacing_zyx`` the voxel size (mm)."""
     out = np.zeros_like(mask)
     if not mask.any():
         return out
@@ -46,7 +50,8 @@ def half_maximum_layer(
     cand = np.argwhere(shell)
     if not len(cand):
         return out
-    sm = ndi.gaussian_filter(img, 0.5)
+    # noise smoothing fixed in mm: at coarse voxels a wider kernel would lower a small vessel's peak
+    sm = ndi.gaussian_filter(img, SMOOTH_MM / np.asarray(spacing_zyx, float))
     r = np.arange(-window, window + 1)
     offs = np.stack(np.meshgrid(r, r, r, indexing="ij"), axis=-1).reshape(-1, 3)
     nb = np.clip(cand[:, None, :] + offs[None], 0, np.array(m.shape) - 1)

@@ -167,7 +167,7 @@ def reconstruct_coronaries(
     free = ~both & ~tm.forbidden & (~tm.excluded if tm.excluded is not None else True)
     for tree, value in (("left", labels.LEFT_CORONARY), ("right", labels.RIGHT_CORONARY)):
         if tree in tm.masks:  # the wall at the vessel's own half-maximum, not at half the blood HU
-            layer = half_maximum_layer(volume.array, tm.masks[tree], free & (lab == 0), blood)
+            layer = half_maximum_layer(volume.array, tm.masks[tree], free & (lab == 0), blood, sp)
             lab[tm.masks[tree] | layer] = value
     timings["total_s"] = time.perf_counter() - t0
     progress(1.0, "coronary trees done")

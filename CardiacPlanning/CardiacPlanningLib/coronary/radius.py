@@ -23,6 +23,11 @@ from ..imaging.volume import Volume
 
 logger = logging.getLogger(__name__)
 
+# Calcium is brighter than contrast blood by > 250 HU (as in segment.py); its blurred halo
+# (blooming) reads as lumen next to it, so the lumen stops this far from the calcium-bright core.
+CALCIUM_ABOVE_BLOOD_HU = 250.0
+CALCIUM_HALO_MM = 0.5
+
 
 def _normals(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tan = np.gradient(points, axis=0) if len(points) > 1 else np.array([[0.0, 0.0, 1.0]])
@@ -82,6 +87,10 @@ def cross_sections(
         ring = vals[i][(rr >= r_out) & (rr <= r_out + 1.0)]
         bg = float(np.clip(np.median(ring) if ring.size else 0.0, -100.0, 0.3 * blood_hu))
         lumen = (vals[i] > 0.5 * (blood_hu + bg)) & (rr <= r_out)
+        calc = vals[i] > blood_hu + CALCIUM_ABOVE_BLOOD_HU
+        if calc.any():  # calcium and its blooming are not lumen
+            calc = ndi.distance_transform_edt(~calc, sampling=step_mm) <= CALCIUM_HALO_MM
+            lumen &= ~calc
         lab, _ = ndi.label(lumen)
         if lumen[c, c]:
             region = lab == lab[c, c]
@@ -90,7 +99,7 @@ def cross_sections(
             if near.any():
                 region = lab == lab[np.unravel_index(np.argmin(np.where(near, rr, np.inf)), rr.shape)]
             elif partial_volume:  # a lumen blurred below the half level (tight stenosis): its peak
-                region = _faint_lumen(vals[i], rr, max(guess[i], 1.0), bg)
+                region = _faint_lumen(np.where(calc, bg, vals[i]), rr, max(guess[i], 1.0), bg)
             else:
                 radius[i] = guess[i]
                 continue
@@ -98,7 +107,7 @@ def cross_sections(
         radius[i] = np.sqrt(area / np.pi)
         clean[i] = not (region & (rr > r_out - 2.0 * step_mm)).any()
         if partial_volume:
-            radius[i] = _lumen_radius(vals[i], region, lumen, rr, ext, step_mm, tail_mm, blood_hu)
+            radius[i] = _lumen_radius(vals[i], region, lumen, rr, ext, step_mm, tail_mm, blood_hu, calc)
         if clean[i]:
             centre[i] = pts[i] + a[region].mean() * u[i] + b[region].mean() * v[i]
     return radius, centre, clean
@@ -114,30 +123,42 @@ def _faint_lumen(section: np.ndarray, rr: np.ndarray, within_mm: float, bg: floa
     return lab == lab[k]
 
 
-def _half_peak_area(section, k, peak, blood_hu, step_mm, ext, n_rays: int = 24) -> tuple[float, float]:
+def _half_peak_area(
+    section, k, peak, blood_hu, step_mm, ext, calcium=None, n_rays: int = 24
+) -> tuple[float, float]:
     """(area mm^2, mean background HU) of the full width at half maximum around pixel ``k`` (the
     peak, ``peak`` HU): along each of ``n_rays`` rays the profile's own background (its lowest
     value, 3-sample mean) sets the half level, so that a lumen lying against myocardium is measured
-    against the myocardium on that side and against fat on the other."""
+    against the myocardium on that side and against fat on the other. A ray that meets ``calcium``
+    (bool samples: calcium and its halo) first stops there."""
     t = np.arange(0.0, ext, 0.5 * step_mm)
     ang = np.linspace(0.0, 2.0 * np.pi, n_rays, endpoint=False)
     ya = k[0] + np.outer(np.cos(ang), t) / step_mm
     yb = k[1] + np.outer(np.sin(ang), t) / step_mm
     prof = ndi.map_coordinates(section, [ya.ravel(), yb.ravel()], order=1, mode="nearest")
     prof = prof.reshape(n_rays, len(t))
-    ends = np.empty(n_rays)
-    bgs = np.empty(n_rays)
-    for i, p in enumerate(prof):
-        low = int(np.argmin(np.convolve(p, np.ones(3) / 3.0, mode="same")[1:-1])) + 1
-        bgs[i] = float(np.clip(p[max(low - 1, 0) : low + 2].mean(), -150.0, 0.3 * blood_hu))
-        half = bgs[i] + 0.5 * (peak - bgs[i])
-        below = np.nonzero(p[: low + 1] < half)[0]
-        stop = int(below[0]) if len(below) else low
-        if len(below) and stop > 0:  # sub-sample crossing
-            p0, p1 = p[stop - 1], p[stop]
-            ends[i] = t[stop - 1] + (p0 - half) / max(p0 - p1, 1e-6) * (t[stop] - t[stop - 1])
-        else:
-            ends[i] = t[stop]
+    stop_at = np.full(n_rays, len(t) - 1)
+    if calcium is not None and calcium.any():
+        hit = ndi.map_coordinates(calcium.astype(np.float32), [ya.ravel(), yb.ravel()], order=0)
+        hit = hit.reshape(n_rays, len(t)) > 0.5
+        stop_at = np.where(hit.any(axis=1), np.argmax(hit, axis=1), stop_at)
+    # per ray: its background is the lowest 3-sample mean before the stop, the half level between
+    # it and the peak, the end the first sub-sample crossing below that level before the low
+    n = len(t)
+    j = np.arange(1, n - 1)
+    avg = (prof[:, :-2] + prof[:, 1:-1] + prof[:, 2:]) / 3.0  # centred at j
+    last = np.maximum(stop_at, 3) - 2  # the last centre inside each ray's kept part
+    low = np.argmin(np.where(j[None] <= last[:, None], avg, np.inf), axis=1) + 1
+    rows = np.arange(n_rays)
+    bgs = np.clip(avg[rows, low - 1], -150.0, 0.3 * blood_hu)
+    half = bgs + 0.5 * (peak - bgs)
+    below = (prof < half[:, None]) & (np.arange(n)[None] <= low[:, None])
+    has = below.any(axis=1)
+    stop = np.where(has, np.argmax(below, axis=1), low)
+    p0, p1 = prof[rows, np.maximum(stop - 1, 0)], prof[rows, stop]
+    frac = (p0 - half) / np.maximum(p0 - p1, 1e-6)
+    dt = t[1] - t[0]
+    ends = np.where(has & (stop > 0), t[np.maximum(stop - 1, 0)] + frac * dt, t[stop])
     return float(0.5 * np.sum(ends**2) * (2.0 * np.pi / n_rays)), float(bgs.mean())
 
 
@@ -158,7 +179,7 @@ def _blurred_disc_table() -> tuple[np.ndarray, np.ndarray]:
     return np.array(peak), np.array(k)
 
 
-def _lumen_radius(section, region, lumen, rr, ext, step_mm, tail_mm, blood_hu) -> float:
+def _lumen_radius(section, region, lumen, rr, ext, step_mm, tail_mm, blood_hu, calcium=None) -> float:
     """Sub-voxel lumen radius (mm) of ``region`` in one cross-section (HU samples every ``step_mm``).
 
     Wide lumens (blurred peak >= 95 % of the blood contrast): radius of the disc holding the contrast
@@ -168,9 +189,12 @@ def _lumen_radius(section, region, lumen, rr, ext, step_mm, tail_mm, blood_hu) -
     the artery: from the peak contrast A over the local background and the area above half the peak
     (full width at half maximum, :func:`_half_peak_area`), as a disc blurred by a Gaussian
     point-spread function of unknown width: mass = k(A) A area (:func:`_blurred_disc_table`).
-    Between 85 and 95 % contrast the two are blended."""
+    Between 85 and 95 % contrast the two are blended. ``calcium``: samples of calcium and its halo
+    (bool), left out of the mass and where the half-maximum rays stop."""
     dist_out = ndi.distance_transform_edt(~region, sampling=step_mm)
     others = ndi.distance_transform_edt(~(lumen & ~region), sampling=step_mm) <= tail_mm
+    if calcium is not None and calcium.any():
+        others |= calcium
     zone = (dist_out <= tail_mm) & ~others & (rr <= ext)
     band = (dist_out > tail_mm) & (dist_out <= tail_mm + 1.0) & ~others & (rr <= ext)
     ring = section[band] if band.sum() >= 8 else np.zeros(1)
@@ -180,7 +204,7 @@ def _lumen_radius(section, region, lumen, rr, ext, step_mm, tail_mm, blood_hu) -
     k = np.unravel_index(np.argmax(np.where(region, section, -np.inf)), section.shape)
     ia, ib = np.ogrid[: section.shape[0], : section.shape[1]]
     peak = float(section[np.hypot(ia - k[0], ib - k[1]) * step_mm <= 0.25].mean())
-    half_area, bg_c = _half_peak_area(section, k, peak, blood_hu, step_mm, ext)
+    half_area, bg_c = _half_peak_area(section, k, peak, blood_hu, step_mm, ext, calcium)
     a = (peak - bg_c) / max(blood_hu - bg_c, 1.0)
     if a >= 0.95:
         return r_mass

@@ -23,7 +23,7 @@ from skimage.graph import MCP_Geometric
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
-from .filters import VesselnessCache, distance_mm, objectness
+from .filters import VesselnessCache, distance_mm, near_mask, objectness
 from .inputs import Ostium
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def segment_trees(
             blood,
             big | calcium,
             sp,
-            bridge=big & ~calcium,
+            bridge=big & ~calcium & (inner <= max_radius_mm),
             lumen_hu=thresholds[tree],
             cache=cache,
         )
@@ -287,10 +287,10 @@ def extend_small_vessels(
     forbidden,
     sp,
     bridge=None,
-    reach_mm: float = 10.0,
+    reach_mm: float = 4.0,
     lumen_hu: float | None = None,
     max_piece_ml: float = PIECE_ML,
-    rounds: int = 12,
+    rounds: int = 30,
     cache: VesselnessCache | None = None,
 ) -> None:
     """Grow ``mask`` (in place) into tube-like voxels (vesselness) down to 25 % of the blood HU,
@@ -299,10 +299,12 @@ def extend_small_vessels(
 
     ``bridge``: where a coronary runs against a less enhanced chamber wall (right atrium, pulmonary
     trunk) the opening swallows it; there voxels at >= 80 % of the aortic blood HU with twice the
-    vesselness threshold are allowed too. ``lumen_hu``: the lumen threshold of the tree; a separate
-    lumen piece above it (at most ``max_piece_ml``: a vessel segment, not a chamber) that the
-    tube-like voxels reach joins whole, so the vessel beyond a dim stretch (a narrowing, a noisy
-    partial-volume gap) is taken at once instead of ``reach_mm`` per round. ``cache``: vesselness
+    vesselness threshold are allowed too (segment_trees passes only the opening's rim, no deeper
+    than the widest coronary, so chamber interiors cost no vesselness). ``lumen_hu``: the lumen
+    threshold of the tree; a separate lumen piece above it (at most ``max_piece_ml``: a vessel
+    segment, not a chamber) that the tube-like voxels reach joins whole, so the vessel beyond a
+    dim stretch (a narrowing, a noisy partial-volume gap) is taken at once instead of
+    ``reach_mm`` per round. ``cache``: vesselness
     shared with other calls on the same image."""
     if not mask.any():
         return
@@ -318,12 +320,13 @@ def extend_small_vessels(
         cand = img > WEAK_LUMEN_FRACTION * blood
         allowed = cand & ~forbidden[box]
         cur = cur_full[box]
-        near = distance_mm(~cur, sp) <= reach_mm
-        cache.ensure(cand & near & ~cur, lo)
+        wide = bridge[box] & (img >= BRIDGE_FRACTION * blood) if bridge is not None else None
+        # vesselness only where it can add a voxel: allowed (or bridge) voxels near the tree
+        cache.ensure((allowed if wide is None else allowed | wide) & near_mask(cur, sp, reach_mm) & ~cur, lo)
         v = cache.out[box]
         weak = allowed & (v > VESSELNESS_MIN)
-        if bridge is not None:
-            weak |= bridge[box] & (img >= BRIDGE_FRACTION * blood) & (v > 2.0 * VESSELNESS_MIN)
+        if wide is not None:
+            weak |= wide & (v > 2.0 * VESSELNESS_MIN)
         if lumen_hu is not None:
             pc = cc3d.connected_components((img > lumen_hu) & allowed & ~cur, connectivity=26)
             sizes = np.bincount(pc.reshape(-1)) * float(np.prod(sp)) / 1e3
