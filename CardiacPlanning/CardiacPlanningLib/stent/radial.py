@@ -15,8 +15,11 @@ but only by a small amount, and only the metal decides it:
   ``BAND_MM`` of the envelope (for the phase: of the envelope scaled by the current estimate, three
   rounds); the ratio phase / reference is that cell's scale;
 * a ring's scale is the median over its sectors (a bright cluster in one sector, e.g. calcium
-  against the frame, is outvoted), clipped to ``1 +- max_change``; rings with too few sectors of
-  metal take the median over all cells;
+  against the frame, is outvoted); the global scale (median over all cells) is clipped to
+  ``1 +- max_change`` and each ring to within ``ring_spread`` of it (one frame: its rings change
+  alike; where the reference reconstruction misses the envelope, e.g. the flared outflow of a
+  self-expanding frame, the band truncates the metal and biases that ring); rings with too few
+  sectors of metal take the global scale;
 * ``k(s)`` is interpolated linearly between the ring centres (constant past the end rings).
 
 The first version matched intensities (normalised cross-correlation of the reference metal, scaled,
@@ -102,6 +105,7 @@ def radial_scaling(
     ring_mm: float = 6.0,
     max_change: float = 0.05,
     sectors: int = 12,
+    ring_spread: float = 0.02,
 ) -> RadialScaling:
     """Per-ring radial scale of the metal ``reference`` (excess image at the reference phase) that
     best matches ``phase`` (excess image at the phase) after the rigid ``pose`` (R, t: reference
@@ -134,7 +138,7 @@ def radial_scaling(
         k_ring = np.array(
             [np.nanmedian(row) if np.isfinite(row).sum() >= sectors // 3 else k_global for row in ratio]
         )
-        k_ring = np.clip(k_ring, 1 - max_change, 1 + max_change)
+        k_ring = np.clip(k_ring, k_global - ring_spread, k_global + ring_spread)
     centres = (np.arange(n_rings) + 0.5) * axis.length / n_rings
     logger.info("radial scaling: global %.4f, rings %s", k_global, np.round(k_ring, 4).tolist())
     return RadialScaling(axis_points, centres, k_ring, k_global)
