@@ -1,27 +1,32 @@
 """The mitral annulus (TEER planning) from a label map, LPS mm.
 
-Definition: the mitral orifice is the part of the LV blood pool's boundary that faces the left
-atrium: LV boundary voxels (6-connected) that touch the LA or unlabelled tissue (the valve and the
-fibrous annulus between the chambers are not labelled; the LV walls are myocardium) and lie within
-``reach_mm`` (default 10 mm) of the LA. The annulus plane is the least-squares plane through those
-face points (the saddle-shaped annulus), found by projecting them onto the LV-LA interface plane
-(:func:`.valves.interface_plane`), keeping the largest piece and refitting (three times; each fit
-drops points more than max(3 mm, 2.5 x rms) off the plane and fits again): the interface plane
-of a thick, uneven wall can be tilted by 10-40 degrees, the refitted plane was within 2.5 degrees
-of the phantom's (saddle-shaped) valve cap on the 12 seeds measured. The face points are projected
-onto that plane,
-rasterised at 0.25 mm, closed over 2.5 mm and filled; the outline of the largest piece, grown by
-half a voxel (voxel centres lie half a voxel inside the boundary), is the annulus. Sizes as in
-:mod:`.section`; the anteroposterior (septal-lateral, AP) diameter is the outline's width towards
-the aortic annulus centre (the anterior horn of the "D" lies at the aorto-mitral continuity), the
+Definition (as CT shows the annulus: the hinge line of the leaflets, where the LA blood pool meets
+the LV blood pool across the valve and the atrial wall meets the ventricle): the mitral orifice is
+the set of lines along the annulus plane's normal (columns, every 0.25 mm in the plane, sampled
+every 0.5 mm up to ``reach_mm`` either side) that leave the LV blood pool through its roof and enter
+the LA through its floor (each surface's normal within FACE_DEG = 60 deg of the plane normal, so a
+column climbing the LA's side wall beside the orifice does not count), with at most ``gap_mm`` of
+unlabelled tissue (the valve and the fibrous annulus, which are not labelled) and no labelled
+tissue (myocardium, atrial wall, aorta, ...) in between. The masks are smoothed like the section
+masks (Gaussian, sigma 0.6 voxel) and sampled trilinearly: LV and LA at the 0.5 level (the
+sub-voxel boundary), blocking tissue at 0.3, so a wall thinner than a voxel (the wedge of atrial
+wall where it meets the annulus) still blocks. The outline of the largest filled piece of orifice
+columns is the annulus: posteriorly and laterally it ends where the atrial wall / LV myocardium
+begin; anteriorly, where the LV blood pool continues into the LVOT, it ends where the LA does (the
+aorto-mitral curtain), which a face of the LV label alone would miss.
+
+The plane: starting from the LV-LA interface plane (:func:`.valves.interface_plane`), it is refitted
+(least squares) to the midpoints of the columns' LV-LA crossings (without the roof / floor test,
+which a tilted start plane would fail), up to three times, so the annulus plane is the
+plane of the saddle-shaped annulus even where the interface plane of a thick, uneven wall is tilted.
+
+Sizes as in :mod:`.section` (ellipse axes as min / max diameters); the anteroposterior
+(septal-lateral, AP) diameter is the outline's width along the in-plane direction towards the
+aortic annulus centre (the anterior horn of the "D" lies at the aorto-mitral continuity), the
 intercommissural (IC) diameter its width perpendicular to AP.
 
-Limit: where the LV blood pool continues into the LVOT beside the anterior leaflet, a blood-pool
-label has no boundary at the anterior annulus (the leaflet is not labelled), so the AP diameter can
-come out short (docs/benchmarks.md, Report).
-
-This needs the LV myocardium labelled (as the heart module and the phantom do): without it every LV
-boundary voxel near the LA would count.
+This needs the LV myocardium and atrial walls labelled or left as a gap of unlabelled tissue
+thicker than ``gap_mm`` (as the heart module and the phantom do).
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ from .section import Section, outline_metrics, smooth_outline
 
 logger = logging.getLogger(__name__)
 
-PIXEL_MM = 0.25
-REFITS = 3  # plane refits (projection -> largest piece -> trimmed plane fit)
-TRIM_MM = 3.0  # face points farther than max(TRIM_MM, 2.5 x rms) from a fit are left out of the next
+PIXEL_MM = 0.25  # column spacing in the plane
+STEP_MM = 0.5  # sample spacing along a column
+FACE_DEG = 60.0  # a chamber surface faces the valve when its normal is within this of the plane normal
+LEVELS = (0.5, 0.5, 0.3)  # LV, LA, blocking tissue: levels of the smoothed masks (see docstring)
 
 
 def offset_outline(xy: np.ndarray, distance_mm: float) -> np.ndarray:
@@ -56,75 +62,136 @@ def offset_outline(xy: np.ndarray, distance_mm: float) -> np.ndarray:
     return xy + distance_mm * normal
 
 
-def _face_points(labelmap: Volume, reach_mm: float) -> np.ndarray:
-    """LPS centres (mm) of the LV boundary voxels that face the LA or unlabelled tissue within
-    ``reach_mm`` of the LA (module docstring)."""
-    a = labelmap.array
-    lv = a == labels.LV_BLOOD_POOL
-    la = a == labels.LA
-    if not lv.any() or not la.any():
-        raise CardiacInputError(
-            "the label map lacks the LV blood pool or the LA; place the mitral points by hand"
+class _Masks:
+    """Smoothed LV, LA and blocking-tissue masks cropped around the LA (sampled in LPS mm)."""
+
+    def __init__(self, labelmap: Volume, reach_mm: float) -> None:
+        a = labelmap.array
+        la = a == labels.LA
+        if not la.any() or not (a == labels.LV_BLOOD_POOL).any():
+            raise CardiacInputError(
+                "the label map lacks the LV blood pool or the LA; place the mitral points by hand"
+            )
+        box = ndimage.find_objects(la.astype(np.uint8))[0]
+        pad = [int(np.ceil(2 * reach_mm / s)) + 3 for s in labelmap.spacing[::-1]]
+        box = tuple(slice(max(sl.start - p, 0), sl.stop + p) for sl, p in zip(box, pad))
+        self.lo = np.array([sl.start for sl in box])[::-1]  # x, y, z index of the crop origin
+        sub = a[box]
+        self.labelmap = labelmap
+        blocking = (sub != 0) & (sub != labels.LV_BLOOD_POOL) & (sub != labels.LA)
+        self.maps = [
+            ndimage.gaussian_filter(m.astype(np.float32), sigma=0.6, mode="nearest")
+            for m in (sub == labels.LV_BLOOD_POOL, sub == labels.LA, blocking)
+        ]
+        # gradients (per index step, x y z) of the smoothed LV and LA masks: their surfaces' normals
+        self.grads = [np.stack(np.gradient(m)[::-1], axis=-1) for m in self.maps[:2]]
+        self.lv_near_la = np.argwhere(
+            (sub == labels.LV_BLOOD_POOL)
+            & (ndimage.distance_transform_edt(~la[box], sampling=labelmap.spacing[::-1]) <= reach_mm)
         )
-    box = ndimage.find_objects(la.astype(np.uint8))[0]
-    pad = [int(np.ceil(reach_mm / s)) + 2 for s in labelmap.spacing[::-1]]
-    box = tuple(slice(max(sl.start - p, 0), sl.stop + p) for sl, p in zip(box, pad))
-    lv, la, sub = lv[box], la[box], a[box]
-    near = ndimage.distance_transform_edt(~la, sampling=labelmap.spacing[::-1]) <= reach_mm
-    cross = ndimage.generate_binary_structure(3, 1)
-    face = lv & ~ndimage.binary_erosion(lv, cross, border_value=1)
-    open_side = ndimage.binary_dilation((sub == 0) | la, cross)
-    idx = np.argwhere(face & open_side & near)
-    if len(idx) < 20:
-        raise CardiacInputError("the LV blood pool does not face the LA (no mitral orifice found)")
-    idx += np.array([sl.start for sl in box])
-    return labelmap.index_to_lps(idx[:, ::-1].astype(float))
+
+    def sample(self, pts: np.ndarray) -> list[np.ndarray]:
+        idx = self.labelmap.lps_to_index(pts) - self.lo
+        coords = [idx[..., 2], idx[..., 1], idx[..., 0]]
+        return [
+            ndimage.map_coordinates(m, coords, order=1, cval=0.0) >= lim for m, lim in zip(self.maps, LEVELS)
+        ]
+
+    def facing(self, pts: np.ndarray, which: int, direction: np.ndarray) -> np.ndarray:
+        """Whether the surface of mask ``which`` (0 LV, 1 LA) at ``pts`` (LPS mm, N x 3) faces
+        ``direction``: its outward normal (minus the smoothed mask's gradient) lies within
+        FACE_DEG of it."""
+        idx = self.labelmap.lps_to_index(pts) - self.lo
+        coords = [idx[:, 2], idx[:, 1], idx[:, 0]]
+        g = np.stack(
+            [ndimage.map_coordinates(self.grads[which][..., c], coords, order=1) for c in range(3)], axis=1
+        )
+        g_lps = (g / np.asarray(self.labelmap.spacing)) @ np.asarray(self.labelmap.direction).T
+        norm = np.maximum(np.linalg.norm(g_lps, axis=1), 1e-9)
+        return -(g_lps @ direction) / norm >= np.cos(np.radians(FACE_DEG))
+
+    def lv_points(self) -> np.ndarray:
+        """LPS centres of the LV voxels within reach of the LA."""
+        return self.labelmap.index_to_lps((self.lv_near_la[:, ::-1] + self.lo).astype(float))
 
 
-def _largest_projection(points: np.ndarray, plane: Plane) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(filled largest piece of the points projected onto ``plane`` at PIXEL_MM, its uv origin,
-    which points fall in it)."""
-    uv = plane.to_plane_coords(points)
+def _columns(masks: _Masks, plane: Plane, reach_mm: float, gap_mm: float, facing: bool = True):
+    """(orifice mask on the in-plane grid, grid origin uv (mm), LPS midpoints of the crossings)."""
+    uv = plane.to_plane_coords(masks.lv_points())
+    if len(uv) < 20:
+        raise CardiacInputError("the LV blood pool does not reach the LA (no mitral orifice found)")
     lo = uv.min(axis=0) - 5.0
-    ij = np.round((uv - lo) / PIXEL_MM).astype(int)
-    img = np.zeros(tuple(ij.max(axis=0) + 11), bool)
-    img[ij[:, 0], ij[:, 1]] = True
-    img = ndimage.binary_fill_holes(ndimage.binary_closing(img, iterations=int(2.5 / PIXEL_MM)))
-    pieces, n = ndimage.label(img)
+    n_uv = np.ceil((uv.max(axis=0) + 5.0 - lo) / PIXEL_MM).astype(int) + 1
+    t = np.arange(-reach_mm, reach_mm + 1e-9, STEP_MM)
+    gu = lo[0] + PIXEL_MM * np.arange(n_uv[0])
+    gv = lo[1] + PIXEL_MM * np.arange(n_uv[1])
+    grid = np.stack(np.meshgrid(gu, gv, indexing="ij"), axis=-1)
+    pts = plane.from_plane_coords(grid)[:, :, None, :] + t[None, None, :, None] * plane.normal
+    lv, la, block = masks.sample(pts)
+    nt = len(t)
+    k = np.arange(nt)
+    first_la = np.where(la.any(axis=2), np.argmax(la, axis=2), nt)
+    lv_below = lv & (k < first_la[..., None])
+    has_lv = lv_below.any(axis=2)
+    last_lv = nt - 1 - np.argmax(lv_below[..., ::-1], axis=2)
+    csum = np.concatenate([np.zeros(lv.shape[:2] + (1,), int), np.cumsum(block, axis=2)], axis=2)
+    fl = np.minimum(first_la, nt - 1)
+    blocked = (
+        np.take_along_axis(csum, fl[..., None], 2)[..., 0]
+        - np.take_along_axis(csum, (last_lv + 1)[..., None], 2)[..., 0]
+    )
+    gap = (first_la - last_lv - 1) * STEP_MM
+    ok = has_lv & (first_la < nt) & (blocked == 0) & (gap <= gap_mm)
+    mid_t = t[0] + 0.5 * (first_la + last_lv) * STEP_MM
+    if not facing:  # while the plane is refitted (a tilted start plane would see no roof / floor)
+        return ok, lo, plane.from_plane_coords(grid[ok]) + mid_t[ok][:, None] * plane.normal
+    # the column must leave the LV through its roof and enter the LA through its floor (surfaces
+    # facing each other across the valve), not through the side of a chamber beside the orifice
+    cols = np.argwhere(ok)
+    base = plane.from_plane_coords(grid[ok])
+    t_lv = t[0] + (last_lv[ok] + 0.5) * STEP_MM
+    t_la = t[0] + (first_la[ok] - 0.5) * STEP_MM
+    roof = masks.facing(base + t_lv[:, None] * plane.normal, 0, plane.normal)
+    floor = masks.facing(base + t_la[:, None] * plane.normal, 1, -plane.normal)
+    ok[tuple(cols[~(roof & floor)].T)] = False
+    mids = plane.from_plane_coords(grid[ok]) + mid_t[ok][:, None] * plane.normal
+    return ok, lo, mids
+
+
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    pieces, n = ndimage.label(mask)
     if n == 0:
-        raise CardiacInputError("no mitral orifice outline")
-    largest = pieces == 1 + int(np.argmax(ndimage.sum(img, pieces, range(1, n + 1))))
-    return largest, lo, largest[ij[:, 0], ij[:, 1]]
+        raise CardiacInputError("the LV blood pool does not face the LA (no mitral orifice found)")
+    keep = pieces == 1 + int(np.argmax(ndimage.sum(mask, pieces, range(1, n + 1))))
+    return ndimage.binary_fill_holes(keep)
 
 
-def mitral_annulus(labelmap: Volume, plane: Plane, reach_mm: float = 10.0) -> tuple[Plane, Section]:
-    """(annulus plane, annulus outline) starting from ``plane`` (the LV-LA interface plane, normal
-    towards the LA, LPS mm); see the module docstring. The plane is refitted (least squares) to the
-    face points of the orifice, so it is the plane of the saddle-shaped annulus itself even where the
-    interface plane of a thick, uneven wall is tilted. Raises :class:`CardiacInputError` when the LV
-    does not face the LA."""
-    pts = _face_points(labelmap, reach_mm)
-    toward = plane.origin + plane.normal
-    for _ in range(REFITS):
-        _, _, inside = _largest_projection(pts, plane)
-        use = inside.copy()
-        for _ in range(3):  # trimmed least squares: drop face points far off the plane (outliers)
-            if use.sum() < 20:
-                break
-            fitted = fit_plane(pts[use], toward=toward)
-            d = np.abs(fitted.signed_distance(pts))
-            rms = float(np.sqrt(np.mean(d[use] ** 2)))
-            use = inside & (d <= max(TRIM_MM, 2.5 * rms))
-        if inside.sum() >= 20:
-            plane = Plane(fitted.origin, fitted.normal)
-    largest, lo, _ = _largest_projection(pts, plane)
-    contour = max(skmeasure.find_contours(np.pad(largest, 1).astype(float), 0.5), key=len) - 1
+def mitral_annulus(
+    labelmap: Volume, plane: Plane, reach_mm: float = 10.0, gap_mm: float = 6.0, refits: int = 2
+) -> tuple[Plane, Section]:
+    """(annulus plane, annulus outline) from a label map, starting from ``plane`` (e.g. the LV-LA
+    interface plane, normal towards the LA, LPS mm); see the module docstring. Raises
+    :class:`CardiacInputError` when the LV does not face the LA."""
+    masks = _Masks(labelmap, reach_mm)
+    for _ in range(refits + 1):
+        ok, lo, mids = _columns(masks, plane, reach_mm, gap_mm, facing=False)
+        keep = _largest_piece(ok)
+        if keep.sum() * PIXEL_MM**2 < 20.0:
+            raise CardiacInputError("the LV blood pool does not face the LA (no mitral orifice found)")
+        sel = keep[ok]
+        fitted = fit_plane(mids[sel])
+        normal = fitted.normal if fitted.normal @ plane.normal >= 0 else -fitted.normal  # keep LV -> LA
+        moved = np.degrees(np.arccos(min(1.0, float(normal @ plane.normal))))
+        plane = Plane(fitted.origin, normal)
+        if moved < 0.25:
+            break
+    ok, lo, _ = _columns(masks, plane, reach_mm, gap_mm)
+    keep = _largest_piece(ok)
+    contour = max(skmeasure.find_contours(np.pad(keep, 1).astype(float), 0.5), key=len) - 1
     outline = smooth_outline(contour * PIXEL_MM + lo, window_mm=1.5 * max(labelmap.spacing))
-    # the iso-line lies half a pixel outside the outermost centres; the boundary half a voxel
-    grow = 0.5 * float(np.mean(labelmap.spacing)) - 0.5 * PIXEL_MM
-    return plane, outline_metrics(offset_outline(outline, grow), plane)
+    return plane, outline_metrics(outline, plane, method="ellipse")
 
 
 def mitral_orifice(labelmap: Volume, plane: Plane, reach_mm: float = 10.0) -> Section:
-    """The mitral annulus outline in its refitted plane (see :func:`mitral_annulus`)."""
+    """The mitral annulus outline (see :func:`mitral_annulus`), in its refitted plane."""
     return mitral_annulus(labelmap, plane, reach_mm)[1]

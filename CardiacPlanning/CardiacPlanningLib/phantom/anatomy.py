@@ -98,34 +98,50 @@ class Anatomy:
         }
 
 
-def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
-    """The mitral annulus of the heart mesh (LPS mm): the outline of the LV cavity's mitral-valve cap
-    (the LV blood pool's face towards the LA) in the cap's plane; normal from the LV into the LA;
-    anteroposterior (septal-lateral) diameter = outline width towards the aortic annulus centre,
-    intercommissural diameter = width perpendicular to it; area and perimeter of the outline."""
-    lv = mesh.points[np.unique(mesh.triangles([CAVITY["lv"]]))].mean(0)
-    cap = mesh.cap("mitral-valve", away_from=lv)
-    tri = mesh.triangles([mesh.surface_id("mitral-valve")])
+def _cap_ring(mesh: HeartMesh, name: str) -> np.ndarray:
+    """Boundary points (LPS mm) of the cap surface ``name``: its edges used by one triangle only."""
+    tri = mesh.triangles([mesh.surface_id(name)])
     edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
     uniq, count = np.unique(edges, axis=0, return_counts=True)
-    ring = mesh.points[np.unique(uniq[count == 1])]
+    return mesh.points[np.unique(uniq[count == 1])]
+
+
+def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
+    """The mitral annulus of the heart mesh (LPS mm) as CT shows it: the ring where LA blood meets
+    LV blood across the valve (the leaflets' hinge line) = the outline of the LA cavity's mitral cap,
+    in that cap's plane; normal LV -> LA; AP (septal-lateral) width towards the aortic annulus
+    centre, intercommissural width perpendicular to it, area, perimeter. Until 2026-11-28 this was
+    the LV cavity's mitral cap, which is larger (atrial wall sits on its rim, no LA blood faces it,
+    so no label map shows it); its widths stay as ``lv_cap_*``. The LA opening (AP 18-21 mm) is
+    smaller than a typical adult annulus."""
+    lv = mesh.points[np.unique(mesh.triangles([CAVITY["lv"]]))].mean(0)
+    cap = mesh.cap("mitral-valve-atrium", away_from=lv)
     e1 = np.cross(cap.normal, [0.0, 0.0, 1.0])
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(cap.normal, e1)
-    uv = np.stack([(ring - cap.center) @ e1, (ring - cap.center) @ e2], 1)
-    uv = uv[np.argsort(np.arctan2(uv[:, 1], uv[:, 0]))]
     ao = np.asarray(aortic_center) - cap.center
     ap = np.array([ao @ e1, ao @ e2])
     ap /= np.linalg.norm(ap)
     ic = np.array([-ap[1], ap[0]])
+
+    def in_plane(name: str) -> np.ndarray:
+        q = _cap_ring(mesh, name) - cap.center
+        uv = np.stack([q @ e1, q @ e2], 1)
+        return uv[np.argsort(np.arctan2(uv[:, 1] - uv[:, 1].mean(), uv[:, 0] - uv[:, 0].mean()))]
+
+    uv = in_plane("mitral-valve-atrium")
+    lv_cap = in_plane("mitral-valve")
     x, y = uv[:, 0], uv[:, 1]
     return {
+        "definition": "LA-LV contact ring (the LA cavity's mitral opening)",
         "center": cap.center.copy(),
         "normal": cap.normal.copy(),
         "ap_diameter_mm": float(np.ptp(uv @ ap)),
         "intercommissural_diameter_mm": float(np.ptp(uv @ ic)),
         "area_mm2": float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))),
         "perimeter_mm": float(np.linalg.norm(np.roll(uv, -1, axis=0) - uv, axis=1).sum()),
+        "lv_cap_ap_diameter_mm": float(np.ptp(lv_cap @ ap)),
+        "lv_cap_intercommissural_diameter_mm": float(np.ptp(lv_cap @ ic)),
     }
 
 
