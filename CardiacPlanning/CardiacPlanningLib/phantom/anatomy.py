@@ -112,11 +112,11 @@ def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
     in that cap's plane; normal LV -> LA; AP (septal-lateral) width towards the aortic annulus
     centre, intercommissural width perpendicular to it, area, perimeter. Until 2026-11-28 this was
     the LV cavity's mitral cap, which is larger (atrial wall sits on its rim, no LA blood faces it,
-    so no label map shows it); its widths stay as ``lv_cap_*``. The LA opening (AP 18-21 mm) is
+    so no label map shows it); its widths stay as ``lv_cap_*``. The LA opening (AP 16-21 mm on seeds 0-17) is
     smaller than a typical adult annulus."""
     lv = mesh.points[np.unique(mesh.triangles([CAVITY["lv"]]))].mean(0)
     cap = mesh.cap("mitral-valve-atrium", away_from=lv)
-    e1 = np.cross(cap.normal, [0.0, 0.0, 1.0])
+    e1 = np.cross(cap.normal, [0.0, 0.0, 1.0] if abs(cap.normal[2]) < 0.9 else [1.0, 0.0, 0.0])
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(cap.normal, e1)
     ao = np.asarray(aortic_center) - cap.center
