@@ -7,6 +7,12 @@ the parents to the branch end, scored against the same-named reconstructed vesse
 best-matching unnamed vessel), naming correctness, stenosis degree error and run time.
 
     .venv/bin/python benchmarks/coronary_bench.py --seeds 11 12 13 --work /tmp/coronary_bench
+
+Coarse voxels (the demo's 1.25 mm, the same field of view; a regression there once left 2-voxel
+stubs while the 0.5 mm cases were fine):
+
+    .venv/bin/python benchmarks/coronary_bench.py --seeds 71 72 --work /tmp/cb125 --spacing 1.25 \
+        --size 124,124,92 --phases 1
 """
 
 from __future__ import annotations
