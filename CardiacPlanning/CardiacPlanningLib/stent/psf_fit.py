@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import optimize
 from scipy.special import i0e
 
 from ..imaging.volume import Volume
@@ -40,8 +40,7 @@ logger = logging.getLogger(__name__)
 
 GRID_MM = 0.3  # sampling step across the axis
 DEPTHS_MM = (-0.5, 0.0, 0.5)  # sections averaged per slab (the struts' pattern along the axis)
-MEDIAN_SLABS = 7  # running median of the slab centres (3 mm at 0.5 mm slabs)
-JUMP_MM = 0.5  # a centre this far from it is an outlier
+JUMP_MM = 0.5  # a slab centre this far from the robust cubic through all centres is an outlier
 
 
 def ring_profile(rho: np.ndarray, r: float, sigma: float) -> np.ndarray:
@@ -89,6 +88,28 @@ def _fit_section(x, y, e, start, sigma: float | None, scale: float) -> np.ndarra
     return np.array([a, b, r, amp, c0, sg])
 
 
+def _robust_cubic(s: np.ndarray, xy: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Values (n, 2) at ``s`` of cubic polynomials fitted to the centre offsets ``xy`` (n, 2, mm)
+    by iteratively reweighted least squares with Tukey's biweight (c = 4.685 robust sigmas, sigma
+    from the MAD of the residual distances, at least 0.05 mm): a run of slabs pulled aside by one
+    nodule gets weight 0 as long as it is a minority."""
+    if len(s) < 6:
+        return xy.copy()
+    z = (s - s.mean()) / max(float(np.ptp(s)), 1e-6)
+    w = np.ones(len(s))
+    fit = xy.copy()
+    for _ in range(iterations):
+        coef = [np.polyfit(z, xy[:, a], 3, w=np.sqrt(w)) for a in range(2)]
+        fit = np.stack([np.polyval(c, z) for c in coef], 1)
+        res = np.hypot(*(xy - fit).T)
+        sigma = max(1.4826 * float(np.median(res)), 0.05)
+        u = res / (4.685 * sigma)
+        w = np.where(u < 1, (1 - u * u) ** 2, 0.0)
+        if w.sum() < 6:
+            break
+    return fit
+
+
 def psf_refined_centres(
     ct: Volume, excess: np.ndarray, model, sigma0_mm: float = 0.8
 ) -> tuple[np.ndarray, float]:
@@ -118,10 +139,10 @@ def psf_refined_centres(
         q = _fit_section(x, y, e, start, sigma, scale)
         if q is not None and np.hypot(q[0] - f[k, 1], q[1] - f[k, 2]) <= r_med:
             out[k, 1:3] = q[:2]
-    # the axis is smooth: a centre farther than JUMP_MM from the running median of its slab's
-    # neighbourhood (a fit captured by a nodule) takes that median
-    med = ndimage.median_filter(out[:, 1:3], size=(MEDIAN_SLABS, 1), mode="nearest")
-    jump = np.hypot(*(out[:, 1:3] - med).T) > JUMP_MM
-    out[jump, 1:3] = med[jump]
+    # the axis is smooth: a centre farther than JUMP_MM from a robust cubic through all centres
+    # (fits captured by a nodule over several slabs) takes the cubic's value
+    smooth = _robust_cubic(out[:, 0], out[:, 1:3])
+    jump = np.hypot(*(out[:, 1:3] - smooth).T) > JUMP_MM
+    out[jump, 1:3] = smooth[jump]
     logger.info("blurred-ring fit: PSF sigma %.2f mm, %d slabs, %d jumps", sigma, len(f), int(jump.sum()))
     return out, sigma
