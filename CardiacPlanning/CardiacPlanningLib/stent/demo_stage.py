@@ -1,7 +1,8 @@
 """Demo stage ``stent``: a transcatheter valve frame implanted in the demo case, reconstructed with
 every algorithm, scored and ranked; the best one propagated over the cardiac cycle with the 4D
-motion of the ``propagate`` stage and registered rigidly to the metal per phase, and compared with
-the true frame at every phase.
+motion of the ``propagate`` stage and registered rigidly to the metal per phase (then the radial
+step of :mod:`.radial`, default for valves; this balloon-expandable frame keeps its radius, the step
+finds ~1), and compared with the true frame at every phase.
 
 The default demo case has no device (its heart and coronary stages need none), so this stage
 implants the phantom's balloon-expandable frame (:func:`..phantom.devices.valve_frame`) in its
