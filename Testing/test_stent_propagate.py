@@ -133,6 +133,13 @@ def test_cli_writes_per_phase_meshes(phases, tmp_path):
     for i in range(3):
         assert (out / "phases" / f"phase_{i:02d}.vtp").stat().st_size > 1000
     assert (out / "ranking.json").exists() and (out / "tube_fit_axis.json").exists()
+    # a valve gets the radial step by default; --frame rigid leaves it out
+    k = summary["phases"][1]["radialScaling"]["radialScale"]
+    assert summary["phases"][0]["radialScaling"] is None and abs(np.mean(k) - 1.0) < 0.005
+    res = CliRunner().invoke(cli, [*args, "--choose", "tube_fit", "--frame", "rigid"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "phases" / "propagation.json").read_text())
+    assert [r["radialScaling"] for r in summary["phases"]] == [None, None, None]
     res = CliRunner().invoke(cli, [*args, "--choose", "spline"])
     assert res.exit_code == 1 and "--choose 'spline' is not one of" in res.output
 

@@ -48,6 +48,14 @@ logger = logging.getLogger(__name__)
     help="Folder of displacement_phase_XX.nii.gz from `cardiac-planning propagate` (4D motion).",
 )
 @click.option("--choose", default=None, help="Algorithm to propagate (default: the best-ranked).")
+@click.option(
+    "--frame",
+    type=click.Choice(["auto", "rigid", "radial"]),
+    default="auto",
+    show_default=True,
+    help="Propagation: rigid registration only, or with the per-ring radial step (self-expanding "
+    "frames); auto = radial except for coronary stents.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @store_io(inputs=("image", "region_path", "phases_path", "fields_dir"), outputs=("out_dir",))
 def stent(
@@ -60,6 +68,7 @@ def stent(
     reference: str,
     fields_dir: Path | None,
     choose: str | None,
+    frame: str,
     quiet: bool,
 ) -> None:
     """Reconstruct the device in IMAGE within REGION with every algorithm; write per algorithm the
@@ -98,7 +107,8 @@ def stent(
             files = [fields_dir / f"displacement_phase_{p:02d}.nii.gz" for p in range(len(series))]
             mover = field_mover([None if p == ref else f for p, f in enumerate(files)])
         with progress_bar("propagate", enabled=not quiet) as progress:
-            devices = propagate_device(chosen, series, ref, kind, mover, progress=progress)
+            radial = {"auto": None, "rigid": False, "radial": True}[frame]
+            devices = propagate_device(chosen, series, ref, kind, mover, progress=progress, radial=radial)
         ppath = write_phase_devices(devices, out_dir / "phases")
         for d in devices:
             score = "  -  " if d.score is None else f"{d.score.total:5.1f}"

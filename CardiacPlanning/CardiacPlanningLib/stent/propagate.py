@@ -347,6 +347,7 @@ def write_phase_devices(devices: list[PhaseDevice], out_dir: str | Path) -> Path
                 "method": d.method,
                 "score": None if d.score is None else round(d.score.total, 2),
                 "meanRadiusMm": round(float(np.mean(rec.radius_profile)), 4),
+                "radialScaling": rec.metadata.get("radialScaling"),
                 "metalThresholdHu": d.threshold_hu,
             }
         )
