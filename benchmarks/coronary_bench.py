@@ -77,6 +77,15 @@ STENOSES = {  # per seed: (branch, position, percent)
     # coarse-voxel cases (1.25 mm, the demo's voxel size; noise 20 HU)
     71: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
     72: [{"branch": "RCA", "position": 0.4, "percent": 50.0}],
+    # held out for version 5 (generated before tuning, evaluated once at the end): 0.5 mm, noise 30
+    64: [
+        {"branch": "RCA", "position": 0.35, "percent": 50.0},
+        {"branch": "LCX", "position": 0.3, "percent": 60.0},
+    ],
+    65: [{"branch": "LAD", "position": 0.4, "percent": 70.0}],
+    66: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
+    # and at 1.25 mm (noise 20 HU)
+    73: [{"branch": "LCX", "position": 0.35, "percent": 50.0}],
 }
 
 
