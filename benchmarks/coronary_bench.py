@@ -67,6 +67,12 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "LCX", "position": 0.3, "percent": 50.0},
     ],
     53: [{"branch": "RCA", "position": 0.35, "percent": 65.0}],
+    # calcified tuning seeds added for version 5 (0.5 mm, noise 30 HU)
+    54: [
+        {"branch": "RCA", "position": 0.3, "percent": 50.0},
+        {"branch": "LAD", "position": 0.35, "percent": 70.0},
+    ],
+    56: [{"branch": "LCX", "position": 0.4, "percent": 60.0}],
     # held out for version 4 (0.5 mm, noise 30 HU; generated before tuning, evaluated once at the end)
     61: [{"branch": "LAD", "position": 0.4, "percent": 50.0}],
     62: [
