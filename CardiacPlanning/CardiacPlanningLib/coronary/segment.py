@@ -173,7 +173,10 @@ def segment_trees(
     # above half the blood HU; at >= 80 % of the aortic blood HU it is thin again: keep such voxels.
     dense = arr >= DENSE_FRACTION * blood
     big &= ~(dense & ~_opening_ball(smooth >= DENSE_FRACTION * blood, max_radius_mm, sp, (margin,))[0])
-    big |= _dim_cores(arr, bright, blood, sp)
+    # The dim-core margin must not take a contrast-dense artery that runs against a dim structure
+    # (the RCA along the right atrium): voxels at >= 80 % of the aortic blood HU after smoothing are
+    # brighter than any dim core (< 75 %) and stay free; the dim structure's own rim stays blocked.
+    big |= _dim_cores(arr, bright, blood, sp) & (smooth < DENSE_FRACTION * blood)
     big |= _near_bone(calcium, sp)
     if blocked is not None:
         big |= blocked
