@@ -326,6 +326,9 @@ class Cardiac4DTest(ScriptedLoadableModuleTest):
 
         zyx = np.mgrid[0:28, 0:28, 0:28].astype(float)
         distance = np.sqrt(((zyx - 13.5) ** 2).sum(axis=0))  # 1 mm voxels, centre of the grid
+        # the truth is what the images show: the voxelised balls (the 6.5 mm ball has 1088 voxels,
+        # 5.4 % below the analytic 1150 mm^3; the reference label of 9 mm 3112, 1.9 % above)
+        self.truthVoxels = [int((distance <= radius).sum()) for radius in self.RADII_MM]
         for percent, radius in zip(self.PERCENTS, self.RADII_MM):
             array = np.where(distance <= radius, 400, 0).astype(np.int16)
             array[0, 0, self.PERCENTS.index(percent)] = 2000  # marks the phase
@@ -359,11 +362,13 @@ class Cardiac4DTest(ScriptedLoadableModuleTest):
             self.assertEqual(segmentationSequence.GetNumberOfDataNodes(), 4)
             self.assertEqual(len(list(out.glob("labels_phase_*.nii.gz"))), 4)
         result = logic.volumeCurves()
-        truth = [4 / 3 * np.pi * r**3 / 1000 for r in self.RADII_MM]  # mL
+        truth = [n / 1000.0 for n in self.truthVoxels]  # mL (1 mm voxels)
         lv = result["volumes_ml"]["lv_blood_pool"]
-        self.assertLess(max(abs(a - b) / b for a, b in zip(lv, truth)), 0.05)  # measured <= 2 %
+        # measured -0.2 / +2.5 / -0.1 % at 25 / 50 / 75 % (elastic_only: -2.4 / +3.9 / +0.1 %;
+        # the unchecked residual pass of large_contraction: -0.5 / -5.5 / -0.4 %)
+        self.assertLess(max(abs(a - b) / b for a, b in zip(lv, truth)), 0.05)
         truthEF = 100 * (truth[0] - truth[2]) / truth[0]
-        self.assertLess(abs(result["summary"]["lv_ef_percent"] - truthEF), 2.0)  # measured 0.4
+        self.assertLess(abs(result["summary"]["lv_ef_percent"] - truthEF), 2.0)  # measured -0.9
         summary = result["summary"]
         self.assertEqual((summary["end_diastole_phase"], summary["end_systole_phase"]), (0, 2))
         self.assertEqual(logic.showStep(1), [1, 3])  # playback: both views advance one phase

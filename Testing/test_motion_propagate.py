@@ -136,14 +136,16 @@ def test_propagate_command(study, tmp_path):
     folder, truth = study
     seg = folder.parent / "seg_ref.nii.gz"
     args = ["propagate", str(folder), "--reference", "0%", "--seg", str(seg), "--out", str(tmp_path / "o")]
-    result = CliRunner().invoke(cli, [*args, "--quiet", "--spacing", "2.0", "--large-contraction"])
+    result = CliRunner().invoke(cli, [*args, "--quiet", "--spacing", "2.0", "--elastic-only"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "o").glob("labels_phase_*.nii.gz")) == [
         f"labels_phase_0{i}.nii.gz" for i in range(3)
     ]
     summary = json.loads((tmp_path / "o" / "propagation.json").read_text())
     assert summary["labels"] == [1, 2, 4, 6] and summary["end_systole_label"] == "40%"
-    assert summary["settings"]["refine_passes"] == 1 and summary["settings"]["spacing_mm"] == 2.0
+    assert summary["settings"]["refine_passes"] == 0 and summary["settings"]["spacing_mm"] == 2.0
+    both = CliRunner().invoke(cli, [*args, "--quiet", "--elastic-only", "--large-contraction"])
+    assert both.exit_code == 1 and "choose one of --elastic-only and --large-contraction" in both.output
     wrong = Volume(truth[0].array[:, :, :-1].copy(), truth[0].spacing, truth[0].origin)
     wrong.write(tmp_path / "small.nii.gz")
     args = ["propagate", str(folder), "--reference", "1", "--seg", str(tmp_path / "small.nii.gz")]
