@@ -69,13 +69,15 @@ def cross_sections(
     g = np.arange(-ext, ext + 1e-9, step_mm)
     a, b = np.meshgrid(g, g, indexing="ij")
     rr = np.hypot(a, b)
-    grid = (
-        pts[:, None, None, :]
-        + a[None, ..., None] * u[:, None, None, :]
-        + b[None, ..., None] * v[:, None, None, :]
-    )
-    ijk = volume.lps_to_index(grid.reshape(-1, 3))
-    vals = ndi.map_coordinates(volume.array, ijk[:, ::-1].T, order=1, cval=-1000.0, output=np.float32)
+    # the sample grid in voxel coordinates (z, y, x) directly: the map from LPS is affine
+    to_ijk = np.linalg.inv(volume.direction @ np.diag(volume.spacing))
+    p_i = (pts - np.asarray(volume.origin)) @ to_ijk.T
+    u_i, v_i = u @ to_ijk.T, v @ to_ijk.T
+    zyx = np.empty((3, len(pts), len(g), len(g)))
+    for k in range(3):
+        c = 2 - k  # z, y, x = k, j, i
+        zyx[k] = p_i[:, c, None, None] + a[None] * u_i[:, c, None, None] + b[None] * v_i[:, c, None, None]
+    vals = ndi.map_coordinates(volume.array, zyx.reshape(3, -1), order=1, cval=-1000.0, output=np.float32)
     vals = vals.reshape(len(pts), len(g), len(g))
     c = len(g) // 2
     tail_mm = 2.0 * float(max(volume.spacing))
