@@ -53,6 +53,21 @@ def test_lv_wall_stops_at_its_own_thickness_where_it_meets_the_liver():
     assert (liver_side & (r > 15 + 10 + 1.5) & (r <= 15 + MAX_WALL_MM)).any()
 
 
+def test_lv_wall_stops_at_its_own_thickness_where_the_scan_ends():
+    # the apex rests on the diaphragm at the lowest slices: the scan starts 14 mm below the blood,
+    # inside the liver, so the band there reaches the edge before it could run past the maximum
+    image, seg, r, below = _ventricle(liver=True)
+    start = 72 // 2 - 15 - 14
+    image, seg, r, below = image[start:], seg[start:], r[start:], below[start:]
+    wall = lv_myocardium(seg, image, 250.0, 1.0, MUSCLE)
+    assert wall[(r > 15) & (r <= 25) & ~below].mean() > 0.99
+    liver_side = below & (r > 15)
+    assert wall[liver_side & (r <= 24)].mean() > 0.95
+    # cut near the fat-bounded 10 mm, not carried to the edge of the scan
+    assert (liver_side & (r > 15 + 10 + 1.5)).any()
+    assert not wall[liver_side & (r > 15 + 10 + 1.5)].any()
+
+
 def test_outer_level_is_half_way_between_muscle_and_fat():
     assert outer_level(100.0) == 0.0
     assert outer_level(300.0) == 20.0  # clamped

@@ -28,7 +28,7 @@ FAT_REFERENCE_HU = -100.0  # epicardial fat on CT
 OUTER_LEVEL_RANGE_HU = (-40.0, 20.0)  # clamp of the myocardium/fat half-way level
 MAX_WALL_MM = 15.0
 BEYOND_MM = 6.0  # band reaching this far past MAX_WALL_MM: not bounded by fat
-TYPICAL_PERCENTILE = 90.0
+TYPICAL_PERCENTILE = 75.0  # upper quartile of the fat-bounded thickness
 MIN_TYPICAL_MM = 6.0
 OTHER_WALL_MM = 3.0  # atrial / aortic wall thickness
 
@@ -73,6 +73,15 @@ def lv_myocardium(
     np.maximum.at(extent, anchor, d_lv[reach].astype(np.float32))
     used = extent > 0
     open_ = extent > MAX_WALL_MM + 0.5 * BEYOND_MM
+    # band cut off by the edge of the scan is not bounded by fat either (an apex resting on the
+    # diaphragm at the lowest slices): those directions get the typical thickness too
+    border = np.zeros(seg.shape, bool)
+    for axis in range(3):
+        border[(slice(None),) * axis + (0,)] = True
+        border[(slice(None),) * axis + (-1,)] = True
+    at_edge = reach & border
+    if at_edge.any():
+        open_[np.ravel_multi_index(tuple(i[at_edge] for i in idx), seg.shape)] = True
     closed = used & ~open_
     if closed.sum() >= 20:
         typical = float(np.percentile(extent[closed], TYPICAL_PERCENTILE))

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .. import labels as lbl
-from .myocardium import MAX_WALL_MM, lv_myocardium
+from .myocardium import MAX_WALL_MM, lv_myocardium, outer_level
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,10 @@ def add_walls(
         shell = lv_myocardium(seg, smooth, max(threshold_hu, lv_level), spacing_mm, myocardium_hu)
         d_lv = _distance(lv, spacing_mm)
         shell = ndi.binary_opening(shell, iterations=1) | (shell & (d_lv <= 1.6 * spacing_mm))
-        # fill small fat/blood-free gaps inside the wall (trabeculae, papillary roots)
+        # fill small gaps inside the wall (trabeculae, papillary roots): muscle-level tissue only,
+        # not the epicardial fat in dents of the outer surface (darker than the half-way level)
         closed = ndi.binary_closing(shell | lv, iterations=2) & (seg == 0)
-        shell |= closed & (d_lv <= MAX_WALL_MM) & (smooth > FAT_HU - 40)
+        shell |= closed & (d_lv <= MAX_WALL_MM) & (smooth > outer_level(myocardium_hu))
         seg[shell] = lbl.LV_MYOCARDIUM
         tissue &= ~shell
     for chamber, wall, thick in (
