@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage as ndi
 
 from CardiacPlanningLib.coronary.filters import VesselnessCache, objectness
 
@@ -60,3 +61,20 @@ def test_vesselness_cache_blocks_match_the_whole_image_inside():
     assert np.abs(cache.out[inner][need] - ref[need]).max() <= 1e-6
     assert not cache.out[inner][~need].any()
     assert not cache.out[:32].any()
+
+
+def test_path_length_equals_mcp_geometric_on_unit_costs():
+    from skimage.graph import MCP_Geometric
+
+    from CardiacPlanningLib.coronary.centerline import _path_length_mm
+
+    rng = np.random.default_rng(5)
+    m = ndi.gaussian_filter(rng.random((30, 26, 34)), 1.0) > 0.5
+    m[0, :, 0] = True  # a voxel row on the box faces
+    seed = tuple(int(v) for v in np.argwhere(m)[len(np.argwhere(m)) // 2])
+    sp = np.array([0.5, 0.7, 0.45])
+    ref, _ = MCP_Geometric(np.where(m, 1.0, np.inf), sampling=tuple(sp)).find_costs([seed])
+    ref = np.where(np.isfinite(ref), ref, -1.0)
+    got = _path_length_mm(m, seed, sp)
+    assert (got > 0).sum() > 1000 and (got < 0).any()  # reaches far, and some pieces are cut off
+    assert np.array_equal(got, ref)
