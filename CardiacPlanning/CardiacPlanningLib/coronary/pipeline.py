@@ -21,9 +21,10 @@ from .centerline import place_junction, trace_tree
 from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
+from .radius import CALCIUM_ABOVE_BLOOD_HU as CALCIUM_SECTION_ABOVE_BLOOD_HU
 from .radius import refine_centerline
 from .segment import MAX_TREE_ML, chamber_mask, extend_small_vessels, segment_trees
-from .stenosis import Lesion, find_lesions
+from .stenosis import Lesion, calcium_near_points, find_lesions
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +159,18 @@ def reconstruct_coronaries(
     timings["centerlines_s"] = time.perf_counter() - t0 - timings["segmentation_s"]
     progress(0.9, "stenoses")
     lesions = []
+    voxel = float(max(volume.spacing))
+    by_name = {b.name: b for b in branches}
     for b in branches:
-        lesions += find_lesions(b.name, b.points, b.radii)
+        # a side branch starts inside its parent's lumen: its first parent-radius + 1 voxel are no lesion
+        skip = 2.0
+        if b.parent in by_name and b.parent_index is not None:
+            pr = by_name[b.parent].radii
+            skip = max(skip, float(pr[min(b.parent_index, len(pr) - 1)]) + voxel)
+        calc = calcium_near_points(volume, b.points, b.radii, blood + CALCIUM_SECTION_ABOVE_BLOOD_HU)
+        lesions += find_lesions(
+            b.name, b.points, b.radii, skip_start_mm=skip, voxel_mm=voxel, near_calcium=calc
+        )
     lab = np.zeros(volume.shape, dtype=np.uint8)
     both = np.zeros(volume.shape, bool)
     for m in tm.masks.values():

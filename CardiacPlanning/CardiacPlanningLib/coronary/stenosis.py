@@ -46,16 +46,20 @@ class Lesion:
         }
 
 
-def reference_radius(s: np.ndarray, r: np.ndarray, iterations: int = 5) -> np.ndarray:
-    """Robust linear fit of radius ``r`` (mm) against arc length ``s`` (mm) over healthy points."""
-    keep = np.ones(len(s), bool)
+def reference_radius(
+    s: np.ndarray, r: np.ndarray, iterations: int = 5, exclude: np.ndarray | None = None
+) -> np.ndarray:
+    """Robust linear fit of radius ``r`` (mm) against arc length ``s`` (mm) over healthy points;
+    ``exclude`` (bool): points never used in the fit."""
+    use = np.ones(len(s), bool) if exclude is None else ~np.asarray(exclude, bool)
+    keep = use.copy()
     fit = np.full(len(s), float(np.median(r)))
     for _ in range(iterations):
         if keep.sum() < 3 or np.ptp(s[keep]) <= 0:
             break
         a, b = np.polyfit(s[keep], np.log(np.maximum(r[keep], 1e-3)), 1)
         fit = np.exp(a * s + b)
-        new = r >= 0.9 * fit
+        new = (r >= 0.9 * fit) & use
         if (new == keep).all():
             break
         keep = new
@@ -93,6 +97,29 @@ def interpolated_reference(
     return np.interp(s, [s0, s1], [v0, v1])
 
 
+def calcium_near_points(
+    volume, points: np.ndarray, radii: np.ndarray, level_hu: float, reach_mm: float = 1.0
+) -> np.ndarray:
+    """Per centerline point (LPS mm, lumen radius mm): a voxel of ``volume`` above ``level_hu``
+    (calcium) within ``radius + reach_mm`` of it (bool)."""
+    arr = volume.array
+    sp = np.asarray(volume.spacing, dtype=float)[::-1]
+    out = np.zeros(len(points), bool)
+    idx = volume.lps_to_index(np.asarray(points, float))[:, ::-1]
+    for n, (c, rad) in enumerate(zip(idx, radii)):
+        half = np.ceil((rad + reach_mm) / sp).astype(int)
+        lo = np.maximum(np.floor(c).astype(int) - half, 0)
+        hi = np.minimum(np.ceil(c).astype(int) + half + 1, arr.shape)
+        if np.any(hi <= lo):
+            continue
+        win = arr[tuple(slice(a, b) for a, b in zip(lo, hi))]
+        hot = np.argwhere(win > level_hu)
+        if len(hot):
+            d = np.linalg.norm((hot + lo - c) * sp, axis=1)
+            out[n] = bool((d <= rad + reach_mm).any())
+    return out
+
+
 def find_lesions(
     branch: str,
     points: np.ndarray,
@@ -103,18 +130,40 @@ def find_lesions(
     skip_end_mm: float = 4.0,
     min_reference_mm: float = 0.75,
     shoulder_percent: float = 10.0,
+    voxel_mm: float = 0.0,
+    near_calcium: np.ndarray | None = None,
 ) -> list[Lesion]:
     """Lesions (>= ``min_percent`` % diameter reduction) along one centerline (LPS mm, radii mm).
 
     Only where the reference radius is >= ``min_reference_mm`` (vessels >= 1.5 mm diameter are
-    graded) and not within ``skip_end_mm`` of the branch end (the lumen fades there)."""
+    graded), beyond ``skip_start_mm`` (a side branch passes that inside its parent's lumen: those
+    points are left out of the reference fit too) and not within ``skip_end_mm`` of the branch end
+    (the lumen fades there). A narrowing must be more than the noise of a radius estimate on
+    ``voxel_mm`` voxels: at least ``min_length_mm`` and two voxels long, and focal: the lumen recovers
+    (below ``shoulder_percent`` reduction) before the branch end, else it is the vessel's taper or
+    its step down past a side branch, which an exponential fit does not follow (QCA grades a lesion
+    against the healthy segments on both sides of it).
+
+    ``near_calcium`` (bool per point): calcium within reach of the lumen. There a cross-section that
+    reads no narrowing is not trusted: the blurred edge of a plaque too small or too faint to cross
+    the calcium level reads as lumen (blooming), so the flanks of a calcified lesion look as wide as
+    the healthy vessel or wider and would split the lesion and raise its reference. Such points
+    are neither reference nor a break in a narrowing; the narrowed points beside them are graded."""
     pts = np.asarray(points, dtype=float)
     r = np.asarray(radii, dtype=float)
     if len(pts) < 5:
         return []
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
-    ref = reference_radius(s, r)
+    inside = s < skip_start_mm
+    calc = np.zeros(len(s), bool) if near_calcium is None else np.asarray(near_calcium, bool)
+    ref = reference_radius(s, r, exclude=inside if (~inside).sum() >= 5 else None)
     pct = 100.0 * (1.0 - r / ref)
+    doubtful = calc & (pct < min_percent)  # beside calcium and not narrowed: blooming, not lumen
+    if doubtful.any() and (~(inside | doubtful)).sum() >= 5:
+        ref = reference_radius(s, r, exclude=inside | doubtful)
+        pct = 100.0 * (1.0 - r / ref)
+        doubtful = calc & (pct < min_percent)
+    min_run_mm = max(min_length_mm, 2.0 * voxel_mm)
     narrow = (
         (pct >= min_percent) & (s >= skip_start_mm) & (s <= s[-1] - skip_end_mm) & (ref >= min_reference_mm)
     )
@@ -124,21 +173,32 @@ def find_lesions(
         if not narrow[i]:
             i += 1
             continue
-        j = i
-        while j + 1 < len(s) and narrow[j + 1]:
-            j += 1
-        if float(s[j] - s[i]) >= min_length_mm:
+        j = i  # a run of narrowed points, bridging the doubtful points beside calcium
+        while True:
+            n = j + 1
+            while n < len(s) and doubtful[n] and not narrow[n]:
+                n += 1
+            if n < len(s) and narrow[n]:
+                j = n
+            else:
+                break
+        if float(s[j] - s[i]) >= min_run_mm:
             a, e = i, j  # the lesion runs from shoulder to shoulder, where the narrowing falls to 10 %
-            while a > 0 and pct[a - 1] >= shoulder_percent:
+            while a > 0 and (pct[a - 1] >= shoulder_percent or doubtful[a - 1]):
                 a -= 1
-            while e + 1 < len(s) and pct[e + 1] >= shoulder_percent:
+            while e + 1 < len(s) and (pct[e + 1] >= shoulder_percent or doubtful[e + 1]):
                 e += 1
-            local = interpolated_reference(s, r, ref, a, e, pct < shoulder_percent)
+            if e + 1 >= len(s) or s[e + 1] > s[-1] - skip_end_mm:  # no distal recovery: not focal
+                i = e + 1
+                continue
+            local = interpolated_reference(s, r, ref, a, e, (pct < shoulder_percent) & ~inside & ~doubtful)
             lp = 100.0 * (1.0 - r[a : e + 1] / local[a : e + 1])
+            lp[doubtful[a : e + 1]] = -np.inf
             k = a + int(np.argmax(lp))
             out.append(
                 Lesion(branch, float(lp[k - a]), float(s[e] - s[a]), pts[k].copy(), float(local[k]),
                        float(r[k]), float(s[a]))
             )  # fmt: skip
+            j = max(j, e)  # one lesion per shoulder-to-shoulder span
         i = j + 1
     return out
