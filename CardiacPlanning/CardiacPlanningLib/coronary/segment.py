@@ -221,7 +221,7 @@ def segment_trees(
     if len(masks) == 2 and np.any(masks["left"] & masks["right"]):
         _split_shared(masks, seeds, sp)
     progress(0.7, "vesselness")
-    cache = VesselnessCache(arr, blood, sp)
+    cache = VesselnessCache(arr, blood, sp, need_above_hu=WEAK_LUMEN_FRACTION * blood)
     for tree in masks:
         before = masks[tree].copy()
         extend_small_vessels(
@@ -311,7 +311,8 @@ def extend_small_vessels(
     shared with other calls on the same image."""
     if not mask.any():
         return
-    cache = cache if cache is not None else VesselnessCache(volume.array, blood, sp)
+    if cache is None:  # vesselness is read only above the weak-lumen level
+        cache = VesselnessCache(volume.array, blood, sp, need_above_hu=WEAK_LUMEN_FRACTION * blood)
     pad = np.ceil(reach_mm / sp).astype(int)
     cur_full = mask.copy()
     for _ in range(rounds):  # vesselness only within reach of the tree, extended as the tree grows
