@@ -315,10 +315,15 @@ def extend_small_vessels(
         cache = VesselnessCache(volume.array, blood, sp, need_above_hu=WEAK_LUMEN_FRACTION * blood)
     pad = np.ceil(reach_mm / sp).astype(int)
     cur_full = mask.copy()
+    lo = np.zeros(3, int)  # the tree lies inside the box of the previous round: look for it there
+    hi = np.array(mask.shape)
     for _ in range(rounds):  # vesselness only within reach of the tree, extended as the tree grows
-        ext = [np.nonzero(cur_full.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
-        lo = np.maximum(np.array([e[0] for e in ext]) - pad, 0)
-        hi = np.minimum(np.array([e[-1] for e in ext]) + pad + 1, mask.shape)
+        inside = cur_full[tuple(slice(a, b) for a, b in zip(lo, hi))]
+        ext = [np.nonzero(inside.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
+        ext_lo = lo + np.array([e[0] for e in ext])
+        ext_hi = lo + np.array([e[-1] for e in ext])
+        lo = np.maximum(ext_lo - pad, 0)
+        hi = np.minimum(ext_hi + pad + 1, mask.shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
         img = volume.array[box]
         cand = img > WEAK_LUMEN_FRACTION * blood
@@ -335,7 +340,7 @@ def extend_small_vessels(
             pc = cc3d.connected_components((img > lumen_hu) & allowed & ~cur, connectivity=26)
             sizes = np.bincount(pc.reshape(-1)) * float(np.prod(sp)) / 1e3
             sizes[0] = np.inf
-            weak |= sizes[pc] <= max_piece_ml
+            weak |= (sizes <= max_piece_ml)[pc]
         comps = cc3d.connected_components((cur | weak).astype(np.uint8), connectivity=26)
         s = tuple(int(seed[a] - lo[a]) for a in range(3))
         if not comps[s]:
