@@ -63,7 +63,9 @@ def trace_tree(
     dt = distance_mm(m, sp)
     dmax = float(dt.max())
     # TEASAR penalty: 1 + 5000 (1 - dt / dt_max)^16 keeps the paths on the medial axis.
-    cost = np.where(m, 1.0 + 5000.0 * (1.0 - dt / dmax) ** 16, np.inf)
+    # (evaluated on the mask only; Fortran order is the layout MCP works in, so it keeps this array)
+    cost = np.full(m.shape, np.inf, order="F")
+    cost[m] = 1.0 + 5000.0 * (1.0 - dt[m] / dmax) ** 16
     mcp = MCP_Geometric(cost, sampling=tuple(sp))
     mcp.find_costs([s])
     geo = _path_length_mm(m, s, sp)
