@@ -196,3 +196,34 @@ def test_unnamed_right_heart_branch_next_to_the_pulmonary_artery_is_adopted():
     # a left-heart-enhanced piece touching the artery is not adopted
     seg[branch], image[branch] = 0, 450.0
     assert adopt_pulmonary_branches(seg, pool, image, 1.0) == 0
+
+
+def test_left_heart_blood_fused_into_the_pulmonary_artery_next_to_the_la_is_a_pulmonary_vein():
+    from CardiacPlanningLib.heart.circulation import release_pulmonary_veins
+
+    seg, image, cube, xx = _side_by_side(
+        [  # LV, RV, a PA piece holding a vein (x 70-80, left-heart blood) that opens onto the LA
+            ((2, 22), lbl.LV_BLOOD_POOL, 450.0),
+            ((24, 44), lbl.RV, 300.0),
+            ((46, 70), lbl.PULMONARY_ARTERY, 300.0),
+            ((70, 80), lbl.PULMONARY_ARTERY, 450.0),
+            ((80, 96), lbl.LA, 450.0),
+        ]
+    )
+    # the vein's partial-volume border with the artery: brighter than the artery, below the midpoint
+    image[cube & (xx == 69)] = 350.0
+    before = seg.copy()
+    moved = release_pulmonary_veins(seg, image, 1.0)
+    vein = cube & (xx >= 70) & (xx < 80)
+    assert moved == int((seg != before).sum()) > 0
+    assert (seg[vein] == lbl.value_of("pulmonary_veins")).all()
+    assert (seg[cube & (xx >= 46) & (xx < 67)] == lbl.PULMONARY_ARTERY).all()
+    assert (seg[cube & (xx >= 80) & (xx < 96)] == lbl.LA).all()
+    # without the LA/vein next to it the bright part is left alone (e.g. the SVC's inflow)
+    seg2 = before.copy()
+    seg2[seg2 == lbl.LA] = 0
+    assert release_pulmonary_veins(seg2, image, 1.0) == 0
+    # when the right heart is the brighter one, nothing is moved
+    image3 = np.where(seg == lbl.RV, 600.0, image).astype(np.float32)
+    seg3 = before.copy()
+    assert release_pulmonary_veins(seg3, image3, 1.0) == 0

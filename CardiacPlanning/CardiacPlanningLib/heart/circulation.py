@@ -130,6 +130,68 @@ def adopt_pulmonary_branches(seg: np.ndarray, pool: np.ndarray, image: np.ndarra
     return named
 
 
+VEIN_MIN_ML = 0.2
+
+
+def release_pulmonary_veins(seg: np.ndarray, image: np.ndarray, spacing_mm: float) -> int:
+    """Name pulmonary vein the left-heart-enhanced blood inside the pulmonary artery next to the LA
+    or a vein (in place); returns the number of voxels moved.
+
+    Where a pulmonary vein runs under a pulmonary artery branch, partial volume across the thin walls
+    fuses the two lumens and the vein (often too thin for a core of its own, see
+    :func:`reclaim_pulmonary_artery`) is named with the branch. When the left heart is clearly
+    brighter than the right (the check of :func:`reclaim_pulmonary_artery`), no pulmonary-arterial
+    voxel can be closer to the left heart's HU: partial volume with the wall only darkens the
+    artery's border. Components (>= ``VEIN_MIN_ML``) of such voxels inside the pulmonary artery that
+    touch the LA or a pulmonary vein are pulmonary vein; the others (e.g. the undiluted SVC inflow
+    next to the right pulmonary artery) are left alone."""
+    pa, lv, rv = seg == lbl.PULMONARY_ARTERY, seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
+    if not (pa.any() and lv.any() and rv.any()):
+        return 0
+    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
+    deep = ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM
+    if not (deep & lv).any() or not (deep & rv).any():
+        return 0
+    left, right = float(np.median(smooth[deep & lv])), float(np.median(smooth[deep & rv]))
+    if left - right < GAP_FRACTION * 0.5 * abs(left + right):
+        return 0  # the left heart not clearly brighter: darker voxels may be the artery's border
+    # hysteresis (Canny 1986): cores closer to the left heart, grown through voxels brighter than
+    # the artery by a quarter of the gap (the vein's own partial-volume border)
+    strong = pa & (smooth > 0.5 * (left + right))
+    weak = pa & (smooth > right + 0.25 * (left - right))
+    lab, _ = ndi.label(weak)
+    hit = np.unique(lab[strong])
+    comp, n = ndi.label(np.isin(lab, hit[hit > 0]) & weak)
+    veins = (lbl.LA, lbl.value_of("pulmonary_veins"))
+    vein = np.zeros(seg.shape, bool)
+    for c in range(1, n + 1):
+        piece = comp == c
+        if piece.sum() * spacing_mm**3 / 1000.0 < VEIN_MIN_ML:
+            continue
+        ring = seg[ndi.binary_dilation(piece) & ~piece]
+        if np.isin(ring, veins).any():
+            vein |= piece
+    if not vein.any():
+        return 0
+    # the partial-volume border (against the walls) follows its nearest core: the vein's, or the
+    # artery's own blood (within a quarter of the gap of the right heart's HU, off the border)
+    inner = ndi.binary_erosion(seg > 0)
+    core = vein | (pa & inner & (np.abs(smooth - right) <= 0.25 * (left - right)))
+    _, nearest = ndi.distance_transform_edt(~core, return_indices=True)
+    vein |= pa & ~core & vein[tuple(nearest)]
+    seg[vein] = lbl.value_of("pulmonary_veins")
+    moved = int(vein.sum())
+    if moved:
+        logger.info(
+            "left/right heart %.0f / %.0f HU: %.1f ml of left-heart blood in the pulmonary artery "
+            "named pulmonary vein",
+            left,
+            right,
+            moved * spacing_mm**3 / 1000.0,
+        )
+    return moved
+
+
 INFLOW_FRACTION = 0.2  # caval inflow is brighter than the mixed RA blood by at least this fraction
 MIN_INFLOW_ML = 1.0
 ROOF_FRACTION = 0.8  # the SVC opens at the RA roof: this many equivalent radii above its centre

@@ -15,7 +15,13 @@ from ..progress import Progress, as_progress
 from .aortic import move_aortic_valve
 from .assign import name_regions
 from .atrium import split_left_atrium
-from .circulation import adopt_pulmonary_branches, reclaim_aorta, reclaim_pulmonary_artery, split_caval_inflow
+from .circulation import (
+    adopt_pulmonary_branches,
+    reclaim_aorta,
+    reclaim_pulmonary_artery,
+    release_pulmonary_veins,
+    split_caval_inflow,
+)
 from .contrast import ContrastModel, body_mask, estimate_contrast
 from .myocardium import outer_level
 from .necks import detach_bridged
@@ -87,6 +93,7 @@ def segment_classical(
     pool_dist = ndi.distance_transform_edt(seg > 0) * work_mm
     for vessel in (lbl.AORTA, lbl.PULMONARY_ARTERY):
         detach_bridged(seg, smooth, pool_dist, vessel, work_mm, model.myocardium_hu, work.index_to_lps)
+    release_pulmonary_veins(seg, image, work_mm)
     split_left_atrium(seg, work_mm, work.index_to_lps)
     band = (smooth > outer_level(model.myocardium_hu)) & (smooth < model.threshold_hu)
     for chamber, vessel in VALVES:
