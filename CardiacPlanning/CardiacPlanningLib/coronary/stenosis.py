@@ -139,10 +139,11 @@ def find_lesions(
     graded), beyond ``skip_start_mm`` (a side branch passes that inside its parent's lumen: those
     points are left out of the reference fit too) and not within ``skip_end_mm`` of the branch end
     (the lumen fades there). A narrowing must be more than the noise of a radius estimate on
-    ``voxel_mm`` voxels: at least ``min_length_mm`` and two voxels long, and focal: the lumen recovers
-    (below ``shoulder_percent`` reduction) before the branch end, else it is the vessel's taper or
-    its step down past a side branch, which an exponential fit does not follow (QCA grades a lesion
-    against the healthy segments on both sides of it).
+    ``voxel_mm`` voxels: at least ``min_length_mm`` and two voxels long, and focal: the lumen is
+    healthy (below ``shoulder_percent`` reduction) before it and recovers before the branch end,
+    else it is the vessel's taper or its step down past a side branch, which an exponential fit
+    does not follow (QCA grades a lesion against the healthy segments on both sides of it; a
+    lesion at the very start of a traced branch, e.g. ostial, is therefore not reported).
 
     ``near_calcium`` (bool per point): calcium within reach of the lumen. There a cross-section that
     reads no narrowing is not trusted: the blurred edge of a plaque too small or too faint to cross
@@ -188,7 +189,7 @@ def find_lesions(
                 a -= 1
             while e + 1 < len(s) and (pct[e + 1] >= shoulder_percent or doubtful[e + 1]):
                 e += 1
-            if e + 1 >= len(s) or s[e + 1] > s[-1] - skip_end_mm:  # no distal recovery: not focal
+            if a == 0 or e + 1 >= len(s) or s[e + 1] > s[-1] - skip_end_mm:  # not focal
                 i = e + 1
                 continue
             local = interpolated_reference(s, r, ref, a, e, (pct < shoulder_percent) & ~inside & ~doubtful)
