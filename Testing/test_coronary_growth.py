@@ -71,9 +71,9 @@ def test_extension_follows_a_vessel_beyond_its_first_box():
 
 def test_calcium_next_to_the_lumen_is_not_measured_as_lumen():
     """A 1 mm lumen with a resolved calcium plaque (1,500 HU, 0.6 mm radius) 0.1 mm from its wall:
-    with the calcium-bright samples and their 0.5 mm halo left out the radius reads 1.23 mm (1.41
-    with the calcium counted as lumen). The blooming beyond the halo still widens it: the true
-    1.0 mm is not reached (a plaque touching the lumen leaves no intensity valley to split at)."""
+    with the calcium-bright samples (> blood + 150 HU) and their 0.5 mm halo left out the radius
+    reads 0.95 mm (1.41 with the calcium counted as lumen; 1.23 with the calcium level at blood +
+    250 HU, whose blooming beyond the halo still widened it)."""
     n, ss, length = 32, 3, 24
     c = (np.arange(n * ss) + 0.5) / ss * SP - n * SP / 2
     zz, yy = np.meshgrid(c, c, indexing="ij")
@@ -85,4 +85,4 @@ def test_calcium_next_to_the_lumen_is_not_measured_as_lumen():
     vol = Volume(arr, (SP, SP, SP), (0.0, -n * SP / 2 + SP / 2, -n * SP / 2 + SP / 2), np.eye(3))
     pts = np.array([[x, 0.0, 0.0] for x in np.arange(4.0, 8.01, 1.0)])
     r, _, _ = cross_sections(vol, pts, np.full(len(pts), 1.0), BLOOD, partial_volume=True)
-    assert np.all((r >= 1.0) & (r <= 1.27)), r
+    assert np.all((r >= 0.9) & (r <= 1.1)), r
