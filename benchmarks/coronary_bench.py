@@ -213,6 +213,7 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=20.0, help="CT noise SD (HU) of generated cases")
     ap.add_argument("--phases", type=int, default=2, help="phases of generated cases (phase 0 is used)")
     ap.add_argument("--generate-only", action="store_true")
+    ap.add_argument("--tag", default="", help="suffix of the results file (a re-run keeps the earlier one)")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.split(","))
     rows = []
@@ -224,7 +225,8 @@ def main() -> None:
     for row in rows:
         print(summary(row))
     if rows:
-        out = Path(__file__).parent / "results" / f"coronary_{'_'.join(map(str, args.seeds))}.json"
+        tag = f"_{args.tag}" if args.tag else ""
+        out = Path(__file__).parent / "results" / f"coronary_{'_'.join(map(str, args.seeds))}{tag}.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(rows, indent=1, default=float))
 
