@@ -15,17 +15,18 @@ The default therefore adds one *checked* residual pass (``refine_passes`` 1,
 again from a zero field, so the smoothing acts on the residual only, and the two fields are composed
 (as in greedy / compositive registration, e.g. Vercauteren et al., "Diffeomorphic demons",
 NeuroImage 45, 2009). After every iteration of the pass the reference is pulled back through the
-*composed* field and compared with the phase (mean squared difference, the demons' criterion); the
-pass stops when that mismatch rises and keeps its best field, so it can only improve the match of
-the first pass. Unchecked (:meth:`RegistrationSettings.large_contraction`, the opt-in until
-2026-11-28) the pass runs its 20 iterations: the demons optimise the match of the *warped copy*
+*composed* field and compared with the phase (mean squared difference, the demons' criterion, of
+both images smoothed by ``refine_check_sigma_mm`` 1.5 mm, so that the image noise, which the pass
+also follows, does not outweigh the match of the edges); the pass stops when that mismatch rises and
+keeps its best field. Unchecked (:meth:`RegistrationSettings.large_contraction`, the opt-in until
+2026-11-28) the pass runs all its 20 iterations: the demons optimise the match of the *warped copy*
 (interpolated twice), not of the reference through the composed field, and on a textureless
 contracting sphere (the Cardiac4D self-test, 6.5 mm radius on 1 mm voxels) each iteration after the
-first shrank it further (the copy's mismatch fell while the composed field's rose), ending 5.5 % below
-the voxel count of the image. Also available and measured in docs/benchmarks.md: a fluid-like
-smoothing of each update (``update_sigma_voxels``; Cachier et al., CVIU 89, 2003) with a demons noise
-threshold (``difference_threshold_hu``); with a small field sigma its field diverged at the
-registration box face on one EF 70 % case.
+first shrank it further (the composed field's mismatch rose), ending 5.5 % below the voxel count of
+the image. Also available and measured in docs/benchmarks.md: a fluid-like smoothing of each update
+(``update_sigma_voxels``; Cachier et al., CVIU 89, 2003) with a demons noise threshold
+(``difference_threshold_hu``); with a small field sigma its field diverged at the registration box
+face on one EF 70 % case.
 
 Where the labels are cut by the scan's edge (an apex or a great vessel leaving the field of view) the
 registration grid goes ``edge_pad_mm`` beyond the scan, the image continuing its edge voxels: the
@@ -87,6 +88,9 @@ class RegistrationSettings:
     # compared with the phase; the pass stops when that mismatch rises and keeps its best field
     # (0: no check, every iteration kept)
     refine_check_iterations: int = 1
+    # the check compares both images smoothed by this Gaussian (mm): the image noise that the pass
+    # also follows would otherwise outweigh the better match of the edges
+    refine_check_sigma_mm: float = 1.5
 
     def __post_init__(self) -> None:
         if self.method not in ("symmetric", "diffeomorphic"):
@@ -112,6 +116,7 @@ class RegistrationSettings:
             or len(self.refine_shrink_factors) != len(self.refine_iterations)
             or min((*self.refine_shrink_factors, *self.refine_iterations), default=1) < 1
             or self.refine_check_iterations < 0
+            or self.refine_check_sigma_mm < 0
         ):
             raise CardiacInputError(
                 f"invalid refinement: {self.refine_passes} passes, shrink factors "
@@ -251,7 +256,11 @@ def register_phase(
         if sigma is None:
             sigma = settings.level_value(settings.field_sigma_voxels, n_levels - 1)
         check = settings.refine_check_iterations
-        best, best_mismatch = field, _mismatch(reference, phase, field) if check else 0.0
+        sigma_check = settings.refine_check_sigma_mm
+        best, best_mismatch, kept = field, 0.0, 0
+        if check:
+            phase_check = sitk.SmoothingRecursiveGaussian(phase, sigma_check) if sigma_check > 0 else phase
+            best_mismatch = _mismatch(reference, phase_check, field, sigma_check)
         for shrink, iterations in zip(settings.refine_shrink_factors, settings.refine_iterations):
             fixed = _shrink(phase, shrink)
             moving = _shrink(warped, shrink)
@@ -264,24 +273,31 @@ def register_phase(
                 init = residual
                 if check:
                     candidate = compose_fields(field, _resample_field(residual, phase))
-                    mismatch = _mismatch(reference, phase, candidate)
+                    mismatch = _mismatch(reference, phase_check, candidate, sigma_check)
                     if mismatch >= best_mismatch:
                         break
-                    best, best_mismatch = candidate, mismatch
+                    best, best_mismatch, kept = candidate, mismatch, kept + chunk
             else:
                 continue
             break  # the mismatch rose: the finer levels would start from a field that is worse
+        if check:
+            logger.debug(
+                "refinement %d: mismatch %.3g after %d checked iterations", n + 1, best_mismatch, kept
+            )
         field = best if check else compose_fields(field, _resample_field(residual, phase))
     prog(1.0, "registration done")
     return field
 
 
-def _mismatch(reference: sitk.Image, phase: sitk.Image, field: sitk.Image) -> float:
+def _mismatch(reference: sitk.Image, phase: sitk.Image, field: sitk.Image, sigma_mm: float = 0.0) -> float:
     """Mean squared intensity difference between ``phase`` and ``reference`` pulled back by ``field``
-    (registration images, 0..1; the demons' criterion, evaluated through one interpolation)."""
+    (registration images, 0..1; the demons' criterion, evaluated through one interpolation), the
+    warped reference smoothed by a Gaussian of ``sigma_mm`` (``phase`` already smoothed by it)."""
     warped = sitk.Resample(
         reference, phase, _field_transform(field), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True
     )
+    if sigma_mm > 0:
+        warped = sitk.SmoothingRecursiveGaussian(warped, sigma_mm)
     diff = sitk.GetArrayViewFromImage(warped) - sitk.GetArrayViewFromImage(phase)
     return float(np.mean(diff * diff))
 
