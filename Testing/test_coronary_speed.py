@@ -78,3 +78,27 @@ def test_path_length_equals_mcp_geometric_on_unit_costs():
     got = _path_length_mm(m, seed, sp)
     assert (got > 0).sum() > 1000 and (got < 0).any()  # reaches far, and some pieces are cut off
     assert np.array_equal(got, ref)
+
+
+def test_within_mm_equals_the_thresholded_distance_map():
+    from CardiacPlanningLib.coronary.filters import distance_mm, within_mm
+
+    rng = np.random.default_rng(7)
+    m = np.zeros((40, 50, 60), bool)
+    m[10:14, 30:33, 40:47] = rng.random((4, 3, 7)) > 0.3
+    m[5, 44, 52] = True
+    sp = np.array([0.625, 0.45, 0.4])
+    for reach in (0.4, 2.0, 3.3):
+        assert np.array_equal(within_mm(m, sp, reach), distance_mm(~m, sp) <= reach)
+    assert not within_mm(np.zeros_like(m), sp, 2.0).any()
+
+
+def test_keep_seed_component_picks_the_seed_or_the_nearest_piece():
+    from CardiacPlanningLib.coronary.segment import _keep_seed_component
+
+    m = np.zeros((30, 30, 30), bool)
+    m[5:10, 5:10, 5:10] = True
+    m[20:25, 20:22, 3:28] = True
+    assert np.array_equal(_keep_seed_component(m, (7, 7, 7)), m & (np.indices(m.shape)[0] < 15))
+    far = _keep_seed_component(m, (29, 29, 29))  # outside both: the nearest piece
+    assert np.array_equal(far, m & (np.indices(m.shape)[0] >= 15))

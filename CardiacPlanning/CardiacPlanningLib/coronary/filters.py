@@ -28,6 +28,22 @@ def distance_mm(mask: np.ndarray, spacing_zyx) -> np.ndarray:
     return ndi.distance_transform_edt(mask, sampling=sp)
 
 
+def within_mm(mask: np.ndarray, spacing_zyx, reach_mm: float) -> np.ndarray:
+    """Voxels within ``reach_mm`` of a True voxel of ``mask`` (the mask included): the same as
+    ``distance_mm(~mask, spacing_zyx) <= reach_mm``, computed only in the mask's bounding box grown
+    by the reach, since no voxel farther out can be within it."""
+    out = np.zeros(mask.shape, bool)
+    ext = [np.nonzero(mask.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
+    if not len(ext[0]):
+        return out
+    grow = np.ceil(reach_mm / np.asarray(spacing_zyx, float)).astype(int) + 1
+    lo = np.maximum(np.array([e[0] for e in ext]) - grow, 0)
+    hi = np.minimum(np.array([e[-1] for e in ext]) + grow + 1, mask.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    out[box] = distance_mm(~mask[box], spacing_zyx) <= reach_mm
+    return out
+
+
 def near_mask(mask: np.ndarray, spacing_zyx, reach_mm: float, factor: int = 4) -> np.ndarray:
     """Voxels within ``reach_mm`` of ``mask`` (bool), over-estimated cheaply: the distance is taken
     between cells of ``factor`` voxels per side, widened by one cell diagonal (every voxel truly

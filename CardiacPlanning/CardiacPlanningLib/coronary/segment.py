@@ -23,7 +23,7 @@ from skimage.graph import MCP_Geometric
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
-from .filters import VesselnessCache, distance_mm, near_mask, objectness
+from .filters import VesselnessCache, distance_mm, near_mask, objectness, within_mm
 from .inputs import Ostium
 
 logger = logging.getLogger(__name__)
@@ -124,10 +124,10 @@ def _near_bone(calcium: np.ndarray, sp: np.ndarray) -> np.ndarray:
     comps = cc3d.connected_components(calcium, connectivity=26)
     sizes = np.bincount(comps.reshape(-1)) * float(np.prod(sp)) / 1e3
     sizes[0] = 0.0
-    bone = np.nonzero(sizes >= BONE_ML)[0]
-    if not len(bone):
+    bone = sizes >= BONE_ML
+    if not bone.any():
         return np.zeros_like(calcium)
-    return distance_mm(~np.isin(comps, bone), sp) <= BONE_MARGIN_MM
+    return within_mm(bone[comps], sp, BONE_MARGIN_MM)
 
 
 def _opening_ball(
@@ -274,12 +274,18 @@ def _keep_seed_component(mask: np.ndarray, seed: tuple[int, int, int]) -> np.nda
     """The 26-connected component of ``mask`` holding ``seed`` (or the nearest voxel to it)."""
     if not mask.any():
         return mask
-    comps = cc3d.connected_components(mask.astype(np.uint8), connectivity=26)
-    v = comps[seed]
+    ext = [np.nonzero(mask.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
+    lo = np.array([e[0] for e in ext])
+    box = tuple(slice(e[0], e[-1] + 1) for e in ext)  # the components within the mask's box
+    comps = cc3d.connected_components(mask[box].astype(np.uint8), connectivity=26)
+    s = np.array(seed) - lo
+    v = comps[tuple(s)] if np.all((s >= 0) & (s < comps.shape)) else 0
     if v == 0:
-        pts = np.argwhere(mask)
-        v = comps[tuple(pts[np.argmin(((pts - np.array(seed)) ** 2).sum(axis=1))])]
-    return comps == v
+        pts = np.argwhere(comps > 0)
+        v = comps[tuple(pts[np.argmin(((pts - s) ** 2).sum(axis=1))])]
+    out = np.zeros_like(mask)
+    out[box] = comps == v
+    return out
 
 
 def extend_small_vessels(
