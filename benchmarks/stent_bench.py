@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 REGION_LABEL = {"valve": 6, "coronary": 8}
 TIE_MM = 0.02  # first places within this of the most accurate count as ties
 SIZE = {"valve": (160, 160, 112), "coronary": (170, 170, 140)}  # at 0.6 mm; the LAD stent inside the view
+# A 45 mm self-expanding frame reaches 16 mm above the 112-slice view (cases before 2026-11-28 13:00
+# had its outflow outside the image); 176 slices hold all of it and the ascending aorta above it.
+SIZE_SELF_EXPANDING = (160, 160, 176)
 
 
 def envelope_distance(points: np.ndarray, axis: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -247,13 +250,16 @@ def main() -> None:
     cases = list(args.case)
     for seed in args.seeds if not cases else []:
         se = args.kind == "valve" and args.valve_style == "self_expanding"
-        out = args.work / f"{args.kind}_{seed}_p{args.phases}_{args.spacing:g}mm{'_se' if se else ''}"
+        out = args.work / f"{args.kind}_{seed}_p{args.phases}_{args.spacing:g}mm{'_sefov' if se else ''}"
         if not (out / "devices.json").exists():
             p = PhantomParameters(
                 seed=seed,
                 phases=args.phases,
                 spacing_mm=args.spacing,
-                size=tuple(int(round(n * 0.6 / args.spacing)) for n in SIZE[args.kind]),  # same field of view
+                size=tuple(  # same field of view at any spacing
+                    int(round(n * 0.6 / args.spacing))
+                    for n in (SIZE_SELF_EXPANDING if se else SIZE[args.kind])
+                ),
                 stent=args.kind,
                 dicom=False,
             )
