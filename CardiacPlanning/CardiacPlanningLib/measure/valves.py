@@ -14,8 +14,9 @@
   diameter its width perpendicular to it.
 - PPVI: RVOT = section of RV and pulmonary artery 5 mm below the pulmonary valve plane; main
   pulmonary artery (MPA) = section of the pulmonary artery 10 mm above it; MPA length = distance
-  along the trunk axis from the valve plane to the bifurcation, the level where the trunk's lumen
-  divides into the two branches (carina level, :func:`mpa_length`).
+  along the trunk axis from the valve plane to the bifurcation, the lowest level where the lumen
+  above the section divides into the two branches (the crotch, :func:`mpa_length`,
+  :mod:`.bifurcation`).
 - Chamber volumes: voxel count x voxel volume per label (mL); ejection fraction from the largest
   and smallest LV blood-pool volume over the phases.
 """
@@ -241,28 +242,20 @@ def ppvi_measurements(labelmap: Volume) -> dict:
     return out
 
 
-def _pieces(sampler: MaskSampler, plane: Plane, reach_mm: float, step_mm: float = 0.3) -> int:
-    """Number of lumen pieces (each > 5 % of the disc) of the section by ``plane`` within ``reach_mm``
-    of its origin."""
-    n = int(np.ceil(reach_mm / step_mm))
-    g = np.arange(-n, n + 1) * step_mm
-    gu, gv = np.meshgrid(g, g, indexing="ij")
-    idx = sampler.labelmap.lps_to_index(plane.from_plane_coords(np.stack([gu, gv], -1))) - sampler.lo
-    inside = ndimage.map_coordinates(sampler.smooth, [idx[..., 2], idx[..., 1], idx[..., 0]], order=1) > 0.5
-    inside &= gu**2 + gv**2 <= reach_mm**2
-    lab, count = ndimage.label(inside)
-    sizes = np.bincount(lab.ravel())[1:]
-    return int((sizes * step_mm**2 > 0.05 * np.pi * reach_mm**2).sum())
-
-
-def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[float, list]:
+def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[float | None, list]:
     """Main pulmonary artery length (mm): from the pulmonary valve plane ``valve`` (normal into the
-    trunk) along the trunk axis to the level where the lumen divides into the two branches (the
-    first section perpendicular to the axis, within 1.5 trunk radii of it, that is not one piece:
-    two pieces, or none over 5 % of the disc once the branches have left it; the carina level).
-    The axis is the line through the section centroids 2-12 mm above the valve (the trunk proper),
-    the level refined by bisection to 0.05 mm. Also returns the axis (origin on
-    the valve plane, direction; LPS)."""
+    trunk) along the trunk axis to the crotch of the bifurcation, the lowest level at which the lumen
+    above the section (within 2 trunk radii of the axis) falls into two pieces leading into the two
+    pulmonary arteries (:func:`.bifurcation.crotch_level`, the same definition as the phantom's truth);
+    the smoothed mask read at 0.5, sampled every 0.25 mm. The axis is the line through the section
+    centroids 2-12 mm above the valve (the trunk proper). Also returns the axis (origin on the valve
+    plane, direction; LPS). The length is None (not measured) when the trunk does not divide within
+    80 mm or the lumen near the split reaches the scan's edge (the bifurcation is not wholly in the
+    scan, so the "split" may be the edge cutting the lumen). Until 2026-11-28 the end was the "carina
+    level" (the last lumen in a 1.5-radius disc), which the phantom's grazing trunk dome made
+    ill-conditioned, and which on most demo-size phantom cases was the scan's top edge."""
+    from .bifurcation import crotch_level
+
     cents = []
     for h in np.arange(2.0, 12.01, 1.0):
         try:
@@ -278,18 +271,43 @@ def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[fl
         start = mid + (float((valve.origin - mid) @ valve.normal) / float(axis @ valve.normal)) * axis
     else:
         start = valve.origin
-    reach = 1.5 * radius_mm
-    prev = 0.0
-    for t in np.arange(1.0, 80.0, 1.0):
-        if _pieces(sampler, Plane(start + t * axis, axis), reach) != 1:
-            lo, hi = prev, float(t)
-            while hi - lo > 0.05:
-                m = 0.5 * (lo + hi)
-                lo, hi = (lo, m) if _pieces(sampler, Plane(start + m * axis, axis), reach) != 1 else (m, hi)
-            return hi, [start.tolist(), axis.tolist()]
-        prev = float(t)
-    logger.info("the pulmonary trunk does not divide within 80 mm of the valve")
-    return prev, [start.tolist(), axis.tolist()]
+
+    def inside(p: np.ndarray) -> np.ndarray:
+        idx = sampler.labelmap.lps_to_index(p) - sampler.lo
+        return ndimage.map_coordinates(sampler.smooth, [idx[:, 2], idx[:, 1], idx[:, 0]], order=1) > 0.5
+
+    reach = 2.0 * radius_mm
+    level = crotch_level(inside, start, axis, reach, (10.0, 80.0), spacing_mm=0.25)
+    if level is None:
+        logger.info("the pulmonary trunk does not divide within 80 mm of the valve")
+        return None, [start.tolist(), axis.tolist()]
+    if _lumen_at_scan_edge(sampler.labelmap, inside, start, axis, reach, level):
+        # the scan ends at (or below) the bifurcation: the "split" may be the scan's edge cutting the
+        # lumen, not the crotch (on the demo-size phantom the bifurcation lies above the scan)
+        logger.info("the pulmonary bifurcation reaches the edge of the scan: MPA length not measured")
+        return None, [start.tolist(), axis.tolist()]
+    return level, [start.tolist(), axis.tolist()]
+
+
+def _lumen_at_scan_edge(labelmap: Volume, inside, start, axis, reach: float, level: float) -> bool:
+    """Whether lumen within ``reach`` of the axis and 3 mm of ``level`` (the sections where the split
+    was seen) lies within 1.5 voxels of the scan's edge or beyond it (LPS mm). A branch leaving the
+    scan further on does not matter."""
+    from .bifurcation import axis_frame
+
+    e1, e2 = axis_frame(axis)
+    g = np.arange(-reach, reach + 1e-9, 1.0)
+    gu, gv = np.meshgrid(g, g, indexing="ij")
+    disc = gu**2 + gv**2 <= reach**2
+    flat = start + gu[disc][:, None] * e1 + gv[disc][:, None] * e2
+    pts = np.concatenate([flat + t * axis for t in np.arange(level - 3.0, level + 3.0 + 1e-9, 1.0)])
+    idx = labelmap.lps_to_index(pts)
+    edge = np.any((idx < 1.0) | (idx > np.array(labelmap.shape[::-1]) - 2.0), axis=1)
+    if not edge.any():
+        return False
+    # outside the scan the smoothed mask reads 0: look at the lumen next to the edge from inside
+    inner = pts[edge] - 1.5 * np.asarray(labelmap.spacing).max() * axis
+    return bool(inside(pts[edge]).any() or inside(inner).any())
 
 
 def chamber_volumes(labelmap: Volume, keys=("lv_blood_pool", "la", "rv", "ra")) -> dict[str, float]:

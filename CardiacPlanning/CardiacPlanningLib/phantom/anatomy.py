@@ -145,6 +145,66 @@ def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
     }
 
 
+def mpa_length_truth(centerlines: dict, spacing_mm: float = 0.2) -> dict:
+    """Main pulmonary artery truth of the phantom (LPS mm): the trunk starts at the pulmonary valve
+    cap centre (open start, the valve plane) and runs straight along ``axis`` to its branch point; its
+    length is the distance along the axis from the valve to the **crotch** of the bifurcation, the
+    lowest level at which the lumen above the section (trunk and both pulmonary arteries, within 2
+    trunk radii of the axis) falls into two pieces leading into the two branches
+    (:func:`CardiacPlanningLib.measure.bifurcation.crotch_level`, the definition the measurement
+    :func:`CardiacPlanningLib.measure.valves.mpa_length` applies to the label map), evaluated on the
+    analytic tubes sampled every ``spacing_mm``. Replaces the carina-level truth of
+    :func:`.vessels.mpa_length_truth` (where the last lumen left a 1.5-radius disc: ill-conditioned).
+    ``centerlines``: name -> (points, radii)."""
+    from ..measure.bifurcation import crotch_level
+    from .vessels import _union_sdf
+
+    trunk = centerlines["pulmonary_trunk"]
+    start = np.asarray(trunk[0][0], dtype=float)
+    axis = np.asarray(trunk[0][-1], dtype=float) - start
+    length = float(np.linalg.norm(axis))
+    axis /= length
+    radius = float(trunk[1][0])
+    reach = 2.0 * radius
+    t_range = (0.5 * length, length + 2.0 * reach)
+    # only the tube segments that come near the searched cylinder
+    centre = start + 0.5 * (t_range[0] + t_range[1]) * axis
+    bound = np.hypot(reach, 0.5 * (t_range[1] - t_range[0])) + 1.0
+    tubes = []
+    for name in ("pulmonary_trunk", "left_pulmonary_artery", "right_pulmonary_artery"):
+        pts, rad = (np.asarray(v, dtype=float) for v in centerlines[name])
+        near = np.linalg.norm(pts - centre, axis=1) - rad <= bound + 2.0
+        keep = near | np.roll(near, 1) | np.roll(near, -1)
+        idx = np.flatnonzero(keep)
+        if len(idx) >= 2:
+            tubes.append((pts[idx[0] : idx[-1] + 1], rad[idx[0] : idx[-1] + 1]))
+    # the signed distance on a 1 mm lattice over the cylinder's box decides the points further than
+    # 1.5 mm from the wall (the distance changes by at most ~1 mm per mm); the others are computed
+    half = 0.5 * (t_range[1] - t_range[0]) * np.abs(axis) + reach * np.sqrt(np.clip(1 - axis**2, 0, 1))
+    lo = centre - half - 2.0
+    n = np.ceil((2 * half + 4.0) / 1.0).astype(int) + 1
+    lattice = np.stack(np.meshgrid(*[lo[i] + np.arange(n[i]) for i in range(3)], indexing="ij"), -1)
+    coarse = _union_sdf(lattice.reshape(-1, 3), tubes).reshape(lattice.shape[:3])
+
+    def inside(p: np.ndarray) -> np.ndarray:
+        d = ndimage.map_coordinates(coarse, (p - lo).T, order=1, mode="nearest")
+        near = np.abs(d) < 1.5
+        d[near] = _union_sdf(p[near], tubes)
+        return d < 0
+
+    level = crotch_level(inside, start, axis, reach, t_range, spacing_mm=spacing_mm)
+    if level is None:
+        raise ValueError("the phantom's pulmonary trunk does not divide near its branch point")
+    return {
+        "definition": "valve plane to the crotch of the bifurcation along the trunk axis",
+        "valve_center": start,
+        "axis": axis,
+        "branch_point_distance_mm": length,
+        "mpa_length_mm": level,
+        "radius_mm": radius,
+    }
+
+
 def _seed_deformation(rng: np.random.Generator, center: np.ndarray, scale: float):
     """A smooth random map (LPS mm -> mm): anisotropic scaling about ``center`` plus three Fourier
     modes of 2 mm amplitude and 90-160 mm wavelength (gradient < 0.3, so no folding)."""
