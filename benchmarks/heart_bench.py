@@ -48,18 +48,20 @@ SCORED = {
 # heart; seeds 21-23 (the earlier held-out set) were looked at while tuning the wall, valve, caval
 # inflow and aorta/PA rules of 2026-11-28, and 24-26 were scored once and then used to find the
 # unnamed-branch fault; 27-29 were the held-out set of that round. The third round (appendage neck,
-# aortic valve at the sinuses, vessels detached by neck/enhancement) was tuned on 11, 13 and 31-33
-# and did not look at 27-29; its held-out set is 34-36, run once after that tuning ended. 27-29 are
-# scored again as a second check.
+# aortic valve at the sinuses, vessels detached by neck/enhancement) was tuned on 11, 13 and 31-33;
+# its held-out set was 34-36. The fourth round (LV wall at the scan's edge, veins fused into the
+# pulmonary artery) was tuned on 11, 13 and 31-33 again (34-36 and 27-29 not run, though no longer
+# fresh); its held-out set is 37-39, chosen (seeds, voxel sizes, noise) before any was run and run
+# once after the tuning ended. 34-36 are scored again as a second check.
 CASES = [
+    {"seed": 37, "noise_hu": 24.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
+    {"seed": 38, "noise_hu": 29.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
+    {"seed": 39, "noise_hu": 19.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
+]
+PREVIOUS_HELD_OUT = [
     {"seed": 34, "noise_hu": 21.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
     {"seed": 35, "noise_hu": 27.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
     {"seed": 36, "noise_hu": 18.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
-]
-PREVIOUS_HELD_OUT = [
-    {"seed": 27, "noise_hu": 22.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
-    {"seed": 28, "noise_hu": 28.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
-    {"seed": 29, "noise_hu": 16.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
 ]
 CHAMBERS_WALLS = (1, 2, 3, 4, 5, 10, 17, 18)
 
@@ -251,6 +253,36 @@ ENGINE_CHANGES_3 = (
     "rim too), and vessel borders at half-way to their own fat surroundings (MSD worse)."
 )
 
+ENGINE_CHANGES_4 = (
+    "Engine changes of 2026-11-28 (fourth round, to widen the surface-distance margin), each checked "
+    "on the real CTA after it was made: (9) LV wall band that runs into the edge of the scan (an apex "
+    "resting on the diaphragm at the lowest slices) is not bounded by fat and is cut at this heart's "
+    "typical fat-bounded thickness like band running into liver or diaphragm, that typical "
+    "thickness is the upper quartile (was the 90th percentile) of the fat-bounded thickness, and "
+    "the small-gap filling of the wall takes muscle-level tissue only, not epicardial fat in dents "
+    "of the outer surface (`heart/myocardium.py`, `heart/walls.py`); (10) where the left heart is "
+    "clearly brighter than the right, left-heart-enhanced blood inside the pulmonary artery that "
+    "touches the LA or a pulmonary vein is a vein fused to the artery by partial volume (a vein "
+    "running under a branch, too thin for a core or a basin of its own): hysteresis on the "
+    "left/right gap (cores nearer the left heart's HU, grown through voxels a quarter of the gap "
+    "above the artery's), its partial-volume border following its nearest core "
+    "(`circulation.release_pulmonary_veins`). Tuned on seeds 11, 13 and 31-33: mean Dice 0.9472 -> "
+    "0.9493, mean surface distance 0.693 -> 0.670 mm (myocardium 0.81 -> 0.74, PA 0.90 -> 0.82; "
+    "the other structures unchanged); real CTA heart union 0.903 -> 0.903 (ours 762.6 -> 751.9 ml, "
+    "outside the reference 116.2 -> 110.3 ml), pulmonary artery 0.864 -> 0.864. Tried and dropped: "
+    "(a) cutting vein ostia along the vein's centreline (skeleton) where the inscribed radius grows "
+    "past 1.25 times the tube's (the phantom's veins taper towards the atrium and have no flare at "
+    "the truth's cap, and short vein pieces gave wrong tube radii: LA worse); (b) a distance-map "
+    "watershed between the LA body core and each vein (LA worse); (c) re-opening the body with a "
+    "ball 1.5 times a wide vein's radius next to veins >= 7.2 mm in radius (LA MSD on the "
+    "working grid 1.22 -> 0.86 mm on seed 31 but 0.93 -> 1.41 on seed 11 and 0.87 -> 1.43 on "
+    "seed 32, where the larger ball no "
+    "longer fits the flatter atrium; +5 s CPU); (d) releasing the fused veins before the neck "
+    "detachment instead of after it (seeds 31/33 better, 32 worse: a lung-vessel branch then stays "
+    "pulmonary artery; neutral overall); (e) keeping the voxels of a detached basin that are "
+    "enhanced like the main lumen with it (neutral)."
+)
+
 
 def phantom_table(rows: list[dict], title: str) -> list[str]:
     """Markdown lines: per-case Dice / MSD table, per-structure means and the overall means."""
@@ -299,15 +331,18 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None, previous: list[
         "`.venv/bin/python benchmarks/heart_bench.py --update-docs`. Engine: `classical` (no weights).",
         "",
     ]
-    lines += [DEEP_MODEL, "", ENGINE_CHANGES, "", ENGINE_CHANGES_3, ""]
+    lines += [DEEP_MODEL, "", ENGINE_CHANGES, "", ENGINE_CHANGES_3, "", ENGINE_CHANGES_4, ""]
     if phantom:
         lines += phantom_table(
-            phantom, "Phantom cases never used for tuning: seeds 34-36, run once after the tuning ended"
+            phantom,
+            "Phantom cases never used for tuning: seeds 37-39 (chosen before the fourth round, run "
+            "once after it ended)",
         )
     if previous:
         lines += phantom_table(
             previous,
-            "Second check: seeds 27-29 (the previous round's held-out set, not looked at in this round)",
+            "Second check: seeds 34-36 (the third round's held-out set, not run during the fourth "
+            "round's tuning)",
         )
     lines += [
         "Real CTA (`ts_thorax_cta_crop_pulm_1p5mm`, early arterial phase) against TotalSegmentator masks "
