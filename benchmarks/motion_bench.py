@@ -237,7 +237,8 @@ def main() -> None:
     ap.add_argument(
         "--large-contraction",
         action="store_true",
-        help="the opt-in RegistrationSettings.large_contraction() instead of the defaults",
+        help="RegistrationSettings.large_contraction() (the residual pass unchecked, the opt-in until "
+        "2026-11-28) instead of the defaults; the earlier default: --settings '{\"refine_passes\": 0}'",
     )
     ap.add_argument(
         "--settings",
