@@ -177,20 +177,19 @@ def detect_metal(
     if kind in WEAK_STRUT_KINDS:
         weak, local = weak_struts(ct, mask, region.support, WEAK_STRUT_FRACTION * (thr - med), spacing)
     full = mask | weak if weak is not None else mask
-    if weak is None:
-        excess = metal_excess(ct, full, spacing, med, region.lumen)
-    else:
-        # Excess over the grey-opening background: an opening keeps a step edge (LVOT blood against
-        # the septum, the aortic lumen against its wall) and removes only the strut's bloom, so a
-        # strut resting on such an edge keeps a symmetric excess; a lumen model whose edge is not
-        # at the strut makes its excess lopsided (measured: inflow crown of a self-expanding frame
-        # on the LVOT wall fitted 0.7-0.85 mm inside). The opening's noise bias is removed (median
-        # of the local excess away from metal).
+    excess = metal_excess(ct, full, spacing, med, region.lumen)
+    if weak is not None and weak.any():
+        # a weak strut on the wall or outside the lumen label: its excess over the local (opening)
+        # background; the lumen model takes the blood level there and sees little or none. Only
+        # there: over thresholded metal the opening's excess is biased inwards at a wall step
+        # (constructed balloon frame against its wall: radius 0.3 mm short).
         it = np.maximum(np.ceil(2.0 / spacing), 1).astype(int)
-        near = ndimage.maximum_filter(full, size=tuple(2 * it + 1))
-        quiet = region.support & ~near
+        near_weak = ndimage.maximum_filter(weak, size=tuple(2 * it + 1))
+        near_strong = ndimage.maximum_filter(mask, size=tuple(2 * it + 1))
+        quiet = region.support & ~(near_weak | near_strong)
         bias = float(np.median(local[quiet])) if quiet.sum() > 50 else 0.0
-        excess = np.where(near, np.maximum(local - bias, 0.0), 0.0).astype(np.float32)
+        local = np.maximum(local - bias, 0.0)
+        excess = np.where(near_weak, np.maximum(excess, local), excess).astype(np.float32)
         logger.info("weak struts: %d voxels added to %d", int(weak.sum()), int(mask.sum()))
     logger.info("metal > %.0f HU: %d voxels in %s", thr, int(mask.sum()), region.name)
     return MetalDetection(full, thr, med, sigma, p99, excess)
