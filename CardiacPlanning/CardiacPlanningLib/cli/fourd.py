@@ -50,8 +50,8 @@ def import_phases(source: Path, out_dir: Path, min_phases: int, quiet: bool) -> 
 @click.option(
     "--elastic-only",
     is_flag=True,
-    help="Without the checked residual registration pass (the default until 2026-11-28; about 0.6x "
-    "the time, the end-systolic LV a few per cent too large at EF ~70 %).",
+    help="Without the checked residual registration pass (the default until 2026-11-28; about 3/4 "
+    "of the time per phase, the end-systolic LV a few per cent too large at EF ~70 %).",
 )
 @click.option(
     "--large-contraction",

@@ -132,7 +132,7 @@ class RegistrationSettings:
     @classmethod
     def elastic_only(cls, **changes) -> RegistrationSettings:
         """The default until 2026-11-28: the pyramid without the residual pass (``refine_passes=0``).
-        Cheaper (about 0.6x the registration time); the end-systolic LV of a strong contraction (EF
+        Cheaper (about 3/4 of the registration time); the end-systolic LV of a strong contraction (EF
         ~70 %) stays a few per cent too large (docs/benchmarks.md, "4D propagation")."""
         return cls(**{"refine_passes": 0, **changes})
 
