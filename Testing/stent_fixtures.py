@@ -114,3 +114,32 @@ def tube_envelope_distance(points: np.ndarray, dev, n_theta: int = 180) -> np.nd
     zz, tt = np.meshgrid(z, th, indexing="ij")
     surf = tube.points(zz.ravel(), tt.ravel())
     return cKDTree(surf).query(np.asarray(points, float))[0]
+
+
+def flared_frame_case(seed: int = 3, spacing: float = 0.6, radius_mm: float = 9.0, height_mm: float = 45.0):
+    """(ct Volume, label Volume with the lumen = 6, Device) for a self-expanding (flared) frame whose
+    outflow leaves the lumen: the lumen follows the frame's radius up to 70 % of its height and then
+    stays at that radius, so the flared outflow crown lies in the wall (60 HU) as it does against
+    an ascending aorta narrower than the frame's crown. No device label is added to the lumen."""
+    root = {
+        "annulus_center": [0.0, 0.0, 0.0],
+        "annulus_normal": [0.2, 0.1, 1.0],
+        "annulus_radius_mm": radius_mm,
+    }
+    dev = devices.valve_frame(root, style="self_expanding", rng=seed, height_mm=height_mm)
+    lo, hi = dev.axis.min(0) - 17.0, dev.axis.max(0) + 17.0
+    lo[2], hi[2] = dev.axis[:, 2].min() - 5.0, dev.axis[:, 2].max() + 5.0
+    size = np.ceil((hi - lo) / spacing).astype(int)
+    geom = Volume(np.zeros(size[::-1], np.int16), (spacing,) * 3, tuple(lo), np.eye(3))
+    kji = np.indices(geom.shape).reshape(3, -1).T
+    p = geom.index_to_lps(kji[:, ::-1].astype(float)) - dev.axis[0]
+    t = (dev.axis[-1] - dev.axis[0]) / np.linalg.norm(dev.axis[-1] - dev.axis[0])
+    z = p @ t
+    rho = np.linalg.norm(p - np.outer(z, t), axis=1)
+    s = np.linalg.norm(dev.axis - dev.axis[0], axis=1)
+    wall_r = np.interp(np.minimum(z, 0.7 * s[-1]), s, dev.radius_profile) + dev.strut_radius_mm
+    lumen = (rho <= wall_r).reshape(geom.shape)
+    hu = np.where(lumen, 400.0, 60.0).astype(np.float32)
+    occ = devices.wire_occupancy(dev, geom, 3)
+    ct = finish_ct(hu, spacing, np.random.default_rng(seed), 20.0, 1.0, metal=occ, metal_hu=20000.0)
+    return geom.with_array(ct), geom.with_array(np.where(lumen, 6, 0).astype(np.uint8)), dev
