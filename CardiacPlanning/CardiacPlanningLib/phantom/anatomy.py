@@ -153,8 +153,8 @@ def mpa_length_truth(centerlines: dict, spacing_mm: float = 0.2) -> dict:
     trunk radii of the axis) falls into two pieces leading into the two branches
     (:func:`CardiacPlanningLib.measure.bifurcation.crotch_level`, the definition the measurement
     :func:`CardiacPlanningLib.measure.valves.mpa_length` applies to the label map), evaluated on the
-    analytic tubes sampled every ``spacing_mm``. Replaces the carina-level truth of
-    :func:`.vessels.mpa_length_truth` (where the last lumen left a 1.5-radius disc: ill-conditioned).
+    analytic tubes sampled every ``spacing_mm``. Replaces an earlier carina-level truth (where the
+    last lumen left a 1.5-radius disc: ill-conditioned, and cut by the scan's top on demo-size cases).
     ``centerlines``: name -> (points, radii)."""
     from ..measure.bifurcation import crotch_level
     from .vessels import _union_sdf
