@@ -26,6 +26,17 @@ MIN_ML = 0.5
 LEFT_FAMILY = (lbl.LA, lbl.AORTA, lbl.value_of("pulmonary_veins"), lbl.value_of("la_appendage"))
 
 
+def _circulation_levels(seg: np.ndarray, image: np.ndarray, deep: np.ndarray):
+    """The image smoothed by 0.7 voxel and the interior HU (median over ``deep`` voxels) of the left
+    heart (LV blood) and the right heart (RV): ``(smooth, left, right)``, or None when either
+    chamber has no interior voxel."""
+    lv, rv = deep & (seg == lbl.LV_BLOOD_POOL), deep & (seg == lbl.RV)
+    if not lv.any() or not rv.any():
+        return None
+    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
+    return smooth, float(np.median(smooth[lv])), float(np.median(smooth[rv]))
+
+
 def reclaim_pulmonary_artery(seg: np.ndarray, image: np.ndarray, spacing_mm: float) -> int:
     """Relabel right-heart-enhanced parts of left-heart labels touching the pulmonary artery (in
     place); returns the number of voxels moved. ``image`` in HU, isotropic ``spacing_mm``."""
@@ -58,10 +69,10 @@ def _reclaim(
         np.isin(seg, (*LEFT_FAMILY, lbl.PULMONARY_ARTERY, lbl.LV_BLOOD_POOL, lbl.RV))
     )
     deep = depth * spacing_mm >= DEPTH_MM
-    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
-    if not (deep & lv).any() or not (deep & rv).any():
+    levels = _circulation_levels(seg, image, deep)
+    if levels is None:
         return 0
-    left, right = float(np.median(smooth[deep & lv])), float(np.median(smooth[deep & rv]))
+    smooth, left, right = levels
     if abs(left - right) < GAP_FRACTION * 0.5 * abs(left + right):
         return 0
     closer_right = np.abs(smooth - right) < np.abs(smooth - left)
@@ -104,11 +115,10 @@ def adopt_pulmonary_branches(seg: np.ndarray, pool: np.ndarray, image: np.ndarra
     pa, lv, rv = seg == lbl.PULMONARY_ARTERY, seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
     if not (pa.any() and lv.any() and rv.any()):
         return 0
-    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
-    deep = ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM
-    if not (deep & lv).any() or not (deep & rv).any():
+    levels = _circulation_levels(seg, image, ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM)
+    if levels is None:
         return 0
-    left, right = float(np.median(smooth[deep & lv])), float(np.median(smooth[deep & rv]))
+    smooth, left, right = levels
     if abs(left - right) < GAP_FRACTION * 0.5 * abs(left + right):
         return 0
     comp, n = ndi.label(pool & (seg == 0))
@@ -148,11 +158,10 @@ def release_pulmonary_veins(seg: np.ndarray, image: np.ndarray, spacing_mm: floa
     pa, lv, rv = seg == lbl.PULMONARY_ARTERY, seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
     if not (pa.any() and lv.any() and rv.any()):
         return 0
-    smooth = ndi.gaussian_filter(image.astype(np.float32), 0.7)
-    deep = ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM
-    if not (deep & lv).any() or not (deep & rv).any():
+    levels = _circulation_levels(seg, image, ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM)
+    if levels is None:
         return 0
-    left, right = float(np.median(smooth[deep & lv])), float(np.median(smooth[deep & rv]))
+    smooth, left, right = levels
     if left - right < GAP_FRACTION * 0.5 * abs(left + right):
         return 0  # the left heart not clearly brighter: darker voxels may be the artery's border
     # hysteresis (Canny 1986): cores closer to the left heart, grown through voxels brighter than
