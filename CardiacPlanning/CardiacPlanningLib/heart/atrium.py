@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.feature import peak_local_max
-from skimage.segmentation import watershed
 
 from .. import labels as lbl
+from .necks import distance_basins
 
 LA_BODY_RADIUS_MM = 9.0
 RIM_ML = 0.3  # removed pieces smaller than this are the rim of the body: kept LA
@@ -90,18 +89,9 @@ def _lobes_beyond_necks(
     box = ndi.find_objects(piece.astype(np.uint8))[0]
     box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
     p, d = piece[box], dist[box]
-    peaks = peak_local_max(
-        np.where(p, d, 0.0),
-        min_distance=max(1, int(round(NECK_GAP_MM / spacing_mm))),
-        threshold_abs=2.0,
-        labels=p.astype(np.int32),
-        exclude_border=False,
-    )
-    if len(peaks) < 2:
+    basins = distance_basins(p, d, NECK_GAP_MM, spacing_mm)
+    if basins is None:
         return []
-    markers = np.zeros(p.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    basins = watershed(-d, markers, mask=p)
     anchored = np.unique(basins[(ndi.binary_dilation(body[box]) | lv_near[box]) & p])
     free = p & ~np.isin(basins, anchored)
     comp, n = ndi.label(free)

@@ -33,6 +33,25 @@ HU_FRACTION = 0.04  # one lumen's basins differ in interior HU by less than this
 CORE_MM = 3.0  # a basin's interior: at least this deep (or 60 % of its radius) in the blood pool
 
 
+def distance_basins(mask: np.ndarray, dist: np.ndarray, gap_mm: float, spacing_mm: float):
+    """Watershed basins of the distance map ``dist`` (mm) inside ``mask`` around its inscribed-sphere
+    centres (local maxima of ``dist`` above 2 mm, at least ``gap_mm`` apart): their borders are the
+    narrowest cross-sections between the centres (Beucher & Meyer 1993). An int32 label array, or
+    None when the mask has fewer than two centres."""
+    peaks = peak_local_max(
+        np.where(mask, dist, 0.0),
+        min_distance=max(1, int(round(gap_mm / spacing_mm))),
+        threshold_abs=2.0,
+        labels=mask.astype(np.int32),
+        exclude_border=False,
+    )
+    if len(peaks) < 2:
+        return None
+    markers = np.zeros(mask.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    return watershed(-dist, markers, mask=mask)
+
+
 def detach_bridged(
     seg: np.ndarray,
     smooth: np.ndarray,
@@ -54,18 +73,9 @@ def detach_bridged(
         return 0
     box = tuple(slice(max(int(a.min()) - 1, 0), int(a.max()) + 2) for a in np.nonzero(mask))
     m, d, s, img = mask[box], pool_dist[box], seg[box], smooth[box]
-    peaks = peak_local_max(
-        np.where(m, d, 0.0),
-        min_distance=max(1, int(round(BASIN_GAP_MM / spacing_mm))),
-        threshold_abs=2.0,
-        labels=m.astype(np.int32),
-        exclude_border=False,
-    )
-    if len(peaks) < 2:
+    basins = distance_basins(m, d, BASIN_GAP_MM, spacing_mm)
+    if basins is None:
         return 0
-    markers = np.zeros(m.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    basins = watershed(-d, markers, mask=m)
     n = int(basins.max())
     radius = np.zeros(n + 1)
     radius[1:] = ndi.maximum(d, basins, np.arange(1, n + 1))
