@@ -377,11 +377,13 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None, previous: list[
         "",
     ]
     if fast:
+        busy = max(fast["load_before_after"]) > 1.5  # more runnable jobs than 2 cores can hide
         lines += [
             f"Speed: a 512x512x300, 0.5 mm volume (the real CTA resampled), 2 threads: segmentation "
             f"{fast['cpu_seconds']} s of CPU ({fast['seconds']} s wall, 1-min load average "
-            f"{fast['load_before_after'][0]} before / {fast['load_before_after'][1]} after, so the wall "
-            f"time is inflated by other jobs), peak memory {fast['peak_rss_mb']} MiB for the whole child "
+            f"{fast['load_before_after'][0]} before / {fast['load_before_after'][1]} after"
+            + (", so the wall time is inflated by other jobs" if busy else ", a quiet machine")
+            + f"), peak memory {fast['peak_rss_mb']} MiB for the whole child "
             f"process (targets <= 60 s, <= 8 GB); the child process in all (reading, resampling the "
             f"volume up, segmenting) used {fast['child_cpu_seconds']} s of CPU.",
             "",
