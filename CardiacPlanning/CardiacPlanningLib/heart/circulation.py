@@ -104,6 +104,17 @@ def _reclaim(
     return int(moved.sum())
 
 
+def _pool_levels(seg: np.ndarray, image: np.ndarray, spacing_mm: float):
+    """For the rules on the pulmonary artery: ``(pa mask, smooth, left, right)`` with the levels of
+    :func:`_circulation_levels` over the voxels at least DEPTH_MM inside the labelled blood, or None
+    unless the pulmonary artery, LV and RV are all labelled."""
+    pa = seg == lbl.PULMONARY_ARTERY
+    if not (pa.any() and (seg == lbl.LV_BLOOD_POOL).any() and (seg == lbl.RV).any()):
+        return None
+    levels = _circulation_levels(seg, image, ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM)
+    return None if levels is None else (pa, *levels)
+
+
 def adopt_pulmonary_branches(seg: np.ndarray, pool: np.ndarray, image: np.ndarray, spacing_mm: float) -> int:
     """Name pulmonary artery the unnamed blood-pool components touching it that are enhanced like
     the right heart (in place); returns the number of voxels named.
@@ -112,13 +123,10 @@ def adopt_pulmonary_branches(seg: np.ndarray, pool: np.ndarray, image: np.ndarra
     is left unnamed by the naming step (it cannot join an aorta piece of the other circulation);
     once the straddling piece is split, the branch touches the pulmonary artery. Only when the two
     circulations differ in enhancement (the check of :func:`reclaim_pulmonary_artery`)."""
-    pa, lv, rv = seg == lbl.PULMONARY_ARTERY, seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
-    if not (pa.any() and lv.any() and rv.any()):
-        return 0
-    levels = _circulation_levels(seg, image, ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM)
+    levels = _pool_levels(seg, image, spacing_mm)
     if levels is None:
         return 0
-    smooth, left, right = levels
+    pa, smooth, left, right = levels
     if abs(left - right) < GAP_FRACTION * 0.5 * abs(left + right):
         return 0
     comp, n = ndi.label(pool & (seg == 0))
@@ -155,13 +163,10 @@ def release_pulmonary_veins(seg: np.ndarray, image: np.ndarray, spacing_mm: floa
     artery's border. Components (>= ``VEIN_MIN_ML``) of such voxels inside the pulmonary artery that
     touch the LA or a pulmonary vein are pulmonary vein; the others (e.g. the undiluted SVC inflow
     next to the right pulmonary artery) are left alone."""
-    pa, lv, rv = seg == lbl.PULMONARY_ARTERY, seg == lbl.LV_BLOOD_POOL, seg == lbl.RV
-    if not (pa.any() and lv.any() and rv.any()):
-        return 0
-    levels = _circulation_levels(seg, image, ndi.distance_transform_edt(seg > 0) * spacing_mm >= DEPTH_MM)
+    levels = _pool_levels(seg, image, spacing_mm)
     if levels is None:
         return 0
-    smooth, left, right = levels
+    pa, smooth, left, right = levels
     if left - right < GAP_FRACTION * 0.5 * abs(left + right):
         return 0  # the left heart not clearly brighter: darker voxels may be the artery's border
     # hysteresis (Canny 1986): cores closer to the left heart, grown through voxels brighter than
