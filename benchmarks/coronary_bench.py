@@ -92,6 +92,20 @@ STENOSES = {  # per seed: (branch, position, percent)
     66: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
     # and at 1.25 mm (noise 20 HU)
     73: [{"branch": "LCX", "position": 0.35, "percent": 50.0}],
+    # tuning seed added for version 6: a tight non-calcified LAD lesion (the failure of seed 65)
+    57: [{"branch": "LAD", "position": 0.4, "percent": 70.0}],
+    # held out for version 6 (set before any code change of that version, evaluated once at the
+    # end): 0.5 mm, noise 30 (68 calcified), and 74 at 1.25 mm (calcified)
+    67: [{"branch": "LAD", "position": 0.35, "percent": 70.0}],
+    68: [
+        {"branch": "LCX", "position": 0.35, "percent": 60.0},
+        {"branch": "RCA", "position": 0.3, "percent": 40.0},
+    ],
+    69: [
+        {"branch": "RCA", "position": 0.4, "percent": 75.0},
+        {"branch": "LAD", "position": 0.3, "percent": 50.0},
+    ],
+    74: [{"branch": "RCA", "position": 0.35, "percent": 60.0}],
 }
 
 
