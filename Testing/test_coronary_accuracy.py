@@ -161,3 +161,67 @@ def test_calcified_lesion_flanks_neither_split_it_nor_set_its_reference():
     (les,) = find_lesions("RCA", _line(s), r, voxel_mm=0.5, near_calcium=calc)
     assert les.percent == pytest.approx(60.0, abs=3.0)
     assert les.reference_radius_mm == pytest.approx(1.5, abs=0.05)
+
+
+def _lesion_scene(vein: bool):
+    """A 2.4 mm artery along x with a 70 % lesion (0.36 mm lumen over 3 mm) at x = 14-17 mm, a side
+    branch leaving just before it (so the tree's traced path turns into the side branch and no tip
+    points at the lesion); optionally a vein-like tube 2.8 mm beside the artery's far part, side-on
+    to it. Returns (volume, tree mask up to the lesion, far part, vein part)."""
+    sp = 0.5
+    shape = (32, 32, 72)
+    c = 8.0
+
+    def radius(x):
+        return np.where((x > 14.0) & (x < 17.0), 0.36, 1.2)
+
+    def inside(z, y, x):
+        hu = np.full(z.shape, FAT, np.float32)
+        hu[(np.hypot(z - c, y - c) <= radius(x)) & (x >= 1.0) & (x <= 34.0)] = BLOOD
+        side = (np.hypot(z - c, (y - c) - (x - 11.0)) <= 0.9) & (x >= 11.0) & (y <= 15.5)
+        hu[side] = BLOOD  # side branch leaving at 45 degrees at x = 11 mm
+        if vein:  # a tube along z, beside (not in line with) the artery, 2.8 mm past its far end
+            hu[(np.hypot(x - 30.0, y - (c + 4.0)) <= 1.0) & (z <= 14.0)] = BLOOD
+        return hu
+
+    arr = _render(shape, sp, inside)
+    rng = np.random.default_rng(3)
+    arr = arr + rng.normal(0.0, 20.0, arr.shape).astype(np.float32)
+    vol = Volume(arr, (sp, sp, sp), (0.0, 0.0, 0.0), np.eye(3))
+    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * sp for n in shape], indexing="ij")
+    bright = arr > 0.5 * BLOOD
+    near = (np.hypot(zz - c, yy - c) <= 2.0) | (np.hypot(zz - c, (yy - c) - (xx - 11.0)) <= 1.6)
+    tree = bright & near & (xx < 14.0)
+    tree |= bright & (np.hypot(zz - c, (yy - c) - (xx - 11.0)) <= 1.6) & (xx >= 11.0)
+    far = (np.hypot(zz - c, yy - c) <= 0.8) & (xx > 19.0) & (xx < 33.0)
+    vein_core = (np.hypot(xx - 30.0, yy - (c + 4.0)) <= 0.5) & (zz <= 13.0)
+    return vol, tree, far, vein_core
+
+
+def test_lesion_bridged_from_the_far_piece():
+    """The traced tree turns into a side branch at a 70 % lesion, so no branch tip points at it
+    (seed 57's / 65's lost distal LAD): the far piece, a tube in line with the stump, is joined."""
+    from CardiacPlanningLib.coronary.bridge import bridge_lesions
+
+    vol, tree, far, _ = _lesion_scene(vein=False)
+    none = np.zeros_like(tree)
+    mask = tree.copy()
+    added = bridge_lesions(vol, mask, none, [], BLOOD, none)
+    assert (mask & far).sum() >= 0.9 * far.sum()
+    # the path runs through the lesion, along the artery's axis (z = y = 8 mm)
+    z, y, x = np.nonzero(added)
+    gap = (x + 0.5) * 0.5 < 17.0
+    assert gap.any() and np.hypot((z[gap] + 0.5) * 0.5 - 8.0, (y[gap] + 0.5) * 0.5 - 8.0).max() <= 1.0
+
+
+def test_tube_met_side_on_is_not_bridged():
+    """A tube that the artery's stump does not point at (a vein beside it) is not joined, even
+    within reach; the distal artery in line still is."""
+    from CardiacPlanningLib.coronary.bridge import bridge_lesions
+
+    vol, tree, far, vein = _lesion_scene(vein=True)
+    none = np.zeros_like(tree)
+    mask = tree.copy()
+    bridge_lesions(vol, mask, none, [], BLOOD, none)
+    assert (mask & far).sum() >= 0.9 * far.sum()
+    assert not (mask & vein).any()

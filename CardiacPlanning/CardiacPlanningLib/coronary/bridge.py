@@ -17,10 +17,12 @@ import logging
 
 import cc3d
 import numpy as np
+from scipy.spatial import cKDTree
 from skimage.graph import MCP_Geometric
 
 from ..imaging.volume import Volume
 from .centerline import TracedBranch
+from .filters import near_mask
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +100,141 @@ def bridge_lesions(
             logger.info(
                 "bridged a narrowing at %s mm LPS (%d path voxels)", np.round(b.points[-1], 1), len(path)
             )
+    _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, reach_mm, max_gap_mm,
+                   min_component_mm3, max_component_ml)
     return added
+
+
+def _axis(points: np.ndarray) -> np.ndarray | None:
+    """Unit principal axis of ``points`` (N x 3, mm), or None when they do not line up (the largest
+    spread less than twice the second: a blob, not a tube)."""
+    if len(points) < 4:
+        return None
+    c = points - points.mean(axis=0)
+    w, v = np.linalg.eigh(c.T @ c / len(c))
+    if w[2] < 4.0 * max(w[1], 1e-9):  # variance ratio 4 = spread ratio 2
+        return None
+    return v[:, 2]
+
+
+def _bridge_pieces(
+    volume, mask, others, forbidden, comps, sizes, blood_hu, added, reach_mm, max_gap_mm,
+    min_component_mm3, max_component_ml, axis_mm: float = 4.0, max_angle_deg: float = 30.0,
+    stump_mm: float = 6.0, max_ends: int = 40,
+) -> None:
+    """The vessel beyond a tight lesion where the tree does not end at the lesion (the traced path
+    turned into a side branch leaving at the lesion, so no tip points at it): seen from the far
+    piece instead. A lumen piece (a tube: its voxels within ``axis_mm`` of its near end line up)
+    whose near end lies within ``reach_mm`` of the tree is joined by the minimal path between them
+    when that path is collinear with both stumps (the piece's axis at its end, and tree voxels
+    reaching ``stump_mm`` back from where the path arrives, within ``max_angle_deg``; a lesion narrows a vessel along its course,
+    while a vein or another artery beside the tree meets it side-on), its stretch below half
+    contrast is at most ``max_gap_mm`` long, and the piece is no larger than ``max_component_ml``.
+    Updates ``mask`` and ``added`` in place."""
+    sp = np.asarray(volume.spacing, dtype=float)[::-1]
+    voxel_mm3 = float(sp.prod())
+    arr = volume.array
+    tree = mask & ~added
+    if not tree.any():
+        return
+    ext = [np.nonzero(tree.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
+    pad = np.ceil(reach_mm / sp).astype(int)
+    lo = np.maximum(np.array([e[0] for e in ext]) - pad, 0)
+    hi = np.minimum(np.array([e[-1] for e in ext]) + pad + 1, mask.shape)
+    box = tuple(slice(a, c) for a, c in zip(lo, hi))
+    ids = comps[box]
+    near = near_mask(tree[box], sp, reach_mm)
+    vol_ok = (sizes * voxel_mm3 >= min_component_mm3) & (sizes * voxel_mm3 <= max_component_ml * 1e3)
+    vol_ok[0] = False
+    cand = np.unique(ids[near & vol_ok[ids]])
+    if not len(cand):
+        return
+    tree_idx = np.argwhere(tree[box])
+    tree_mm = tree_idx * sp
+    kd = cKDTree(tree_mm)
+    bbs = cc3d.statistics(comps)["bounding_boxes"]  # whole pieces, also beyond the box
+    for cid in cand:
+        bb = bbs[cid]
+        sub = comps[bb] == cid
+        if not sub.any():  # taken by an earlier piece
+            continue
+        pts = np.argwhere(sub) + np.array([s.start for s in bb]) - lo  # box coordinates
+        d, j = kd.query(pts * sp)
+        k = int(np.argmin(d))
+        if d[k] > reach_mm:
+            continue
+        logger.debug("piece %d: %d voxels, %.1f mm from the tree", cid, len(pts), d[k])
+        entry = pts[k]
+        local = pts[np.linalg.norm((pts - entry) * sp, axis=1) <= axis_mm] * sp
+        a_piece = _axis(local)
+        if a_piece is None:
+            logger.debug("piece %d: no axis at its end", cid)
+            continue
+        # path from the piece's end to the tree, in the box around both
+        target = tree_idx[j[k]]
+        g = np.ceil((reach_mm + 2.0) / sp).astype(int)
+        blo = np.maximum(np.minimum(entry, target) - g // 2, 0)
+        bhi = np.minimum(np.maximum(entry, target) + g // 2 + 1, np.array(ids.shape))
+        pbox = tuple(slice(a, c) for a, c in zip(blo, bhi))
+        gbox = tuple(slice(a + o, c + o) for a, c, o in zip(blo, bhi, lo))
+        img = arr[gbox].astype(np.float32)
+        f = np.clip((img - 0.1 * blood_hu) / (0.9 * blood_hu), 0.0, 1.0)
+        cost = 1.0 / (0.05 + f) ** 2
+        cost[forbidden[gbox] | others[gbox]] = np.inf
+        mcp = MCP_Geometric(cost, sampling=tuple(sp))
+        costs, _ = mcp.find_costs([tuple(entry - blo)])
+        # the tree lies ahead of the piece, on the line of its axis (the gap is short, so the
+        # angle of a chord is noisy: a lateral offset of a vessel radius is allowed on top of it);
+        # of those tree voxels the path reaches the cheapest
+        if float((local.mean(axis=0) - entry * sp) @ a_piece) > 0:
+            a_piece = -a_piece  # pointing out of the piece
+        tgt = np.argwhere(tree[gbox] & np.isfinite(costs))
+        rel = (tgt - (entry - blo)) * sp
+        ahead = rel @ a_piece
+        lateral = np.linalg.norm(rel - ahead[:, None] * a_piece, axis=1)
+        tgt = tgt[(ahead > 0) & (lateral <= 1.5 + np.tan(np.deg2rad(max_angle_deg)) * ahead)]
+        if not len(tgt):
+            logger.debug("piece %d: no tree ahead of it", cid)
+            continue
+        cos_max = np.cos(np.deg2rad(max_angle_deg))
+        # the tree's stump runs on behind the path's end: tree voxels in a cone of ``max_angle_deg``
+        # around the path's line reach ``stump_mm`` back (a vessel met side-on is at most its own
+        # width deep there; the stump may end in a junction, so no axis of all nearby voxels). The
+        # cheapest ends are tried in turn (the nearest tree voxel may be a side branch's wall).
+        end = None
+        for cand_end in tgt[np.argsort(costs[tuple(tgt.T)])[:max_ends]]:
+            chord = (cand_end - (entry - blo)) * sp
+            u = chord / np.linalg.norm(chord)
+            end_mm = (cand_end + blo) * sp
+            back = tree_mm[kd.query_ball_point(end_mm, stump_mm + 2.0)] - end_mm
+            along = back @ u  # u points from the piece to the tree
+            cone = along >= cos_max * np.linalg.norm(back, axis=1)
+            if cone.any() and float(along[cone].max()) >= stump_mm:
+                end = cand_end
+                break
+        if end is None:
+            logger.debug("piece %d: no tree stump in line with a path", cid)
+            continue
+        path = np.array(mcp.traceback(tuple(end)))
+        step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
+        dark = img[tuple(path.T)][1:] < 0.5 * blood_hu
+        if float(step[dark].sum()) > max_gap_mm:
+            logger.debug("piece %d: dark gap %.1f mm", cid, float(step[dark].sum()))
+            continue
+        start = np.array([s.start for s in bb])
+        crop = _vessel_piece(sub, arr[bb], tuple(entry + lo - start), blood_hu)
+        if crop is None or crop.sum() * voxel_mm3 > max_component_ml * 1e3:
+            continue
+        piece = np.zeros_like(mask)
+        piece[bb] = crop
+        added[tuple((path + blo + lo).T)] = True
+        added |= piece
+        mask |= added
+        comps[piece] = 0
+        logger.info(
+            "bridged a narrowing from a lumen piece of %.0f mm^3 at %s (voxel z, y, x; %d path voxels)",
+            piece.sum() * voxel_mm3, tuple(int(v) for v in entry + lo), len(path),
+        )
 
 
 def _vessel_piece(component: np.ndarray, arr: np.ndarray, entry, blood: float) -> np.ndarray | None:
