@@ -61,3 +61,27 @@ def test_weak_struts_need_a_connection_to_thresholded_metal():
     assert not new[:, 30, 32].any()
     assert not new[:, 5:35, 5:20].any()
     assert local[25, 20, 22] == pytest.approx(200.0, abs=30.0)
+
+
+def test_blood_outside_the_label_is_not_taken_for_metal():
+    """A frame's inflow sits below the aortic label in the LV outflow tract: blood (440 HU) inside a
+    wall (100 HU), the struts on the step between them. Outside the label the background of a voxel
+    near metal is the (smoothed) level of its nearest metal-free voxel, so the blood just inside the
+    struts is not excess (the Gaussian-weighted mixture of blood and wall put it ~+150 HU over its
+    background, which pulled the inflow radius 0.6-0.75 mm inwards and the end 3 mm out)."""
+    from CardiacPlanningLib.stent.region import metal_excess
+
+    ct = np.full((30, 40, 40), 100.0, np.float32)
+    ct[:, :, :20] = 440.0  # blood, i < 20; wall i >= 20
+    lumen = np.zeros(ct.shape, bool)
+    lumen[20:, :, :20] = True  # the label covers only the upper part (aortic root)
+    mask = np.zeros(ct.shape, bool)
+    mask[2:12, 10:30, 20] = True  # struts on the wall side of the step, below the label
+    ct[mask] += 600.0
+    sp = np.array([0.6, 0.6, 0.6])
+    old = metal_excess(ct, mask, sp, 440.0, lumen)
+    new = metal_excess(ct, mask, sp, 440.0, lumen, nearest_outside=True)
+    blood_near = (slice(4, 10), slice(14, 26), slice(18, 20))  # 0.6-1.2 mm inside the struts
+    assert float(np.median(old[blood_near])) > 80.0  # the fault this guards against
+    assert float(np.median(new[blood_near])) < 30.0
+    assert float(np.median(new[mask])) > 250.0  # the struts keep their excess (+600 HU)

@@ -181,7 +181,7 @@ def detect_metal(
     if kind in WEAK_STRUT_KINDS and _axial_extent_mm(region.ct, mask) > WEAK_MIN_EXTENT_MM:
         weak, local = weak_struts(ct, mask, region.support, WEAK_STRUT_FRACTION * (thr - med), spacing)
     full = mask | weak if weak is not None else mask
-    excess = metal_excess(ct, full, spacing, med, region.lumen)
+    excess = metal_excess(ct, full, spacing, med, region.lumen, nearest_outside=weak is not None)
     if weak is not None and weak.any():
         # a weak strut on the wall or outside the lumen label: its excess over the local (opening)
         # background; the lumen model takes the blood level there and sees little or none. Only
@@ -241,6 +241,7 @@ def metal_excess(
     lumen: np.ndarray | None = None,
     near_mm: float = 2.0,
     psf_sigma_mm: float = 0.45,
+    nearest_outside: bool = False,
 ) -> np.ndarray:
     """HU above the local background near the metal (0 elsewhere).
 
@@ -248,7 +249,14 @@ def metal_excess(
     their non-metal voxels) blurred by a scanner PSF (``psf_sigma_mm``), so the contrast step under a
     strut and the lumen inside a small stent are not taken for metal. Without one (a box) it is the
     normalised Gaussian convolution (sigma 1 mm) of the voxels farther than ``near_mm`` from metal.
-    A constant blood level instead biased valve strut centres 0.28 mm inwards (0.5 mm grid)."""
+    A constant blood level instead biased valve strut centres 0.28 mm inwards (0.5 mm grid).
+
+    ``nearest_outside`` (self-expanding frames, the weak-strut path): outside the lumen label a voxel
+    near metal takes the (smoothed) level of its *nearest* metal-free voxel instead of the Gaussian
+    mixture of all of them. The inflow crown sits below the aortic label on the LV outflow tract's
+    blood/wall step; the mixture put the blood just inside the struts ~+150 HU over its background,
+    which pulled the fitted inflow radius 0.6-0.75 mm inwards and the end rule 3 mm past the crown.
+    The nearest-voxel model places the step under the struts and the PSF blur keeps it symmetric."""
     it = np.maximum(np.ceil(near_mm / spacing_kji), 1).astype(int)
     near = ndimage.maximum_filter(mask, size=tuple(2 * it + 1))  # box dilation, separable
     far = ~near
@@ -268,6 +276,10 @@ def metal_excess(
         den = ndimage.gaussian_filter(out_far, sig, mode="nearest")
         outer_median = float(np.median(ct[~lumen & far]))
         outer = np.where(den > 0.05, num / np.maximum(den, 1e-6), outer_median)
+        if nearest_outside:
+            # Voronoi assignment to the metal-free voxels outside the label (a step under the struts)
+            _, idx = ndimage.distance_transform_edt(~(far & ~lumen), sampling=spacing_kji, return_indices=True)
+            outer = np.where(far, outer, outer[tuple(idx)])
         model = np.where(lumen, inner, outer).astype(np.float32)
         bg = ndimage.gaussian_filter(model, psf_sigma_mm / spacing_kji, mode="nearest")
     else:
