@@ -119,7 +119,7 @@ def _axis(points: np.ndarray) -> np.ndarray | None:
 
 def _bridge_pieces(
     volume, mask, others, forbidden, comps, sizes, blood_hu, added, reach_mm, max_gap_mm,
-    min_component_mm3, max_component_ml, axis_mm: float = 4.0, max_angle_deg: float = 30.0,
+    min_component_mm3, max_component_ml, axis_mm: float = 6.0, max_angle_deg: float = 30.0,
     stump_mm: float = 6.0, max_ends: int = 40,
 ) -> None:
     """The vessel beyond a tight lesion where the tree does not end at the lesion (the traced path
@@ -223,7 +223,10 @@ def _bridge_pieces(
             continue
         start = np.array([s.start for s in bb])
         crop = _vessel_piece(sub, arr[bb], tuple(entry + lo - start), blood_hu)
-        if crop is None or crop.sum() * voxel_mm3 > max_component_ml * 1e3:
+        # a vessel worth a bridge has a contrast-dense core (>= 70 % of the blood HU) of its own: a
+        # piece that is all partial volume (a chamber's rim, noise) is not joined on its shape alone
+        if crop is None or not min_component_mm3 <= crop.sum() * voxel_mm3 <= max_component_ml * 1e3:
+            logger.debug("piece %d: dense core %.0f mm^3", cid, 0 if crop is None else crop.sum() * voxel_mm3)
             continue
         piece = np.zeros_like(mask)
         piece[bb] = crop
@@ -232,8 +235,8 @@ def _bridge_pieces(
         mask |= added
         comps[piece] = 0
         logger.info(
-            "bridged a narrowing from a lumen piece of %.0f mm^3 at %s (voxel z, y, x; %d path voxels)",
-            piece.sum() * voxel_mm3, tuple(int(v) for v in entry + lo), len(path),
+            "bridged a narrowing from a lumen piece of %.0f mm^3 (of %.0f) at %s (voxel z, y, x; %d path voxels)",
+            piece.sum() * voxel_mm3, sub.sum() * voxel_mm3, tuple(int(v) for v in entry + lo), len(path),
         )
 
 
