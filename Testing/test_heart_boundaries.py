@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 from CardiacPlanningLib import labels as lbl
 from CardiacPlanningLib.heart.aortic import move_aortic_valve
 from CardiacPlanningLib.heart.atrium import split_left_atrium
-from CardiacPlanningLib.heart.necks import detach_bridged
+from CardiacPlanningLib.heart.necks import _split_mixed, detach_bridged
 
 LAA, PV = lbl.value_of("la_appendage"), lbl.value_of("pulmonary_veins")
 
@@ -122,3 +122,23 @@ def test_root_widening_right_above_the_cut_keeps_the_cut_as_the_valve():
     before = seg.copy()
     assert move_aortic_valve(seg, 1.0) == 0
     np.testing.assert_array_equal(seg, before)
+
+
+def test_basin_straddling_an_artery_branch_and_a_vein_is_split_by_enhancement():
+    # 1 mm grid: the main lumen (z < 20, 310 HU) continues into a basin whose lower half (x < 20) is
+    # the same artery (310 HU) and whose upper half is a vein beside it (410 HU)
+    shape = (40, 30, 40)
+    zz, yy, xx = np.indices(shape)
+    lumen = (np.abs(yy - 15) <= 6) & (xx >= 4) & (xx < 36) & (zz >= 2) & (zz < 38)
+    home, part = lumen & (zz < 20), lumen & (zz >= 20)
+    image = np.where(lumen, 310.0, -100.0).astype(np.float32)
+    image[part & (xx >= 20)] = 410.0
+    d = ndi.distance_transform_edt(lumen)
+    rest, level = _split_mixed(part, home, image, d, 310.0, 360.0, 9.0)
+    assert not rest[part & (xx < 19)].any()
+    assert rest[part & (xx > 20)].all()
+    assert abs(level - 410.0) < 1.0
+    # one blood throughout: the part is left whole
+    uniform = np.where(lumen, 310.0, -100.0).astype(np.float32)
+    same, _ = _split_mixed(part, home, uniform, d, 310.0, 360.0, 9.0)
+    np.testing.assert_array_equal(same, part)

@@ -92,7 +92,19 @@ def segment_classical(
     smooth = ndi.gaussian_filter(image, 0.7)
     pool_dist = ndi.distance_transform_edt(seg > 0) * work_mm
     for vessel in (lbl.AORTA, lbl.PULMONARY_ARTERY):
-        detach_bridged(seg, smooth, pool_dist, vessel, work_mm, model.myocardium_hu, work.index_to_lps)
+        # the pulmonary artery runs beside veins of the left heart's enhancement out to the lungs: a
+        # basin straddling a branch and a vein is split by enhancement; the aorta's fused neighbour
+        # (the SVC) carries mixing inflow of spread HU, which such a split would cut apart
+        detach_bridged(
+            seg,
+            smooth,
+            pool_dist,
+            vessel,
+            work_mm,
+            model.myocardium_hu,
+            work.index_to_lps,
+            split_mixed=vessel == lbl.PULMONARY_ARTERY,
+        )
     release_pulmonary_veins(seg, image, work_mm)
     split_left_atrium(seg, work_mm, work.index_to_lps)
     band = (smooth > outer_level(model.myocardium_hu)) & (smooth < model.threshold_hu)

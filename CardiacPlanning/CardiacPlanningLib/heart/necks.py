@@ -60,6 +60,7 @@ def detach_bridged(
     spacing_mm: float,
     myocardium_hu: float,
     to_lps=None,
+    split_mixed: bool = False,
 ) -> int:
     """Relabel the parts of ``label`` not joined to its main lumen as one lumen (in place).
 
@@ -67,7 +68,8 @@ def detach_bridged(
     border; ``myocardium_hu``: the myocardium's HU (the blood contrast is the label's median minus
     it); ``to_lps`` maps (N, 3) (x, y, z) indices to LPS mm: a part opening onto the RA is then
     the superior or inferior vena cava, by whether it lies above or below the atrium's centre.
-    Returns the number of voxels moved."""
+    With ``split_mixed`` a part holding two bloods is split by enhancement first
+    (:func:`_split_mixed`). Returns the number of voxels moved."""
     mask = seg == label
     if mask.sum() < 50:
         return 0
@@ -120,6 +122,13 @@ def detach_bridged(
         if abs(level - home_hu) <= tolerance:
             continue  # the same blood beyond a basin of mixed enhancement: the same vessel
         target = _open_neighbour(part, s, d, img, label, float(radius[roots == g].max()), level, tolerance)
+        if split_mixed and target == 0:
+            # opening onto no chamber or vessel of its blood: it may straddle this vessel and another
+            home_all = np.isin(basins, np.where(roots == main[comp_of[g]])[0]) & m
+            part, level = _split_mixed(part, home_all, img, d, home_hu, level, tolerance)
+            if part.sum() * voxel_ml < MIN_ML:
+                continue
+            target = _open_neighbour(part, s, d, img, label, float(radius[roots == g].max()), level, tolerance)
         if target == lbl.RA and to_lps is not None:
             offset = [int(sl.start) for sl in box]
             z_part = to_lps((np.argwhere(part) + offset)[:, ::-1].mean(0, keepdims=True))[0][2]
@@ -137,6 +146,39 @@ def detach_bridged(
             target,
         )
     return moved
+
+
+def _split_mixed(
+    part: np.ndarray,
+    home: np.ndarray,
+    img: np.ndarray,
+    d: np.ndarray,
+    home_hu: float,
+    level: float,
+    tolerance: float,
+) -> tuple[np.ndarray, float]:
+    """The voxels of ``part`` that are not the main lumen's blood, and their interior HU.
+
+    A basin may straddle two vessels (a pulmonary artery branch and a vein beside it near the edge
+    of the scan): its median is then between the two bloods and the whole basin would leave. Where
+    ``part`` holds blood of two enhancements (its upper and lower tenth of interior HU apart by more
+    than 4 ``tolerance``), it is split half-way between the main lumen's HU and the other blood's;
+    the main-lumen-like voxels connected to the main lumen ``home`` stay with it."""
+    inner = part & (d >= 1.5)
+    if inner.sum() < 20:
+        return part, level
+    lo, hi = np.percentile(img[inner], [10, 90])
+    if hi - lo < 4 * tolerance:
+        return part, level
+    other = hi if level > home_hu else lo
+    cut = 0.5 * (home_hu + other)
+    like = part & ((img < cut) if other > home_hu else (img > cut))
+    comp, n = ndi.label(like | home)
+    keep = np.isin(comp, np.unique(comp[home])) & like
+    rest = part & ~keep
+    rest_inner = rest & (d >= 1.5)
+    new_level = float(np.median(img[rest_inner])) if rest_inner.any() else level
+    return rest, new_level
 
 
 def _saddles(basins: np.ndarray, d: np.ndarray) -> dict[tuple[int, int], float]:
