@@ -225,3 +225,31 @@ def test_tube_met_side_on_is_not_bridged():
     bridge_lesions(vol, mask, none, [], BLOOD, none)
     assert (mask & far).sum() >= 0.9 * far.sum()
     assert not (mask & vein).any()
+
+
+def test_root_in_front_of_the_ostium_is_labelled():
+    """An aorta (radius 8 mm, along z) and a 2.2 mm left main leaving it along x from the ostium
+    marked on the aortic wall: the artery's first 6 mm in front of the ostium plane are returned
+    (the growth loses them to the aortic opening), the aorta behind the plane is not."""
+    from CardiacPlanningLib.coronary.boundary import root_lumen
+
+    sp, shape = 0.5, (40, 40, 60)
+    ra = 2.2
+
+    def inside(z, y, x):
+        hu = np.full(z.shape, FAT, np.float32)
+        hu[np.hypot(y - 10.0, x - 10.0) <= 8.0] = BLOOD
+        hu[(np.hypot(z - 10.0, y - 10.0) <= ra) & (x >= 10.0) & (x <= 28.0)] = BLOOD
+        return hu
+
+    arr = _render(shape, sp, inside)
+    vol = Volume(arr, (sp, sp, sp), (0.0, 0.0, 0.0), np.eye(3))
+    x = np.arange(18.0, 28.0, 0.4)
+    pts = np.stack([x, np.full_like(x, 10.0), np.full_like(x, 10.0)], 1)  # LPS (x, y, z)
+    got = root_lumen(vol, pts, np.full(len(x), ra), BLOOD)
+    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * sp for n in shape], indexing="ij")
+    d = np.hypot(zz - 10.0, yy - 10.0)
+    want = (d <= ra - 0.5) & (xx >= 18.0) & (xx <= 23.5)
+    assert (got & want).sum() >= 0.98 * want.sum()
+    assert not (got & (xx < 18.0)).any()  # behind the plane: the aorta
+    assert not (got & (d > ra + 0.3)).any()

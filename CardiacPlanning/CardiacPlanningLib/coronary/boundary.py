@@ -65,3 +65,58 @@ def half_maximum_layer(
     sub[tuple(cand[take].T)] = True
     logger.debug("half-maximum layer: %d of %d boundary voxels", int(take.sum()), len(cand))
     return out
+
+
+def root_lumen(
+    volume, points: np.ndarray, radii: np.ndarray, blood_hu: float, reach_mm: float = 6.0
+) -> np.ndarray:
+    """Voxels (bool [z, y, x]) of the artery's first ``reach_mm`` from its marked ostium
+    (``points[0]``, LPS mm; ``points`` the refined centerline of the root branch, ``radii`` mm):
+    above half the blood HU, within the local radius of the centerline, and in front of the plane
+    through the ostium normal to the artery's initial direction.
+
+    The growth cannot take this stretch: the opening that removes the aorta fits its balls into the
+    funnel where the artery leaves the aortic wall, and its safety margin shaves the root further
+    (seed 57: 393 voxels of the left main's first 6 mm, 3 % of the left tree, were lost). The
+    artery starts at the ostium the user marked, so the lumen in front of it is the artery's, while
+    the aorta stays behind the plane."""
+    out = np.zeros(volume.shape, bool)
+    pts = np.asarray(points, float)
+    if len(pts) < 3:
+        return out
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    keep = s <= reach_mm + 1.0
+    if keep.sum() < 2:
+        return out
+    p, r = pts[keep], np.asarray(radii, float)[keep]
+    k = min(int(np.searchsorted(s, min(4.0, s[keep][-1]))), len(p) - 1)
+    t = p[k] - p[0]
+    if np.linalg.norm(t) < 1e-6:
+        return out
+    t /= np.linalg.norm(t)
+    sp = np.asarray(volume.spacing, dtype=float)[::-1]
+    idx = volume.lps_to_index(p)[:, ::-1]
+    pad = np.ceil((r.max() + 1.0) / sp).astype(int)
+    lo = np.maximum(np.floor(idx.min(0)).astype(int) - pad, 0)
+    hi = np.minimum(np.ceil(idx.max(0)).astype(int) + pad + 1, volume.shape)
+    if np.any(hi <= lo):
+        return out
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi)], indexing="ij"), -1).reshape(-1, 3)
+    xyz = volume.index_to_lps(grid[:, ::-1].astype(float))
+    # distance to the centerline polyline and the radius interpolated at the nearest segment point
+    best = np.full(len(xyz), np.inf)
+    rad = np.zeros(len(xyz))
+    for a in range(len(p) - 1):
+        seg = p[a + 1] - p[a]
+        L2 = max(float(seg @ seg), 1e-12)
+        u = np.clip((xyz - p[a]) @ seg / L2, 0.0, 1.0)
+        d = np.linalg.norm(xyz - (p[a] + u[:, None] * seg), axis=1)
+        better = d < best
+        best[better] = d[better]
+        rad[better] = (r[a] + u * (r[a + 1] - r[a]))[better]
+    front = (xyz - p[0]) @ t
+    take = (best <= rad) & (front >= 0.0) & (front <= reach_mm)
+    take &= volume.array[box].reshape(-1) > 0.5 * blood_hu
+    out[box] = take.reshape(tuple(hi - lo))
+    return out

@@ -15,7 +15,7 @@ from ..centerlines import branches_json, vessel_path
 from ..imaging.volume import Volume
 from ..markups import Markups, read_all_markups
 from ..progress import Progress, as_progress
-from .boundary import half_maximum_layer
+from .boundary import half_maximum_layer, root_lumen
 from .bridge import bridge_lesions
 from .centerline import place_junction, trace_tree
 from .guide import extend_to_point
@@ -180,6 +180,11 @@ def reconstruct_coronaries(
         if tree in tm.masks:  # the wall at the vessel's own half-maximum, not at half the blood HU
             layer = half_maximum_layer(volume.array, tm.masks[tree], free & (lab == 0), blood, sp)
             lab[tm.masks[tree] | layer] = value
+    for tree, value in (("left", labels.LEFT_CORONARY), ("right", labels.RIGHT_CORONARY)):
+        tb = traced.get(tree)
+        if tb:  # the root the aortic opening shaved, in front of the marked ostium
+            root = root_lumen(volume, tb[0].points, tb[0].radii, blood)
+            lab[root & (lab == 0)] = value
     timings["total_s"] = time.perf_counter() - t0
     progress(1.0, "coronary trees done")
     ost = {o.tree: o.point for o in checked}
