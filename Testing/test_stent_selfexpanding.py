@@ -85,3 +85,25 @@ def test_blood_outside_the_label_is_not_taken_for_metal():
     assert float(np.median(old[blood_near])) > 80.0  # the fault this guards against
     assert float(np.median(new[blood_near])) < 30.0
     assert float(np.median(new[mask])) > 250.0  # the struts keep their excess (+600 HU)
+
+
+def test_lattice_ends_find_the_crown_apices(flared):
+    """The ends from the lattice's periodic angular structure (harmonic n of the cells around): on
+    rings of the true tube both ends within 0.7 mm of the frame's crown apices, the flared outflow
+    crown in the wall included, though blood (lumen label and image) continues 5 mm below the
+    inflow; a plain ring without cells gives None."""
+    from CardiacPlanningLib.stent.algorithms import TubeModel, _lattice_ends
+    from CardiacPlanningLib.stent.axis import CurvedAxis
+
+    region, _, dev = flared
+    length = float(np.linalg.norm(dev.axis[-1] - dev.axis[0]))
+    t = (dev.axis[-1] - dev.axis[0]) / length
+    axis = CurvedAxis(dev.axis[0] + np.outer([-8.0, length + 8.0], t))
+    z = np.arange(0.0, length + 1e-6, 0.5)
+    r = np.interp(z, np.linspace(0.0, length, len(dev.radius_profile)), dev.radius_profile)
+    model = TubeModel(axis, np.stack([z + 8.0, 0 * z, 0 * z, r], 1))
+    ends = _lattice_ends(region.ct, model, 8.0, 8.0 + length)
+    assert ends is not None
+    assert abs(ends[0] - 8.0) < 0.7 and abs(ends[1] - (8.0 + length)) < 0.7
+    plain = region.ct.with_array(np.where(region.lumen, 400, 60).astype(np.int16))
+    assert _lattice_ends(plain, model, 8.0, 8.0 + length) is None

@@ -96,6 +96,81 @@ def _axial_ends(ct, metal, model: TubeModel, s_lo, s_hi) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+LATTICE_HARMONICS = (6, 60)  # cells around a valve frame's circumference searched for the lattice period
+LATTICE_ROW_FRACTION = 0.25  # a row of vertices: a maximum of the lattice harmonic above this x its maximum
+
+
+def _lattice_ends(ct: Volume, model: TubeModel, s_lo: float, s_hi: float) -> tuple[float, float] | None:
+    """Ends of a cell lattice (a valve frame of n diamond cells around) from its periodic angular
+    structure. On rings of the fitted tube (radius +-1 mm, the CT itself: no metal threshold or
+    background model) the amplitude of the angular harmonic n (the number of cells, the spectrum's
+    peak over the middle of the frame) peaks at every row of vertices (n vertices around, rotated by
+    half a cell from one row to the next) and vanishes midway between rows; a blood/wall step under
+    the struts, blood lit by the blooming or a wall that is not round hardly reach harmonic n. Rows
+    are followed outwards from the strongest while each next one follows a dip and has the opposite
+    harmonic phase (its vertices half a cell round). The frame ends at its last row of crown apices:
+    each end is where the harmonic falls to half of the outermost row's maximum (half height of an
+    edge blurred by a symmetric PSF). None when no lattice period stands out (a coronary stent, a
+    plain tube). On phantom frames the rows' phases alternate within 5 degrees of pi."""
+    s = np.arange(s_lo - 3.0, s_hi + 3.0 + 1e-6, 0.25)
+    dr = np.linspace(-1.0, 1.0, 5)
+    n_theta = 256
+    radius = model.radius(s)[:, None] + dr[None, :]
+    ring = model.rings(np.repeat(s, len(dr)), radius.ravel(), n_theta)
+    img = sample(ct, ring.reshape(-1, 3), cval=np.nan).reshape(len(s), len(dr), n_theta)
+    img = np.where(np.isfinite(img), img, np.nanmean(img, -1, keepdims=True))
+    img = np.nan_to_num(img)
+    coef = np.fft.rfft(img, axis=-1) / n_theta  # (s, dr, harmonic)
+    amp = np.abs(coef)
+    inner = (s > s_lo + 5.0) & (s < s_hi - 5.0)
+    if inner.sum() < 8:
+        return None
+    m0, m1 = LATTICE_HARMONICS
+    spec = amp[inner].max(1).mean(0)[m0 : m1 + 1]
+    if spec.max() < 3.0 * np.median(spec):  # no lattice period stands out
+        return None
+    n = m0 + int(np.argmax(spec))
+    best = amp[:, :, n].argmax(1)  # the ring radius (of the five) where the lattice shows best
+    c = coef[np.arange(len(s)), best, n]
+    prof = np.abs(c)
+    peaks = np.flatnonzero(
+        (prof[1:-1] >= prof[:-2]) & (prof[1:-1] >= prof[2:]) & (prof[1:-1] >= LATTICE_ROW_FRACTION * prof.max())
+    ) + 1
+    if len(peaks) < 2:
+        return None
+
+    def outermost_row(order: np.ndarray) -> int:
+        """Walk the rows outwards from the strongest: the next row must follow a dip (below half of
+        the weaker maximum) and have its vertices half a cell round (harmonic phase turned by pi,
+        within 60 degrees); otherwise (calcium, an ostium, noise) the walk stops."""
+        i = int(order[0])
+        for j in order[1:]:
+            lo_, hi_ = sorted((i, int(j)))
+            if prof[lo_ : hi_ + 1].min() > 0.5 * min(prof[i], prof[j]):  # same row, no dip between
+                i = int(j) if prof[j] > prof[i] else i
+                continue
+            turn = np.angle(c[j] / c[i])
+            if abs(abs(turn) - np.pi) > np.pi / 3:
+                break
+            i = int(j)
+        return i
+
+    top = peaks[np.argmax(prof[peaks])]
+
+    def edge(i: int, step: int) -> float:
+        half = 0.5 * prof[i]
+        while 0 <= i + step < len(s) and prof[i + step] > half:
+            i += step
+        j = i + step
+        if not 0 <= j < len(s):
+            return float(s[i])
+        return float(np.interp(half, [prof[j], prof[i]], [s[j], s[i]]))
+
+    first = outermost_row(peaks[peaks <= top][::-1])
+    last = outermost_row(peaks[peaks >= top])
+    return edge(first, -1), edge(last, 1)
+
+
 def _slab_circles(s, x, y, w, slab, sectors: int = 0):
     fits = []
     for s0 in np.arange(s.min(), s.max() + 1e-6, SLICE_STEP_MM):
@@ -194,6 +269,10 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
             metal.cache["psf_sigma_mm"] = sigma
         f = model.fits
     lo, hi = _axial_ends(ct, ends, model, f[0, 0], f[-1, 0])
+    if metal.cache.get("lattice_ends"):
+        lattice = _lattice_ends(ct, model, f[0, 0], f[-1, 0])
+        if lattice is not None:
+            lo, hi = lattice
     model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
     return model
 

@@ -196,7 +196,10 @@ def detect_metal(
         excess = np.where(near_weak, np.maximum(excess, local), excess).astype(np.float32)
         logger.info("weak struts: %d voxels added to %d", int(weak.sum()), int(mask.sum()))
     logger.info("metal > %.0f HU: %d voxels in %s", thr, int(mask.sum()), region.name)
-    return MetalDetection(full, thr, med, sigma, p99, excess)
+    detection = MetalDetection(full, thr, med, sigma, p99, excess)
+    # a long (self-expanding) frame: its ends from the lattice's periodic structure (algorithms)
+    detection.cache["lattice_ends"] = weak is not None
+    return detection
 
 
 def _axial_extent_mm(ct: Volume, mask: np.ndarray) -> float:
