@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from CardiacPlanningLib import labels as lbl
 from CardiacPlanningLib.heart.aortic import move_aortic_valve
-from CardiacPlanningLib.heart.atrium import split_left_atrium
+from CardiacPlanningLib.heart.atrium import _tubes_off_the_rim, split_left_atrium
 from CardiacPlanningLib.heart.necks import _split_mixed, detach_bridged
 
 LAA, PV = lbl.value_of("la_appendage"), lbl.value_of("pulmonary_veins")
@@ -142,3 +142,23 @@ def test_basin_straddling_an_artery_branch_and_a_vein_is_split_by_enhancement():
     uniform = np.where(lumen, 310.0, -100.0).astype(np.float32)
     same, _ = _split_mixed(part, home, uniform, d, 310.0, 360.0, 9.0)
     np.testing.assert_array_equal(same, part)
+
+
+def test_vein_joined_to_the_funnel_by_the_thin_rim_is_a_branch():
+    # 1 mm grid: a body ball (r 15) wrapped in a 2 mm rim shell that touches the LV below; a vein
+    # (tube r 5) leaves the shell posteriorly (+y) for 20 mm
+    shape = (60, 70, 50)
+    zz, yy, xx = np.indices(shape)
+    r = np.sqrt((zz - 30) ** 2 + (yy - 30) ** 2 + (xx - 25) ** 2)
+    body = r <= 15
+    shell = (r > 15) & (r <= 17)
+    vein = (np.sqrt((zz - 30) ** 2 + (xx - 25) ** 2) <= 5) & (yy > 30) & (yy < 66) & ~body
+    lv_near = zz <= 13
+    piece = shell | vein
+    tubes = _tubes_off_the_rim(piece, body, lv_near, 1.0)
+    assert len(tubes) == 1
+    axis = np.sqrt((zz - 30) ** 2 + (xx - 25) ** 2)
+    assert tubes[0][vein & (yy > 50) & (yy < 64) & (axis <= 4)].all()
+    assert not tubes[0][shell & (yy < 30)].any()
+    # without the vein the rim holds no vessel
+    assert _tubes_off_the_rim(shell, body, lv_near, 1.0) == []

@@ -18,7 +18,9 @@ from .necks import distance_basins
 LA_BODY_RADIUS_MM = 9.0
 RIM_ML = 0.3  # removed pieces smaller than this are the rim of the body: kept LA
 LOBE_MIN_ML = 1.0  # a lobe beyond a neck holds at least this much blood
-NECK_GAP_MM = 5.0  # inscribed-sphere centres of separate lobes lie at least this far apart
+NECK_GAP_MM = 5.0
+TUBE_CORE_MM = 3.0  # a vessel off the funnel's rim is wider than this ball; the rim shell is not
+TUBE_REACH_MM = 10.0  # and reaches at least this far out from the body  # inscribed-sphere centres of separate lobes lie at least this far apart
 
 
 def _ball(radius_mm: float, spacing_mm: float) -> np.ndarray:
@@ -60,6 +62,15 @@ def split_left_atrium(seg: np.ndarray, spacing_mm: float, to_lps) -> np.ndarray:
             # the mitral funnel: a narrow part of the LA next to the LV, not a vessel
             if dist is None:
                 dist = ndi.distance_transform_edt(la) * spacing_mm
+            tubes = [
+                tube
+                for tube in _tubes_off_the_rim(piece, body, lv_near, spacing_mm)
+                # the pulmonary veins join the posterior wall (LPS +y): an anterior piece is body
+                if to_lps(np.argwhere(tube)[:, ::-1].mean(0, keepdims=True))[0][1] > centre[1]
+            ]
+            branches.extend(tubes)
+            for tube in tubes:
+                piece &= ~tube
             branches.extend(_lobes_beyond_necks(piece, body, lv_near, dist, spacing_mm))
             continue
         branches.append(piece)
@@ -77,6 +88,37 @@ def split_left_atrium(seg: np.ndarray, spacing_mm: float, to_lps) -> np.ndarray:
     for k, piece in enumerate(branches):
         seg[piece] = laa if k == appendage else pv
     return seg
+
+
+def _tubes_off_the_rim(
+    piece: np.ndarray, body: np.ndarray, lv_near: np.ndarray, spacing_mm: float
+) -> list[np.ndarray]:
+    """Vessels leaving the body that the thin rim of the mitral funnel joins to the funnel's piece.
+
+    The rim left by the body's opening is a thin shell (a few mm) around the body; a pulmonary vein
+    is a tube wider than that (radius 4-8 mm). Opening ``piece`` with a ball of TUBE_CORE_MM cuts
+    the shell away; what remains apart from the LV is a vessel when it reaches at least
+    TUBE_REACH_MM out from the body and holds LOBE_MIN_ML (a corner of the body lies closer)."""
+    box = ndi.find_objects(piece.astype(np.uint8))[0]
+    box = tuple(slice(max(s.start - 2, 0), s.stop + 2) for s in box)
+    p = piece[box]
+    core = ndi.binary_opening(p, _ball(TUBE_CORE_MM, spacing_mm))
+    if not core.any():
+        return []
+    comp, n = ndi.label(core)
+    away = ndi.distance_transform_edt(~body[box]) * spacing_mm
+    near_lv = ndi.binary_dilation(lv_near[box], iterations=2)
+    out = []
+    for c in range(1, n + 1):
+        tube = comp == c
+        if (tube & near_lv).any() or tube.sum() * spacing_mm**3 / 1000.0 < LOBE_MIN_ML:
+            continue
+        if away[tube].max() < TUBE_REACH_MM:
+            continue
+        full = np.zeros(piece.shape, bool)
+        full[box] = tube
+        out.append(full)
+    return out
 
 
 def _lobes_beyond_necks(
