@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from CardiacPlanningLib import labels as lbl
 from CardiacPlanningLib.heart.aortic import move_aortic_valve
-from CardiacPlanningLib.heart.atrium import _tubes_off_the_rim, split_left_atrium
+from CardiacPlanningLib.heart.atrium import _lobes_beyond_necks, _tubes_off_the_rim, split_left_atrium
 from CardiacPlanningLib.heart.necks import _split_mixed, detach_bridged
 
 LAA, PV = lbl.value_of("la_appendage"), lbl.value_of("pulmonary_veins")
@@ -162,3 +162,22 @@ def test_vein_joined_to_the_funnel_by_the_thin_rim_is_a_branch():
     assert not tubes[0][shell & (yy < 30)].any()
     # without the vein the rim holds no vessel
     assert _tubes_off_the_rim(shell, body, lv_near, 1.0) == []
+
+
+def test_funnel_basin_running_far_beyond_the_body_is_a_vessel():
+    # 1 mm grid: body ball (r 15); the funnel piece (tube r 7 down to the LV) and a vein that opens
+    # onto the body and runs 30 mm posteriorly (+y) beyond it, narrowing towards the atrium (radius
+    # 4 -> 8 mm outwards, as the phantom's veins taper): one distance basin from the body outwards
+    shape = (70, 85, 50)
+    zz, yy, xx = np.indices(shape)
+    body = (zz - 40) ** 2 + (yy - 30) ** 2 + (xx - 25) ** 2 <= 15**2
+    funnel = (np.sqrt((yy - 30) ** 2 + (xx - 25) ** 2) <= 7) & (zz >= 8) & (zz < 30) & ~body
+    radius = 4 + 4 * np.clip((yy - 45) / 30.0, 0, 1)
+    vein = (np.sqrt((zz - 40) ** 2 + (xx - 25) ** 2) <= radius) & (yy >= 30) & (yy < 76) & ~body
+    lv_near = zz <= 9
+    piece = funnel | vein
+    dist = ndi.distance_transform_edt(body | piece)
+    out = _lobes_beyond_necks(piece, body, lv_near, dist, 1.0)
+    found = np.any(out, axis=0) if out else np.zeros(shape, bool)
+    assert found[vein & (yy >= 50)].all()
+    assert not found[funnel].any()

@@ -20,7 +20,8 @@ RIM_ML = 0.3  # removed pieces smaller than this are the rim of the body: kept L
 LOBE_MIN_ML = 1.0  # a lobe beyond a neck holds at least this much blood
 NECK_GAP_MM = 5.0
 TUBE_CORE_MM = 3.0  # a vessel off the funnel's rim is wider than this ball; the rim shell is not
-TUBE_REACH_MM = 10.0  # and reaches at least this far out from the body  # inscribed-sphere centres of separate lobes lie at least this far apart
+TUBE_REACH_MM = 10.0  # and reaches at least this far out from the body
+VESSEL_REACH_MM = 2 * LA_BODY_RADIUS_MM  # a funnel basin reaching this far out from the body is a vessel  # inscribed-sphere centres of separate lobes lie at least this far apart
 
 
 def _ball(radius_mm: float, spacing_mm: float) -> np.ndarray:
@@ -127,19 +128,30 @@ def _lobes_beyond_necks(
     """Parts of a mitral-funnel ``piece`` that lie beyond a neck: watershed basins of the distance
     map ``dist`` (mm) around inscribed-sphere centres at least NECK_GAP_MM apart (their borders are
     the narrowest cross-sections), joined where they touch each other, that touch neither the body
-    nor the LV and hold at least LOBE_MIN_ML."""
+    nor the LV and hold at least LOBE_MIN_ML; and, each on its own, basins that open onto the body
+    but not the LV and run on VESSEL_REACH_MM or more beyond the body (a vein's first part, which
+    the body's ball cannot enter, in one basin with the vein)."""
     box = ndi.find_objects(piece.astype(np.uint8))[0]
     box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
     p, d = piece[box], dist[box]
     basins = distance_basins(p, d, NECK_GAP_MM, spacing_mm)
     if basins is None:
         return []
-    anchored = np.unique(basins[(ndi.binary_dilation(body[box]) | lv_near[box]) & p])
-    free = p & ~np.isin(basins, anchored)
+    at_lv = np.unique(basins[lv_near[box] & p])
+    at_body = np.setdiff1d(np.unique(basins[ndi.binary_dilation(body[box]) & p]), at_lv)
+    # a basin opening onto the body that runs on far beyond it is a vessel leaving the atrium (a
+    # pulmonary vein whose first part the body's ball cannot enter): its own branch
+    away = ndi.distance_transform_edt(~body[box]) * spacing_mm
+    reach = ndi.maximum(away, basins, at_body) if len(at_body) else np.zeros(0)
+    vessels = at_body[np.asarray(reach) >= VESSEL_REACH_MM]
+    anchored = np.concatenate([at_lv, np.setdiff1d(at_body, vessels)])
+    free = p & ~np.isin(basins, anchored) & ~np.isin(basins, vessels)
     comp, n = ndi.label(free)
     out = []
-    for c in range(1, n + 1):
-        lobe = comp == c
+    pieces = [comp == c for c in range(1, n + 1)]
+    for v in vessels:
+        pieces.append((basins == v) & p)
+    for lobe in pieces:
         if lobe.sum() * spacing_mm**3 / 1000.0 >= LOBE_MIN_ML:
             full = np.zeros(piece.shape, bool)
             full[box] = lobe
