@@ -105,3 +105,74 @@ def crotch_level(
     if k is None or k == 0:
         return None
     return float(0.5 * (t[k - 1] + t[k]))
+
+
+def wall_widths(
+    inside: Callable[[np.ndarray], np.ndarray],
+    start: np.ndarray,
+    axis: np.ndarray,
+    reach_mm: float,
+    level: float,
+    height_mm: float,
+    spacing_mm: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, widths) of the wall between the two largest leading pieces of the lumen above
+    ``level`` (a crotch level), in the sections from ``level`` up to ``level + height_mm``: the
+    shortest in-plane distance between the two pieces' sampled points less one sample spacing (the
+    thresholded lumen reaches half a sample beyond each outermost point). NaN where a section holds
+    only one of them."""
+    start = np.asarray(start, float)
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    grid, t, rim = _sample(inside, start, axis, level + 0.5 * spacing_mm, level + height_mm, reach_mm, spacing_mm)
+    lab, n = ndimage.label(grid)
+    lead = (set(np.unique(lab[:, rim])) | set(np.unique(lab[-1]))) - {0}
+    widths = np.full(len(t), np.nan)
+    if len(lead) < 2:
+        return t, widths
+    sizes = ndimage.sum(np.ones_like(lab), lab, sorted(lead))
+    a, b = (sorted(lead)[i] for i in np.argsort(sizes)[-2:])
+    for j in range(len(t)):
+        pa, pb = lab[j] == a, lab[j] == b
+        if pa.any() and pb.any():
+            d = ndimage.distance_transform_edt(~pa, sampling=spacing_mm)
+            widths[j] = float(d[pb].min()) - spacing_mm
+    return t, widths
+
+
+def crotch_from_wall(
+    inside: Callable[[np.ndarray], np.ndarray],
+    start: np.ndarray,
+    axis: np.ndarray,
+    reach_mm: float,
+    level: float,
+    min_width_mm: float,
+    fit_mm: float = 10.0,
+    spacing_mm: float = 0.25,
+) -> float | None:
+    """The crotch level refined from the carina's sides: the level at which a straight line fitted
+    to the wall width between the two branches (:func:`wall_widths`, widths from ``min_width_mm`` to
+    ``min_width_mm + fit_mm``) reaches zero. Near its apex the wall between two branches is a wedge
+    (its width grows linearly with the level), but on a sampled, smoothed image the apex is rounded
+    off: a wall narrower than about two voxels is partly or wholly lost to partial volume, so the
+    lumen above it seems to part later (on the phantom's tubes at 1.25 mm voxels the wall was
+    0.45 mm too thin at 0.6 mm above its apex and within noise from 1 mm up, and the split was found
+    0.4-0.5 mm high). Where the wall is at least ``min_width_mm`` (two voxels) wide its sides are
+    resolved; extrapolating them to zero width finds the apex (a corner located from its edges).
+    For a carina rounded with radius r the apex of its sides lies below its lowest point by
+    ``r (1 / sin(b) - 1)`` for a wedge half-angle b (0.15 r at 60 deg). Returns None when fewer
+    than four sections fall in the width range or the fit is not a widening wedge; the result is
+    kept within 2 mm below ``level`` and never above it."""
+    t, w = wall_widths(inside, start, axis, reach_mm, level, min_width_mm + fit_mm + 4.0, spacing_mm)
+    ok = np.isfinite(w)
+    # the wedge's sides: the widening stretch from the first section where the wall is resolved
+    first = np.flatnonzero(ok & (w >= min_width_mm))
+    if len(first) == 0:
+        return None
+    sel = ok & (t >= t[first[0]]) & (w <= min_width_mm + fit_mm)
+    if sel.sum() < 4:
+        return None
+    slope, icpt = np.polyfit(t[sel], w[sel], 1)
+    if slope <= 0.2:
+        return None
+    apex = -icpt / slope
+    return float(np.clip(apex, level - 2.0, level))

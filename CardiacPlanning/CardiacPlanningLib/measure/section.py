@@ -19,6 +19,14 @@ Definitions (all in the section plane, mm):
 A label-map section resamples a lightly smoothed binary mask (Gaussian, sigma 0.6 voxel) on a fine
 grid in the plane (trilinear), takes the 0.5 iso-line (marching squares) and averages the outline
 over 1.5 voxels of arc length, so it follows the true boundary instead of the voxel staircase.
+Both smoothings pull a curved outline towards its centre of curvature: the 0.5 level of a Gaussian-
+blurred edge of curvature k moves by ``sigma^2 k / 2`` (second-order expansion of the blurred step;
+out-of-plane curvature left out), a moving average over an arc of length w by ``w^2 k / 24``. On a
+1.25 mm grid that is 0.037 mm on a 23 mm circle, -0.65 % of its area (measured on painted cylinders
+of radius 7 / 11.5 / 14 mm: -2.0 / -0.7 / -0.6 %, predicted -1.7 / -0.65 / -0.44 %), so the outline is
+moved back along its normals by that amount at each point (:func:`unbias_outline`); the integral of
+the curvature of a closed outline is 2 pi, so the area gains ``2 pi (sigma^2 / 2 + w^2 / 24)`` for
+any shape, and concave stretches move inwards.
 A surface section cuts the mesh with VTK.
 """
 
@@ -173,6 +181,39 @@ def smooth_outline(xy: np.ndarray, window_mm: float, step_mm: float = 0.1) -> np
     return out[k:-k]
 
 
+def outline_curvature(xy: np.ndarray, window_mm: float = 1.0) -> np.ndarray:
+    """Signed curvature (1/mm) at each point of a closed 2D outline sampled evenly along its arc
+    (positive where it turns counter-clockwise), averaged over ``window_mm`` of arc length."""
+    seg = np.linalg.norm(np.roll(xy, -1, axis=0) - xy, axis=1)
+    step = max(float(seg.mean()), 1e-9)
+    d = np.roll(xy, -1, axis=0) - xy
+    heading = np.arctan2(d[:, 1], d[:, 0])
+    turn = np.angle(np.exp(1j * (heading - np.roll(heading, 1))))  # turn at each point, wrapped
+    k = max(int(round(window_mm / step)), 1)
+    kernel = np.ones(k) / k
+    padded = np.concatenate([turn[-k:], turn, turn[:k]])
+    return np.convolve(padded, kernel, mode="same")[k:-k] / step
+
+
+def unbias_outline(xy: np.ndarray, shift_per_curvature_mm2: float, curvature_window_mm: float) -> np.ndarray:
+    """Move each point of a closed outline (evenly sampled) outwards by ``c * curvature`` (``c`` =
+    ``shift_per_curvature_mm2``): undoes the pull of smoothing towards the centre of curvature (see
+    the module docstring); concave stretches move inwards. The curvature is averaged over
+    ``curvature_window_mm`` of arc: a short window lets the staircase's residual wiggle through
+    (on painted circles at 1.25 mm a 1 mm window added 1.1 % to the perimeter, 5.6 mm 0.05 %)."""
+    if shift_per_curvature_mm2 <= 0 or len(xy) < 8:
+        return xy
+    x, y = xy[:, 0], xy[:, 1]
+    ccw = np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)) > 0
+    pts = xy if ccw else xy[::-1]
+    kappa = outline_curvature(pts, curvature_window_mm)
+    tangent = np.roll(pts, -1, axis=0) - np.roll(pts, 1, axis=0)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-12)
+    outward = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)  # right of a counter-clockwise walk
+    out = pts + (shift_per_curvature_mm2 * kappa)[:, None] * outward
+    return out if ccw else out[::-1]
+
+
 def _pick_loop(loops: list[np.ndarray], what: str) -> np.ndarray:
     """The smallest closed loop (in-plane coords) that contains the plane origin (0, 0)."""
     best, best_area = None, np.inf
@@ -258,7 +299,17 @@ class MaskSampler:
             crop = _fill_dents(
                 crop, np.isin(labelmap.array[box], list(dent_labels)), dent_radius_mm, labelmap.spacing
             )
-        self.smooth = ndimage.gaussian_filter(crop.astype(np.float32), sigma=0.6, mode="constant")
+        self.sigma_vox = 0.6
+        self.smooth = ndimage.gaussian_filter(crop.astype(np.float32), sigma=self.sigma_vox, mode="constant")
+
+    def smoothing_shift(self, plane: Plane, window_mm: float) -> float:
+        """``c`` of :func:`unbias_outline` for a section by ``plane``: ``sigma^2 / 2 + w^2 / 24`` (mm^2),
+        with sigma^2 the Gaussian's variance averaged over the in-plane directions (voxels may be
+        anisotropic) and ``w`` the outline-averaging window."""
+        axes = np.asarray(self.labelmap.direction, dtype=float).T @ plane.normal  # normal in voxel axes
+        var = (self.sigma_vox * np.asarray(self.labelmap.spacing, dtype=float)) ** 2
+        inplane = float((var * (1.0 - axes**2)).sum() / 2.0)
+        return 0.5 * inplane + window_mm**2 / 24.0
 
     def section(
         self,
@@ -293,7 +344,8 @@ class MaskSampler:
                 f"the section of {what} reaches the {radius_mm} mm search radius; increase radius_mm"
             )
         window = 1.5 * max(self.labelmap.spacing)
-        return outline_metrics(smooth_outline(loop, window), plane, diameters, method)
+        outline = unbias_outline(smooth_outline(loop, window), self.smoothing_shift(plane, window), 3.0 * window)
+        return outline_metrics(outline, plane, diameters, method)
 
 
 def section_of_labelmap(

@@ -254,7 +254,7 @@ def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[fl
     scan, so the "split" may be the edge cutting the lumen). Until 2026-11-28 the end was the "carina
     level" (the last lumen in a 1.5-radius disc), which the phantom's grazing trunk dome made
     ill-conditioned, and which on most demo-size phantom cases was the scan's top edge."""
-    from .bifurcation import crotch_level
+    from .bifurcation import crotch_from_wall, crotch_level
 
     cents = []
     for h in np.arange(2.0, 12.01, 1.0):
@@ -286,6 +286,11 @@ def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[fl
         # lumen, not the crotch (on the demo-size phantom the bifurcation lies above the scan)
         logger.info("the pulmonary bifurcation reaches the edge of the scan: MPA length not measured")
         return None, [start.tolist(), axis.tolist()]
+    # the split of the sampled lumen lies above the carina's apex, which partial volume rounds off:
+    # the apex is found from the carina's sides where the wall is >= 2 voxels wide
+    apex = crotch_from_wall(inside, start, axis, reach, level, 2.0 * max(sampler.labelmap.spacing))
+    if apex is not None:
+        level = apex
     return level, [start.tolist(), axis.tolist()]
 
 

@@ -145,6 +145,43 @@ def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
     }
 
 
+def root_section_truth(anatomy: Anatomy, h: float, step_mm: float = 0.1) -> dict:
+    """The aortic root's lumen in the section ``h`` mm above the annulus, perpendicular to the root
+    axis, as the phantom's anatomy has it (mm, mm^2): the analytic root outline (``analytic_*``)
+    less the part of it that the heart chambers painted after the root take (``overpainted_mm2``:
+    points of the outline, every ``step_mm``, whose reference-grid tissue is a heart code other than
+    the aorta - the LA and atrial wall over the non-coronary sinus). The image is rendered from that
+    tissue, so no label map of the case has lumen there; the analytic area alone is not the
+    phantom's lumen. The coronary arteries (painted over the sinus wall from the ostia) are not
+    subtracted: a lumen measurement fills their dents. Needs ``anatomy`` built on the case's own
+    reference grid (nearest-voxel lookup, as the renderer does)."""
+    from matplotlib.path import Path as MplPath
+
+    root = anatomy.root
+    theta = np.linspace(-np.pi, np.pi, 1440, endpoint=False)
+    r = root.radius(np.full_like(theta, h), theta)
+    ring = np.stack([r * np.cos(theta), r * np.sin(theta)], 1)
+    reach = float(r.max()) + step_mm
+    g = np.arange(-reach, reach + 1e-9, step_mm)
+    uv = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    uv = uv[MplPath(ring).contains_points(uv)]
+    pts = root.center + h * root.axis + uv[:, :1] * root.e1 + uv[:, 1:] * root.e2
+    grid = anatomy.grid
+    ijk = np.rint((pts - grid.origin) / grid.spacing).astype(int)
+    ijk = np.clip(ijk, 0, np.array(grid.shape[::-1]) - 1)
+    codes = anatomy.tissue[ijk[:, 2], ijk[:, 1], ijk[:, 0]]
+    chambers = [c for c in HEART_CODES if c != labels.AORTA]
+    over = float(np.isin(codes, chambers).sum() * step_mm**2)
+    x, y = ring[:, 0], ring[:, 1]
+    analytic = float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return {
+        "height_mm": float(h),
+        "area_mm2": analytic - over,
+        "analytic_area_mm2": analytic,
+        "overpainted_mm2": over,
+    }
+
+
 def mpa_length_truth(centerlines: dict, spacing_mm: float = 0.2) -> dict:
     """Main pulmonary artery truth of the phantom (LPS mm): the trunk starts at the pulmonary valve
     cap centre (open start, the valve plane) and runs straight along ``axis`` to its branch point; its
