@@ -100,8 +100,20 @@ def bridge_lesions(
             logger.info(
                 "bridged a narrowing at %s mm LPS (%d path voxels)", np.round(b.points[-1], 1), len(path)
             )
-    _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, reach_mm, max_gap_mm,
-                   min_component_mm3, max_component_ml)
+    _bridge_pieces(
+        volume,
+        mask,
+        others,
+        forbidden,
+        comps,
+        sizes,
+        blood_hu,
+        added,
+        reach_mm,
+        max_gap_mm,
+        min_component_mm3,
+        max_component_ml,
+    )
     return added
 
 
@@ -118,18 +130,34 @@ def _axis(points: np.ndarray) -> np.ndarray | None:
 
 
 def _bridge_pieces(
-    volume, mask, others, forbidden, comps, sizes, blood_hu, added, reach_mm, max_gap_mm,
-    min_component_mm3, max_component_ml, axis_mm: float = 6.0, max_angle_deg: float = 30.0,
-    stump_mm: float = 6.0, max_ends: int = 40,
+    volume,
+    mask,
+    others,
+    forbidden,
+    comps,
+    sizes,
+    blood_hu,
+    added,
+    reach_mm,
+    max_gap_mm,
+    min_component_mm3,
+    max_component_ml,
+    axis_mm: float = 6.0,
+    max_angle_deg: float = 30.0,
+    stump_mm: float = 6.0,
+    max_ends: int = 40,
 ) -> None:
     """The vessel beyond a tight lesion where the tree does not end at the lesion (the traced path
     turned into a side branch leaving at the lesion, so no tip points at it): seen from the far
-    piece instead. A lumen piece (a tube: its voxels within ``axis_mm`` of its near end line up)
-    whose near end lies within ``reach_mm`` of the tree is joined by the minimal path between them
-    when that path is collinear with both stumps (the piece's axis at its end, and tree voxels
-    reaching ``stump_mm`` back from where the path arrives, within ``max_angle_deg``; a lesion narrows a vessel along its course,
-    while a vein or another artery beside the tree meets it side-on), its stretch below half
-    contrast is at most ``max_gap_mm`` long, and the piece is no larger than ``max_component_ml``.
+    piece instead. A lumen piece whose near end lies within ``reach_mm`` of the tree is joined by
+    the minimal path between them when: its voxels within ``axis_mm`` of that end line up (a tube);
+    the tree voxel reached lies ahead on that axis (within ``max_angle_deg``, plus a 1.5 mm lateral
+    allowance); the tree has a stump in line behind it (tree voxels reaching ``stump_mm`` back in a
+    cone of ``max_angle_deg`` around the path; the cheapest ``max_ends`` ends are tried); the path's
+    stretch below half contrast is at most ``max_gap_mm``; and the piece has a contrast-dense core
+    of ``min_component_mm3`` to ``max_component_ml``. A lesion narrows a vessel along its course, so
+    both stumps point at each other, while a vein or another artery beside the tree meets it
+    side-on.
     Updates ``mask`` and ``added`` in place."""
     sp = np.asarray(volume.spacing, dtype=float)[::-1]
     voxel_mm3 = float(sp.prod())
@@ -175,7 +203,6 @@ def _bridge_pieces(
         g = np.ceil((reach_mm + 2.0) / sp).astype(int)
         blo = np.maximum(np.minimum(entry, target) - g // 2, 0)
         bhi = np.minimum(np.maximum(entry, target) + g // 2 + 1, np.array(ids.shape))
-        pbox = tuple(slice(a, c) for a, c in zip(blo, bhi))
         gbox = tuple(slice(a + o, c + o) for a, c, o in zip(blo, bhi, lo))
         img = arr[gbox].astype(np.float32)
         f = np.clip((img - 0.1 * blood_hu) / (0.9 * blood_hu), 0.0, 1.0)
@@ -235,8 +262,11 @@ def _bridge_pieces(
         mask |= added
         comps[piece] = 0
         logger.info(
-            "bridged a narrowing from a lumen piece of %.0f mm^3 (of %.0f) at %s (voxel z, y, x; %d path voxels)",
-            piece.sum() * voxel_mm3, sub.sum() * voxel_mm3, tuple(int(v) for v in entry + lo), len(path),
+            "bridged a narrowing from a lumen piece of %.0f mm^3 (of %.0f) at voxel %s (z, y, x; path %d)",
+            piece.sum() * voxel_mm3,
+            sub.sum() * voxel_mm3,
+            tuple(int(v) for v in entry + lo),
+            len(path),
         )
 
 
