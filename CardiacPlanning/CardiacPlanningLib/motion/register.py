@@ -28,6 +28,18 @@ the image. Also available and measured in docs/benchmarks.md: a fluid-like smoot
 (``difference_threshold_hu``); with a small field sigma its field diverged at the registration box
 face on one EF 70 % case.
 
+The field smoothing is capped at ``field_sigma_max_mm`` (4.5 mm, default since 2026-11-29): 1 voxel of
+the coarsest level (4 x 1.5 mm) is a 6 mm Gaussian, which spreads the zero field of the still
+surroundings (fat, great vessels above the root) into the base of the heart, where the long-axis
+descent is largest and bends (up to ~16 mm at the aortic valve plane of an EF 70 % phantom). Inside
+the contrast-filled blood pool around the valve planes the image gives no force, so the field there
+is only what the smoothing carries in from the walls (a diffusion, which cannot have a maximum inside
+a force-free region): the descent of the valve planes is underestimated (phantom seed 419, end-systole:
+2.5 mm of 16.5 mm at the LV/aorta interface, 2.2 mm in the myocardium around it). With the cap
+the coarsest level holds the base back less (docs/benchmarks.md, "4D propagation"). Smaller caps
+follow the descent further but let the field of the myocardium run away (measured at 3 mm:
+myocardium field error p95 11.5 mm against 5.9 mm).
+
 Where the labels are cut by the scan's edge (an apex or a great vessel leaving the field of view) the
 registration grid goes ``edge_pad_mm`` beyond the scan, the image continuing its edge voxels: the
 demons get no force where they sample outside the image, so a structure moving through the edge was
@@ -70,6 +82,10 @@ class RegistrationSettings:
     # Defaults: elastic smoothing plus one checked residual pass (module docstring); elastic_only()
     # and large_contraction() give the earlier default and the earlier opt-in.
     field_sigma_voxels: float | tuple[float, ...] = 1.0  # field smoothing after each iteration (per level)
+    # ... but at most this wide in mm at any level (0: no cap): 1 voxel of the coarsest level (6 mm)
+    # spreads the still surroundings' zero field into the base of the heart, where the long-axis
+    # descent is largest and bends (valve planes); see register_phase
+    field_sigma_max_mm: float = 4.5
     update_sigma_voxels: float = 0.0  # Gaussian smoothing of each update (fluid-like); 0: off
     difference_threshold_hu: float = 0.0  # no demons force where |fixed - moving| is below (noise)
     hu_window: tuple[float, float] = (-200.0, 700.0)
@@ -106,6 +122,7 @@ class RegistrationSettings:
             min(np.atleast_1d(sigmas)) <= 0
             or self.update_sigma_voxels < 0
             or self.difference_threshold_hu < 0
+            or self.field_sigma_max_mm < 0
         ):
             raise CardiacInputError(
                 f"invalid demons regularisation: field sigma {sigmas}, update sigma "
@@ -134,7 +151,7 @@ class RegistrationSettings:
         """The default until 2026-11-28: the pyramid without the residual pass (``refine_passes=0``).
         Cheaper (about 3/4 of the registration time); the end-systolic LV of a strong contraction (EF
         ~70 %) stays a few per cent too large (docs/benchmarks.md, "4D propagation")."""
-        return cls(**{"refine_passes": 0, **changes})
+        return cls(**{"refine_passes": 0, "field_sigma_max_mm": 0.0, **changes})
 
     @classmethod
     def large_contraction(cls, **changes) -> RegistrationSettings:
@@ -144,13 +161,25 @@ class RegistrationSettings:
         measured under this name before that (field sigma 0.5, update sigma 1, 10 HU threshold) are
         the explicit fields ``field_sigma_voxels``, ``update_sigma_voxels``,
         ``difference_threshold_hu``."""
-        return cls(**{"refine_passes": 1, "refine_check_iterations": 0, **changes})
+        return cls(**{"refine_passes": 1, "refine_check_iterations": 0, "field_sigma_max_mm": 0.0, **changes})
 
     def level_value(self, value: float | tuple[float, ...], level: int) -> float:
         """``value`` at pyramid ``level``: a number for all levels or one entry per level."""
         if isinstance(value, (int, float)):
             return float(value)
         return float(value[level])
+
+    def level_field_sigma(self, level: int) -> float:
+        """Field smoothing (voxels of the level) at pyramid ``level``: ``field_sigma_voxels`` capped
+        at ``field_sigma_max_mm`` on that level's voxel size (``shrink * spacing_mm``)."""
+        sigma = self.level_value(self.field_sigma_voxels, level)
+        if self.field_sigma_max_mm > 0:
+            # never below 0.75 voxel: a narrower Gaussian hardly regularises on that level's grid and
+            # the field runs away (a 3 mm registration grid, 12 mm coarsest voxels, capped at 0.375
+            # voxel: phantom LV MSD 2.0 mm, surface up to 45 mm off, in Testing/test_motion_phantom.py)
+            cap = self.field_sigma_max_mm / (self.shrink_factors[level] * self.spacing_mm)
+            sigma = min(sigma, max(cap, 0.75))
+        return sigma
 
 
 def crop_grid(
@@ -239,7 +268,7 @@ def register_phase(
         if field is None and initial_field is not None:
             field = initial_field
         init = _resample_field(field, fixed) if field is not None else _zero_field(fixed)
-        sigma = settings.level_value(settings.field_sigma_voxels, level)
+        sigma = settings.level_field_sigma(level)
         field = _demons(fixed, moving, init, iterations, shrink, sigma, settings)
     field = _resample_field(field, phase)
     for n in range(settings.refine_passes):
@@ -254,7 +283,7 @@ def register_phase(
         residual = None
         sigma = settings.refine_field_sigma_voxels
         if sigma is None:
-            sigma = settings.level_value(settings.field_sigma_voxels, n_levels - 1)
+            sigma = settings.level_field_sigma(n_levels - 1)
         check = settings.refine_check_iterations
         sigma_check = settings.refine_check_sigma_mm
         best, best_mismatch, kept = field, 0.0, 0
