@@ -17,6 +17,11 @@ The lumen is sampled on a grid aligned with the axis (``spacing_mm`` in-plane an
 a first pass at 4 x the spacing finds the level within a few mm, a second at the full spacing
 refines it; the level is reported halfway between the last section below the split and the first one
 above it (quantisation +-``spacing_mm`` / 2). Pieces are 6-connected.
+
+On a label map the apex of the carina is rounded off by partial volume (a wall thinner than about two
+voxels is partly lost), so the split of the sampled lumen lies above it; :func:`crotch_from_wall`
+finds the apex from the carina's sides (the wall width between the branches, extrapolated to zero).
+The truth on analytic tubes needs no such step.
 """
 
 from __future__ import annotations

@@ -253,7 +253,10 @@ def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[fl
     80 mm or the lumen near the split reaches the scan's edge (the bifurcation is not wholly in the
     scan, so the "split" may be the edge cutting the lumen). Until 2026-11-28 the end was the "carina
     level" (the last lumen in a 1.5-radius disc), which the phantom's grazing trunk dome made
-    ill-conditioned, and which on most demo-size phantom cases was the scan's top edge."""
+    ill-conditioned, and which on most demo-size phantom cases was the scan's top edge. Since
+    2026-11-29 the split level is refined to the apex of the carina's sides
+    (:func:`.bifurcation.crotch_from_wall`): partial volume rounds the apex off, so the sampled lumen
+    parted 0.4-0.5 mm above it on the phantom."""
     from .bifurcation import crotch_from_wall, crotch_level
 
     cents = []
