@@ -269,7 +269,7 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
             metal.cache["psf_sigma_mm"] = sigma
         f = model.fits
     lo, hi = _axial_ends(ct, ends, model, f[0, 0], f[-1, 0])
-    if metal.cache.get("lattice_ends"):
+    if metal.cache.get("long_frame"):
         lattice = _lattice_ends(ct, model, f[0, 0], f[-1, 0])
         if lattice is not None:
             lo, hi = lattice

@@ -197,8 +197,9 @@ def detect_metal(
         logger.info("weak struts: %d voxels added to %d", int(weak.sum()), int(mask.sum()))
     logger.info("metal > %.0f HU: %d voxels in %s", thr, int(mask.sum()), region.name)
     detection = MetalDetection(full, thr, med, sigma, p99, excess)
-    # a long (self-expanding) frame: its ends from the lattice's periodic structure (algorithms)
-    detection.cache["lattice_ends"] = weak is not None
+    # a long (self-expanding) frame: its axis through the slab centres and its ends from the
+    # lattice's periodic structure (algorithms)
+    detection.cache["long_frame"] = weak is not None
     return detection
 
 
