@@ -181,3 +181,28 @@ def test_funnel_basin_running_far_beyond_the_body_is_a_vessel():
     found = np.any(out, axis=0) if out else np.zeros(shape, bool)
     assert found[vein & (yy >= 50)].all()
     assert not found[funnel].any()
+
+
+def test_separate_piece_enhanced_unlike_the_largest_lumen_is_detached():
+    # 1 mm grid: an aorta (tube r 10, 450 HU) and, apart from it, a short piece named aorta too (a
+    # vein cut off near the top of the scan, r 6, ``hu``); myocardium 80 HU
+    def case(hu: float):
+        shape = (60, 40, 80)
+        zz, yy, xx = np.indices(shape)
+        aorta = (np.sqrt((yy - 20) ** 2 + (xx - 18) ** 2) <= 10) & (zz >= 5) & (zz < 55)
+        piece = (np.sqrt((yy - 20) ** 2 + (zz - 40) ** 2) <= 6) & (xx >= 40) & (xx < 70)
+        image = np.full(shape, -100.0, np.float32)
+        image[aorta] = 450.0
+        image[piece] = hu
+        seg = np.zeros(shape, np.uint8)
+        seg[aorta | piece] = lbl.AORTA
+        return seg, image, aorta, piece
+
+    seg, image, aorta, piece = case(390.0)
+    dist = ndi.distance_transform_edt(seg > 0)
+    assert detach_bridged(seg, image, dist, lbl.AORTA, 1.0, 80.0) > 0
+    assert (seg[piece] == 0).all()
+    assert (seg[aorta] == lbl.AORTA).all()
+    # the same blood in both pieces (an aorta cut by the field of view): both stay
+    seg2, image2, *_ = case(450.0)
+    assert detach_bridged(seg2, image2, dist, lbl.AORTA, 1.0, 80.0) == 0

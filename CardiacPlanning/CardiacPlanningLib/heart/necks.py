@@ -111,20 +111,35 @@ def detach_bridged(
         if c not in main or group_size[g] > group_size[main[c]]:
             main[c] = g
     voxel_ml = spacing_mm**3 / 1000.0
+
+    def interior_hu(group: int) -> float:
+        inner = np.isin(basins, np.where(roots == group)[0]) & (deep > 0)
+        return float(np.median(img[inner])) if inner.any() else float(core[group])
+
+    # the main lumens of separate pieces are one vessel only when they carry the same blood as the
+    # largest piece's: a piece enhanced otherwise (a vein cut off by the field of view near the top
+    # of the scan) is measured against the largest lumen like any other part
+    big = max(main.values(), key=lambda g: group_size[g])
+    big_hu = interior_hu(big)
+    home_of = {g: g for g in main.values()}
+    for g in main.values():
+        if g != big and abs(interior_hu(g) - big_hu) > tolerance:
+            home_of[g] = big
     moved = 0
     for g in np.unique(roots[1:]):
-        if g == main[comp_of[g]] or group_size[g] * voxel_ml < MIN_ML:
+        home_group = home_of.get(g, main[comp_of[g]])
+        if g == home_group or group_size[g] * voxel_ml < MIN_ML:
             continue
         part = np.isin(basins, np.where(roots == g)[0]) & m
         level = float(np.median(img[part & (deep > 0)])) if (part & (deep > 0)).any() else float(core[g])
-        home = np.isin(basins, np.where(roots == main[comp_of[g]])[0]) & (deep > 0)
+        home = np.isin(basins, np.where(roots == home_group)[0]) & (deep > 0)
         home_hu = float(np.median(img[home])) if home.any() else level
         if abs(level - home_hu) <= tolerance:
             continue  # the same blood beyond a basin of mixed enhancement: the same vessel
         target = _open_neighbour(part, s, d, img, label, float(radius[roots == g].max()), level, tolerance)
         if split_mixed and target == 0:
             # opening onto no chamber or vessel of its blood: it may straddle this vessel and another
-            home_all = np.isin(basins, np.where(roots == main[comp_of[g]])[0]) & m
+            home_all = np.isin(basins, np.where(roots == home_group)[0]) & m
             part, level = _split_mixed(part, home_all, img, d, home_hu, level, tolerance)
             if part.sum() * voxel_ml < MIN_ML:
                 continue
