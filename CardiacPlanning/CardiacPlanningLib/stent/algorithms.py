@@ -133,9 +133,14 @@ def _lattice_ends(ct: Volume, model: TubeModel, s_lo: float, s_hi: float) -> tup
     best = amp[:, :, n].argmax(1)  # the ring radius (of the five) where the lattice shows best
     c = coef[np.arange(len(s)), best, n]
     prof = np.abs(c)
-    peaks = np.flatnonzero(
-        (prof[1:-1] >= prof[:-2]) & (prof[1:-1] >= prof[2:]) & (prof[1:-1] >= LATTICE_ROW_FRACTION * prof.max())
-    ) + 1
+    peaks = (
+        np.flatnonzero(
+            (prof[1:-1] >= prof[:-2])
+            & (prof[1:-1] >= prof[2:])
+            & (prof[1:-1] >= LATTICE_ROW_FRACTION * prof.max())
+        )
+        + 1
+    )
     if len(peaks) < 2:
         return None
 

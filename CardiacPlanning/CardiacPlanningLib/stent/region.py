@@ -282,7 +282,9 @@ def metal_excess(
         outer = np.where(den > 0.05, num / np.maximum(den, 1e-6), outer_median)
         if nearest_outside:
             # Voronoi assignment to the metal-free voxels outside the label (a step under the struts)
-            _, idx = ndimage.distance_transform_edt(~(far & ~lumen), sampling=spacing_kji, return_indices=True)
+            _, idx = ndimage.distance_transform_edt(
+                ~(far & ~lumen), sampling=spacing_kji, return_indices=True
+            )
             outer = np.where(far, outer, outer[tuple(idx)])
         model = np.where(lumen, inner, outer).astype(np.float32)
         bg = ndimage.gaussian_filter(model, psf_sigma_mm / spacing_kji, mode="nearest")
