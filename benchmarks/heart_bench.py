@@ -53,15 +53,20 @@ SCORED = {
 # pulmonary artery) was tuned on 11, 13 and 31-33 again (34-36 and 27-29 not run, though no longer
 # fresh); its held-out set is 37-39, chosen (seeds, voxel sizes, noise) before any was run and run
 # once after the tuning ended. 34-36 are scored again as a second check.
+# The fifth round (PA basin split by enhancement, veins joined to the mitral funnel's piece) was
+# tuned on 11, 13 and 31-39 (37-39 seen after the fourth round); its held-out set 40-42 (chosen
+# before any was run) was run once after (11)-(12) and showed fault (13) on seed 40, which was then
+# fixed: 40-42 are no longer fresh and are scored again as a second check. 43-45 were chosen after
+# (13) was made (before any of them was run) and run once.
 CASES = [
-    {"seed": 37, "noise_hu": 24.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
-    {"seed": 38, "noise_hu": 29.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
-    {"seed": 39, "noise_hu": 19.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
+    {"seed": 43, "noise_hu": 23.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
+    {"seed": 44, "noise_hu": 27.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
+    {"seed": 45, "noise_hu": 21.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
 ]
 PREVIOUS_HELD_OUT = [
-    {"seed": 34, "noise_hu": 21.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
-    {"seed": 35, "noise_hu": 27.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
-    {"seed": 36, "noise_hu": 18.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
+    {"seed": 40, "noise_hu": 22.0, "spacing_mm": 1.25, "size": (160, 160, 112)},
+    {"seed": 41, "noise_hu": 28.0, "spacing_mm": 1.0, "size": (200, 200, 140)},
+    {"seed": 42, "noise_hu": 20.0, "spacing_mm": 1.5, "size": (134, 134, 94)},
 ]
 CHAMBERS_WALLS = (1, 2, 3, 4, 5, 10, 17, 18)
 
@@ -283,6 +288,42 @@ ENGINE_CHANGES_4 = (
     "enhanced like the main lumen with it (neutral)."
 )
 
+ENGINE_CHANGES_5 = (
+    "Engine changes of 2026-11-29 (fifth round, for the surface distance), each checked on the real "
+    "CTA after it was made: (11) a part of the pulmonary artery detached by rule (8) that opens onto "
+    "no chamber or vessel of its blood and holds two bloods (upper and lower tenth of its interior "
+    "HU apart by more than 4 tolerances: a basin straddling a branch and a vein near the top of the "
+    "scan) is split half-way between the main lumen's HU and the other blood's; the artery-like "
+    "voxels joined to the main lumen stay pulmonary artery (`heart/necks.py`; only for the pulmonary "
+    "artery: the SVC beside the aorta carries mixing inflow of spread HU, and the split cut it apart, "
+    "aorta MSD 0.64 -> 1.00 mm over those seeds; parts that open onto a chamber, like the real CTA's upper RVOT, are "
+    "not split, else its PA Dice fell 0.864 -> 0.827); (12) in the LA piece next to the mitral "
+    "funnel, a vein joined to it only through the thin rim shell that the body's opening leaves "
+    "(opening the piece with a 3 mm ball leaves the vein apart from the LV, reaching >= 10 mm out "
+    "from the body, posterior of the body's centre where the veins join) is a pulmonary vein; and a "
+    "watershed basin of that piece that opens onto the body but not the LV and runs >= 18 mm "
+    "(two body-ball radii) beyond the body is a vessel, its own branch (`heart/atrium.py`). Tuned on "
+    "seeds 11, 13, 31-39 (all earlier held-out sets): mean Dice 0.9483 -> 0.9506, mean surface "
+    "distance 0.700 -> 0.660 mm over 11, 13, 31-33, 37-39 (seed 39 LA 2.18 -> 1.04 mm, seed 38 LA "
+    "1.23 -> 0.70, PA 31/37/38 0.98/1.06/0.94 -> 0.87/1.01/0.80); 34-36 unchanged (0.665 mm); real "
+    "CTA heart union 0.903 and pulmonary artery 0.864, unchanged. Tried and dropped: carrying each "
+    "vein on along its own axis into the LA (cross-section marched along the vein's principal axis "
+    "until the lumen grows past 1.3-1.5 times the vein's own cross-section, or its fitted widening "
+    "cone): the phantom's veins widen steadily into the atrium with no step at the truth's cap, and "
+    "the march either stopped at once or overran (LA MSD 1.12 -> 1.28 mm on seed 31; mean 0.661 -> "
+    "0.665 mm over 11 seeds). The held-out seeds 40-42 (1.25/1.0/1.5 mm, noise 22/28/20 HU, chosen "
+    "before any was run) were then run once: Dice 0.9509, mean surface distance 0.710 mm (seed 40 "
+    "0.82, 41 0.63, 42 0.68): the target missed by 0.01 mm; seed 40's aorta (1.58 mm) held a 2.3 ml "
+    "pulmonary vein near the top of the scan, a separate piece the naming step called aorta, which "
+    "rule (8) kept as its own piece's main lumen. Hence (13): a separate piece of the aorta or "
+    "pulmonary artery label whose main lumen carries other blood than the largest piece's (interior "
+    "HU apart by more than rule (8)'s tolerance) is measured against the largest lumen like any "
+    "other part (`heart/necks.py`): seed 40 aorta 1.58 -> 0.80 mm; the tuning seeds and the real "
+    "CTA unchanged. Seeds 43-45 were chosen after (13) and run once."
+    " The fourth round's held-out seeds 37-39 (used for tuning here) went from Dice 0.9468 / "
+    "mean surface distance 0.75 mm to 0.9503 / 0.66 mm."
+)
+
 
 def phantom_table(rows: list[dict], title: str) -> list[str]:
     """Markdown lines: per-case Dice / MSD table, per-structure means and the overall means."""
@@ -332,17 +373,18 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None, previous: list[
         "",
     ]
     lines += [DEEP_MODEL, "", ENGINE_CHANGES, "", ENGINE_CHANGES_3, "", ENGINE_CHANGES_4, ""]
+    lines += [ENGINE_CHANGES_5, ""]
     if phantom:
         lines += phantom_table(
             phantom,
-            "Phantom cases never used for tuning: seeds 37-39 (chosen before the fourth round, run "
-            "once after it ended)",
+            "Phantom cases never used for tuning: seeds 43-45 (chosen after change (13), run once "
+            "after it)",
         )
     if previous:
         lines += phantom_table(
             previous,
-            "Second check: seeds 34-36 (the third round's held-out set, not run during the fourth "
-            "round's tuning)",
+            "Second check: seeds 40-42 (the fifth round's first held-out set, run once after (11)-(12); "
+            "seed 40 then showed fault (13))",
         )
     lines += [
         "Real CTA (`ts_thorax_cta_crop_pulm_1p5mm`, early arterial phase) against TotalSegmentator masks "
