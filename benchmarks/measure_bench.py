@@ -8,12 +8,12 @@ automatic annulus plane, PPVI, TEER) and compared with the phantom's truth: the 
 ``phantom.json`` (annulus circle continuous with the LVOT, STJ ridge, ostia) and, from the same seed's
 anatomy (built on the case's own reference grid), the root's lumen (sinus: the analytic root less
 the heart chambers the phantom paints over it, ``phantom.anatomy.root_section_truth``), the pulmonary
-trunk and arteries (crotch of the bifurcation) and the mitral annulus (the LA opening of the mesh). The MPA length is also measured on a taller scan of the same seed
-(``WORK/tall<seed>``, 136 slices: the demo-size scan ends at or below the pulmonary bifurcation on
-most seeds, where the measurement reports "not measured", n/m in the table; the "within" column
-counts only measured cases). Prints one Markdown
-table (rows = quantities, columns = seeds) and the limits of
-issue 9 (lengths 0.5 mm, areas 2 %, coronary heights 0.5 mm, projection angles 2 deg).
+trunk and arteries (crotch of the bifurcation) and the mitral annulus (the LA opening of the mesh).
+The MPA length is also measured on a taller scan of the same seed (``WORK/tall<seed>``, 136 slices:
+the demo-size scan ends at or below the pulmonary bifurcation on most seeds, where the measurement
+reports "not measured", n/m in the table; the "within" column counts only measured cases). Prints
+one Markdown table (rows = quantities, columns = seeds) and the limits of issue 9 (lengths 0.5 mm,
+areas 2 %, coronary heights 0.5 mm, projection angles 2 deg).
 """
 
 from __future__ import annotations

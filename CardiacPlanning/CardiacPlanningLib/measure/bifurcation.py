@@ -128,7 +128,9 @@ def wall_widths(
     only one of them."""
     start = np.asarray(start, float)
     axis = np.asarray(axis, float) / np.linalg.norm(axis)
-    grid, t, rim = _sample(inside, start, axis, level + 0.5 * spacing_mm, level + height_mm, reach_mm, spacing_mm)
+    grid, t, rim = _sample(
+        inside, start, axis, level + 0.5 * spacing_mm, level + height_mm, reach_mm, spacing_mm
+    )
     lab, n = ndimage.label(grid)
     lead = (set(np.unique(lab[:, rim])) | set(np.unique(lab[-1]))) - {0}
     widths = np.full(len(t), np.nan)

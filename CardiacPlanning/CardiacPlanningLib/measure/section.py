@@ -344,7 +344,9 @@ class MaskSampler:
                 f"the section of {what} reaches the {radius_mm} mm search radius; increase radius_mm"
             )
         window = 1.5 * max(self.labelmap.spacing)
-        outline = unbias_outline(smooth_outline(loop, window), self.smoothing_shift(plane, window), 3.0 * window)
+        outline = unbias_outline(
+            smooth_outline(loop, window), self.smoothing_shift(plane, window), 3.0 * window
+        )
         return outline_metrics(outline, plane, diameters, method)
 
 
