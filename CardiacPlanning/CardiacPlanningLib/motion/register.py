@@ -36,9 +36,10 @@ the contrast-filled blood pool around the valve planes the image gives no force,
 is only what the smoothing carries in from the walls (a diffusion, which cannot have a maximum inside
 a force-free region): the descent of the valve planes is underestimated (phantom seed 419, end-systole:
 2.5 mm of 16.5 mm at the LV/aorta interface, 2.2 mm in the myocardium around it). With the cap
-the coarsest level holds the base back less (docs/benchmarks.md, "4D propagation"). Smaller caps
-follow the descent further but let the field of the myocardium run away (measured at 3 mm:
-myocardium field error p95 11.5 mm against 5.9 mm).
+the coarsest level holds the base back less (docs/benchmarks.md, "4D propagation"). Less smoothing
+follows the descent further but overshoots it and lets the field of the myocardium run (0.5 voxel =
+3 mm at the coarsest level: p95 of the myocardium's field error at end-systole 7.1 mm against 5.9 mm
+capped, and the LA got worse; 0.5 / 0.75 voxel at the two coarse levels: 11.5 mm).
 
 Where the labels are cut by the scan's edge (an apex or a great vessel leaving the field of view) the
 registration grid goes ``edge_pad_mm`` beyond the scan, the image continuing its edge voxels: the
