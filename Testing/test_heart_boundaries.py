@@ -206,3 +206,68 @@ def test_separate_piece_enhanced_unlike_the_largest_lumen_is_detached():
     # the same blood in both pieces (an aorta cut by the field of view): both stay
     seg2, image2, *_ = case(450.0)
     assert detach_bridged(seg2, image2, dist, lbl.AORTA, 1.0, 80.0) == 0
+
+
+def _fused_root():
+    """1.5 mm grid [z, y, x] in LPS mm around the chamber prior (assign.PRIOR): LV, RV, RA balls and
+    an LA ball at their prior places; the aortic root (tube r 11) leaves the LV towards the aorta's
+    prior and is fused to the LA through a wide bridge (ball r 10, no neck); a mitral funnel (r 7)
+    joins LV and LA. Ids: 1 LV, 2 RV, 3 RA, 4 the LA piece holding the root."""
+    from CardiacPlanningLib.heart.assign import PRIOR
+
+    sp, shape, origin = 1.5, (100, 100, 100), -75.0
+    zz, yy, xx = np.indices(shape)
+    pts = np.stack([xx, yy, zz], -1) * sp + origin
+
+    def ball(c, r):
+        return np.linalg.norm(pts - np.asarray(c, float), axis=-1) <= r
+
+    def tube(a, b, r):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        d = b - a
+        t = np.clip((pts - a) @ d / (d @ d), 0, 1)
+        return np.linalg.norm(pts - a - t[..., None] * d, axis=-1) <= r
+
+    lv_c, la_c, ao_c = PRIOR[lbl.LV_BLOOD_POOL], PRIOR[lbl.LA], PRIOR[lbl.AORTA]
+    lv = ball(lv_c, 20)
+    axis = (ao_c - lv_c) / np.linalg.norm(ao_c - lv_c)
+    root = tube(lv_c + 16 * axis, ao_c + 12 * axis, 11) & ~lv
+    la = ball(la_c, 16)
+    bridge = ball((ao_c + la_c) / 2, 10)
+    funnel = tube(lv_c, la_c, 7) & ~lv
+    ids = np.zeros(shape, np.int32)
+    ids[la | root | bridge | funnel] = 4
+    ids[lv] = 1
+    ids[ball(PRIOR[lbl.RV], 20) & (ids == 0)] = 2
+    ids[ball(PRIOR[lbl.RA], 18) & (ids == 0)] = 3
+    return ids, sp, origin, root & ~bridge & ~la, la
+
+
+def test_aortic_root_fused_to_the_la_without_a_neck_is_carved_out():
+    from CardiacPlanningLib.heart.assign import split_fused_outflow
+    from CardiacPlanningLib.heart.regions import describe_pieces
+
+    ids, sp, origin, root, la = _fused_root()
+    pool = ids > 0
+    image = np.where(pool, 400.0, 0.0)
+    dist = ndi.distance_transform_edt(pool) * sp
+
+    def to_lps(p):
+        return np.asarray(p, float) * sp + origin
+
+    regions = describe_pieces(ids, pool, image, dist, sp, to_lps)
+    named = {1: lbl.LV_BLOOD_POOL, 2: lbl.RV, 3: lbl.RA, 4: lbl.LA}
+    carved = split_fused_outflow(ids, regions, named, pool, image, sp, to_lps, sp**3 / 1000)
+    assert carved is not None
+    out, new_regions = carved
+    assert len(new_regions) == 5
+    assert (out[root] == 5).mean() > 0.8  # the root is a piece of its own
+    assert (out[la] == 5).mean() < 0.1  # the LA body stays
+    assert (out[ids != 4] == ids[ids != 4]).all()
+    # an LV that already has an aortic outlet is left alone
+    named_root = dict(named)
+    ids2 = ids.copy()
+    ids2[root] = 5
+    regions2 = describe_pieces(ids2, pool, image, dist, sp, to_lps)
+    named_root[5] = lbl.AORTA
+    assert split_fused_outflow(ids2, regions2, named_root, pool, image, sp, to_lps, sp**3 / 1000) is None

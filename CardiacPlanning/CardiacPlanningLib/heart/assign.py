@@ -50,6 +50,8 @@ MIN_OPEN_CONTACT = 0.25  # contact area / smaller lumen cross-section for a vess
 # their mean HU, a vessel piece enhanced like the other circulation is not taken by an artery or vein
 # of this one (the pulmonary artery runs against the aorta and the pulmonary veins)
 CIRCULATION_GAP = 0.2
+FINE_BASIN_MM = 4.5  # basins of an LA piece re-split for a fused aortic root: peaks this far apart
+MIN_ROOT_RADIUS_MM = 8.0  # a carved-out aortic root holds a ball of at least this radius
 PV, SVC, IVC = (
     lbl.value_of("pulmonary_veins"),
     lbl.value_of("superior_vena_cava"),
@@ -290,3 +292,105 @@ def _great_artery_seeds(regions: list[Region], named: dict[int, int], dist, hu: 
     )
     rows, cols = linear_sum_assignment(cost)
     return {cands[i].rid: vessels[j] for i, j in zip(rows, cols) if cost[i, j] <= VESSEL_REACH_MM}
+
+
+def split_fused_outflow(
+    ids: np.ndarray,
+    regions: list[Region],
+    named: dict[int, int],
+    pool: np.ndarray,
+    image: np.ndarray,
+    spacing_mm: float,
+    to_lps,
+    voxel_ml: float,
+) -> tuple[np.ndarray, list[Region]] | None:
+    """Carve the aortic root out of an LA piece it was fused to, or None if there is none.
+
+    The LV has two outlets, the mitral valve onto the LA and the aortic valve onto the root. Where no
+    piece next to the LV was named aorta but an LA piece is, the LVOT and root lie inside that LA piece:
+    the aortic root touches the LA across the aorto-mitral curtain and the transverse sinus, and
+    partial volume can fuse them without any neck (both carry left-heart blood, so no HU step either).
+    The piece is then re-split into fine basins of the distance map, and the basins nearer the
+    aorta's prior than the LA's (the root lies anterior to the LA), contact-connected to the LV, form
+    a piece of their own; the caller names the pieces again."""
+    by_id = {r.rid: r for r in regions}
+    lvs = [rid for rid, lab in named.items() if lab == lbl.LV_BLOOD_POOL]
+    if len(lvs) != 1:
+        return None
+    lv = by_id[lvs[0]]
+    if any(named.get(nb) == lbl.AORTA for nb in lv.neighbours):
+        return None
+    las = [nb for nb in lv.neighbours if named.get(nb) == lbl.LA]
+    if not las:
+        return None
+    la = max(las, key=lambda nb: lv.neighbours[nb])
+    _, centre, scale = find_chambers(regions, voxel_ml)
+    prior_la = centre + scale * PRIOR[lbl.LA]
+    prior_ao = centre + scale * PRIOR[lbl.AORTA]
+    from scipy import ndimage as ndi
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    piece = ids == la
+    dist = ndi.distance_transform_edt(pool) * spacing_mm
+    peaks = peak_local_max(
+        np.where(piece, dist, 0.0),
+        min_distance=max(1, int(round(FINE_BASIN_MM / spacing_mm))),
+        threshold_abs=4.0,
+        labels=piece.astype(np.int32),
+        exclude_border=False,
+    )
+    if len(peaks) < 2:
+        return None
+    markers = np.zeros(ids.shape, np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    sub = watershed(-dist, markers, mask=piece)
+    n = len(peaks)
+    index = np.arange(1, n + 1)
+    counts = np.bincount(sub.ravel(), minlength=n + 1)[1:]
+    zz, yy, xx = np.indices(ids.shape, sparse=True)
+    cen = np.stack(
+        [ndi.sum(np.broadcast_to(c, ids.shape), sub, index) / np.maximum(counts, 1) for c in (xx, yy, zz)],
+        axis=1,
+    )
+    lps = to_lps(cen)
+    # the root runs from the LV towards the aorta's prior, the mitral funnel and LA towards the LA's
+    aortic = {
+        int(i)
+        for i, c in zip(index, lps)
+        if _to_segment(c, lv.centroid, prior_ao) < _to_segment(c, lv.centroid, prior_la)
+    }
+    # basins of the aortic side that open onto the LV, and those joined to them
+    lv_side = ndi.binary_dilation(ids == lv.rid) & piece
+    stack = [int(i) for i in np.unique(sub[lv_side]) if i in aortic]
+    root: set[int] = set(stack)
+    while stack:
+        cur = stack.pop()
+        grown = ndi.binary_dilation(sub == cur) & piece
+        for nb in np.unique(sub[grown]):
+            if int(nb) in aortic and int(nb) not in root:
+                root.add(int(nb))
+                stack.append(int(nb))
+    part = np.isin(sub, list(root))
+    rest = piece & ~part
+    if not part.any() or dist[part].max() < MIN_ROOT_RADIUS_MM or not (lv_side & rest).any():
+        return None
+    if dist[rest].max() < dist[part].max():
+        return None  # the LA keeps its body, the largest ball
+    out = ids.copy()
+    out[part] = int(ids.max()) + 1
+    logger.info(
+        "aortic root (%.1f ml) carved out of LA piece %d (no aortic outlet next to the LV)",
+        part.sum() * voxel_ml,
+        la,
+    )
+    from .regions import describe_pieces
+
+    return out, describe_pieces(out, pool, image, dist, spacing_mm, to_lps)
+
+
+def _to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance (mm) from point ``p`` to the segment from ``a`` to ``b``."""
+    d = b - a
+    t = float(np.clip((p - a) @ d / max(float(d @ d), 1e-9), 0.0, 1.0))
+    return float(np.linalg.norm(p - a - t * d))

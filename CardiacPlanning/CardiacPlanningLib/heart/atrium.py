@@ -18,10 +18,10 @@ from .necks import distance_basins
 LA_BODY_RADIUS_MM = 9.0
 RIM_ML = 0.3  # removed pieces smaller than this are the rim of the body: kept LA
 LOBE_MIN_ML = 1.0  # a lobe beyond a neck holds at least this much blood
-NECK_GAP_MM = 5.0
+NECK_GAP_MM = 5.0  # inscribed-sphere centres of separate lobes lie at least this far apart
 TUBE_CORE_MM = 3.0  # a vessel off the funnel's rim is wider than this ball; the rim shell is not
 TUBE_REACH_MM = 10.0  # and reaches at least this far out from the body
-VESSEL_REACH_MM = 2 * LA_BODY_RADIUS_MM  # a funnel basin reaching this far out from the body is a vessel  # inscribed-sphere centres of separate lobes lie at least this far apart
+VESSEL_REACH_MM = 2 * LA_BODY_RADIUS_MM  # a funnel basin reaching this far out from the body is a vessel
 
 
 def _ball(radius_mm: float, spacing_mm: float) -> np.ndarray:

@@ -13,7 +13,7 @@ from .. import labels as lbl
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .aortic import move_aortic_valve
-from .assign import name_regions
+from .assign import name_regions, split_fused_outflow
 from .atrium import split_left_atrium
 from .circulation import (
     adopt_pulmonary_branches,
@@ -81,6 +81,10 @@ def segment_classical(
     ids, regions = split_pool(pool, image, work_mm, work.index_to_lps)
     progress(0.6, "naming chambers and vessels")
     named = name_regions(regions, voxel_ml, work_mm)
+    carved = split_fused_outflow(ids, regions, named, pool, image, work_mm, work.index_to_lps, voxel_ml)
+    if carved is not None:
+        ids, regions = carved
+        named = name_regions(regions, voxel_ml, work_mm)
     lut = np.zeros(int(ids.max()) + 1, np.uint8)
     for rid, lab in named.items():
         lut[rid] = lab

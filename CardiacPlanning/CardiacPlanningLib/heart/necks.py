@@ -143,7 +143,9 @@ def detach_bridged(
             part, level = _split_mixed(part, home_all, img, d, home_hu, level, tolerance)
             if part.sum() * voxel_ml < MIN_ML:
                 continue
-            target = _open_neighbour(part, s, d, img, label, float(radius[roots == g].max()), level, tolerance)
+            target = _open_neighbour(
+                part, s, d, img, label, float(radius[roots == g].max()), level, tolerance
+            )
         if target == lbl.RA and to_lps is not None:
             offset = [int(sl.start) for sl in box]
             z_part = to_lps((np.argwhere(part) + offset)[:, ::-1].mean(0, keepdims=True))[0][2]

@@ -104,6 +104,16 @@ def split_pool(
     markers = np.zeros(pool.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     ids = watershed(-dist, markers, mask=pool)
+    regions = describe_pieces(ids, pool, image, dist, spacing_mm, to_lps)
+    logger.info("blood pool split into %d regions", len(regions))
+    return ids, regions
+
+
+def describe_pieces(
+    ids: np.ndarray, pool: np.ndarray, image: np.ndarray, dist: np.ndarray, spacing_mm: float, to_lps
+) -> list[Region]:
+    """The :class:`Region` of every piece of the id map ``ids`` (1..n; ``dist``: the pool's distance
+    map in mm)."""
     n = int(ids.max())
     index = np.arange(1, n + 1)
     counts = np.bincount(ids.ravel(), minlength=n + 1)
@@ -144,8 +154,7 @@ def split_pool(
         )
         for i in index
     ]
-    logger.info("blood pool split into %d regions", n)
-    return ids, regions
+    return regions
 
 
 def _iqr_per_label(image: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
