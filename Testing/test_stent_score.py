@@ -140,3 +140,61 @@ def test_strut_fidelity_is_the_distance_from_the_struts_to_the_envelope():
         0.5 * sc.fidelity + 0.3 * sc.completeness + 0.2 * sc.continuity
     )
     assert fidelity(_tube(lambda s: np.full_like(s, 5.0)), ct, np.zeros_like(e), mask) is None  # no struts
+
+
+def test_strut_fidelity_does_not_reward_a_surface_chasing_calcium_beside_the_struts():
+    """Calcium (3 blobs, 3000 HU, 1 mm outside three struts) pulls those strut peaks outwards. A
+    surface that bulges to them (as a deformable surface chasing peaks does) is farther from the
+    true frame; the local median strut radius rejects the three and prefers the true cylinder, where
+    the distance to the individual peaks preferred the bulging one."""
+    from CardiacPlanningLib.stent.geometry import perpendicular_pair
+    from CardiacPlanningLib.stent.score import strut_peaks
+
+    ct, e = _strut_blobs(5.0)
+    n, nz = e.shape[1], e.shape[0]
+    origin = (-(n - 1) * H / 2, -(n - 1) * H / 2, -5.0)
+    kk, jj, ii = np.indices((nz, n, n)).astype(float)
+    p = np.stack([origin[0] + ii * H, origin[1] + jj * H, origin[2] + kk * H], -1)
+    calcium = []
+    for col, row in ((0, 2), (4, 4), (8, 6)):
+        a = 2 * np.pi * (col + 0.37) / 12
+        z = np.linspace(2.5, 17.5, 8)[row] + 0.13
+        c = np.array([6.0 * np.cos(a), 6.0 * np.sin(a), z])
+        e += 3000.0 * np.exp(-np.sum((p - c) ** 2, -1) / (2 * 0.7**2))
+        calcium.append((a, z))
+    mask = e > 200.0
+    pts, _ = strut_peaks(ct, e, mask)
+    pulled = np.hypot(pts[:, 0], pts[:, 1]) > 5.4
+    assert 3 <= pulled.sum() <= 6  # the calcium peaks replace / shift the struts beside it
+
+    s = np.linspace(0.0, L, 81)
+    axis = np.stack([np.zeros_like(s), np.zeros_like(s), s], 1)
+    u, v = perpendicular_pair(np.array([0, 0, 1.0]))
+    th = 2 * np.pi * np.arange(72) / 72
+    r = np.full((len(s), 72), 5.0)
+    bump = r.copy()
+    for a, z in calcium:
+        ta = np.arctan2(np.dot([np.cos(a), np.sin(a), 0], v), np.dot([np.cos(a), np.sin(a), 0], u))
+        dth = (th[None, :] - ta + np.pi) % (2 * np.pi) - np.pi
+        bump += 0.9 * np.exp(-((dth * 5.0) ** 2 + (s[:, None] - z) ** 2) / (2 * 1.0**2))
+    true = _tube(lambda q: np.full_like(q, 5.0))
+    chase = Reconstruction(
+        "chase",
+        tube_mesh(radial_surface_points(axis, np.array([0, 0, 1.0]), bump, 72), axis),
+        axis,
+        bump.mean(1),
+    )
+    # the per-peak distance (what the score measured before 2026-11-29) prefers the chasing surface
+    import vtk
+    from vtk.util.numpy_support import numpy_to_vtk
+
+    def per_peak(rec):
+        d = vtk.vtkImplicitPolyDataDistance()
+        d.SetInput(rec.mesh)
+        vals = vtk.vtkDoubleArray()
+        d.FunctionValue(numpy_to_vtk(np.ascontiguousarray(pts), deep=True), vals)
+        return np.abs([vals.GetValue(i) for i in range(vals.GetNumberOfTuples())]).mean()
+
+    assert per_peak(chase) < per_peak(true)
+    f_true, f_chase = fidelity(true, ct, e, mask), fidelity(chase, ct, e, mask)
+    assert f_true[1] < 0.05 and f_chase[1] > f_true[1] + 0.02

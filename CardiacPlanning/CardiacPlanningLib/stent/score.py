@@ -17,10 +17,17 @@ Terms (all areas in mm^2, distances in mm, LPS points):
   coverage``.
 * **Strut fidelity** ``F`` (when the metal excess image is given): strut centres are estimated as
   the local maxima (3x3x3) of the metal excess (HU above the local background) at metal voxels,
-  refined to sub-voxel position by a parabola through the neighbours along each axis; ``D`` = the
-  excess-weighted mean |distance| (mm) from those within the envelope's axial extent to the
-  envelope surface; ``F = 100 * max(0, 1 - D / 0.5 mm)``. A frame's struts lie on its envelope, so
-  ``D`` is the image's estimate of the reconstruction's error.
+  refined to sub-voxel position by a parabola through the neighbours along each axis. In the
+  reconstruction's own curved-axis frame each centre ``i`` within the envelope's axial extent has
+  arc length ``s_i``, angle ``theta_i`` and radius ``rho_i``; the surface's radius there is
+  ``rho_i - d_i`` (``d_i`` the signed distance of the centre to the envelope, + outside). The local
+  strut radius ``m_i`` is the median of ``rho_j`` over the centres with ``|s_j - s_i| <= 3 mm`` and
+  ``|theta_j - theta_i| <= 90 deg`` (``rho_i`` itself with fewer than 5). ``D = mean_i |rho_i - d_i -
+  m_i|`` (unweighted), ``F = 100 * max(0, 1 - D / 0.5 mm)``. The median rejects calcium beside the
+  struts and bloom-shifted single peaks (a few among ~20 in the window); a surface that bends to
+  chase individual peaks pays for leaving their local median, where a surface through the individual
+  peaks would have been rewarded (round of 2026-11-29: degraded self-expanding frames). Unweighted:
+  calcium has the highest excess and would weigh most.
 * **Total**: ``0.5 A + 0.3 C + 0.2 K`` with a wall, ``0.6 C + 0.4 K`` without; with ``F``:
   ``0.4 F + 0.3 A + 0.2 C + 0.1 K`` with a wall, ``0.5 F + 0.3 C + 0.2 K`` without. Results are
   ranked by it.
@@ -171,21 +178,43 @@ def strut_peaks(ct: Volume, excess: np.ndarray, mask: np.ndarray) -> tuple[np.nd
     return ct.index_to_lps((kji + off)[:, ::-1]), c.astype(float)
 
 
+FIDELITY_WINDOW_MM = 3.0  # axial half-width of the local-median window (mm)
+FIDELITY_WINDOW_DEG = 90.0  # angular half-width (degrees)
+FIDELITY_MIN_NEIGHBOURS = 5
+
+
+def local_strut_radius(s: np.ndarray, theta: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Median strut radius ``m_i`` around each centre (window of :data:`FIDELITY_WINDOW_MM` along
+    the axis and :data:`FIDELITY_WINDOW_DEG` around it, the centre included); ``rho_i`` itself where
+    the window holds fewer than :data:`FIDELITY_MIN_NEIGHBOURS` centres."""
+    out = np.asarray(rho, float).copy()
+    half = np.deg2rad(FIDELITY_WINDOW_DEG)
+    for lo in range(0, len(s), 512):  # (512, N) blocks: memory bounded for coronary point clouds
+        ds = np.abs(s[lo : lo + 512, None] - s[None, :])
+        dt = np.abs((theta[lo : lo + 512, None] - theta[None, :] + np.pi) % (2 * np.pi) - np.pi)
+        near = (ds <= FIDELITY_WINDOW_MM) & (dt <= half)
+        for k, row in enumerate(near):
+            if row.sum() >= FIDELITY_MIN_NEIGHBOURS:
+                out[lo + k] = float(np.median(rho[row]))
+    return out
+
+
 def fidelity(
     rec: Reconstruction, ct: Volume, excess: np.ndarray, mask: np.ndarray
 ) -> tuple[float, float] | None:
-    """(F 0-100, D mm): the excess-weighted mean distance ``D`` from the strut centres within the
-    envelope's axial extent to its surface, ``F = 100 max(0, 1 - D / 0.5)``; None when the image
-    shows fewer than 10 separate strut peaks (e.g. a coronary stent whose bloomed struts merge),
-    so that every reconstruction of one image is scored by the same formula."""
+    """(F 0-100, D mm): the mean distance ``D`` between the envelope and the local median strut
+    radius at the strut centres within the envelope's axial extent (module docstring),
+    ``F = 100 max(0, 1 - D / 0.5)``; None when the image shows fewer than 10 separate strut peaks
+    (e.g. a coronary stent whose bloomed struts merge), so that every reconstruction of one image is
+    scored by the same formula."""
     import vtk
     from vtk.util.numpy_support import numpy_to_vtk
 
-    pts, w = strut_peaks(ct, excess, mask)
+    pts, _ = strut_peaks(ct, excess, mask)
     if len(pts) < 10:
         return None
     axis = CurvedAxis(np.asarray(rec.axis, float))
-    s, _, _ = axis.project(pts)
+    s, x, y = axis.project(pts)
     inside = (s >= 0.0) & (s <= axis.length)
     if inside.sum() < 10:  # the envelope misses the struts: measure to all of them
         inside = np.ones(len(pts), bool)
@@ -193,8 +222,10 @@ def fidelity(
     dist.SetInput(rec.mesh)
     vals = vtk.vtkDoubleArray()
     dist.FunctionValue(numpy_to_vtk(np.ascontiguousarray(pts[inside]), deep=True), vals)
-    d = np.abs(np.array([vals.GetValue(i) for i in range(vals.GetNumberOfTuples())]))
-    mean = float((d * w[inside]).sum() / w[inside].sum())
+    signed = np.array([vals.GetValue(i) for i in range(vals.GetNumberOfTuples())])
+    rho = np.hypot(x, y)[inside]
+    m = local_strut_radius(s[inside], np.arctan2(y, x)[inside], rho)
+    mean = float(np.abs(rho - signed - m).mean())
     return 100.0 * max(0.0, 1.0 - mean / 0.5), mean
 
 
