@@ -198,3 +198,16 @@ def test_strut_fidelity_does_not_reward_a_surface_chasing_calcium_beside_the_str
     assert per_peak(chase) < per_peak(true)
     f_true, f_chase = fidelity(true, ct, e, mask), fidelity(chase, ct, e, mask)
     assert f_true[1] < 0.05 and f_chase[1] > f_true[1] + 0.02
+
+
+def test_completeness_counts_weak_struts_of_the_metal_mask():
+    """Struts below the metal threshold (a thin bloomed nitinol frame) that the detection adds by
+    hysteresis count as covered when the metal mask is given; without it they are a gap."""
+    ct, _ = _case()
+    weak = np.asarray(ct.array) >= 2000
+    faint = ct.with_array(np.where(weak, 800, np.asarray(ct.array)).astype(np.int16))
+    tube = _tube(lambda s: np.full_like(s, R - 0.25))
+    by_threshold = completeness(tube, faint, THRESHOLD)
+    by_mask = completeness(tube, faint, THRESHOLD, metal_mask=weak)
+    assert by_threshold[0] == 0.0 and by_threshold[1] == 360.0
+    assert by_mask[0] == pytest.approx(completeness(tube, ct, THRESHOLD)[0]) and by_mask[0] > 95.0

@@ -11,10 +11,11 @@ Terms (all areas in mm^2, distances in mm, LPS points):
   the smallest: the annulus, not the sinuses or the LVOT).
 * **Contour completeness**: cross-sections every 0.5 mm along the axis, each split into ``n_bins``
   (24) angular bins; a bin is covered when any CT sample within +-``band`` (0.75 mm) of the envelope
-  radius and +-``slab`` (1.5 mm, so open cells of a lattice still count) along the axis exceeds the
-  metal threshold. ``C = 100 * mean_k(covered_k / n_bins)``; the largest circular run of uncovered
-  bins is the worst gap (degrees); continuity ``K = 100 * share of cross-sections with >= 50 %
-  coverage``.
+  radius and +-``slab`` (1.5 mm, so open cells of a lattice still count) along the axis is metal:
+  in the metal detection's mask when it is given (the pipeline; weak struts added by hysteresis
+  count, 2026-11-29), else above the metal threshold. ``C = 100 * mean_k(covered_k / n_bins)``;
+  the largest circular run of uncovered bins is the worst gap (degrees); continuity
+  ``K = 100 * share of cross-sections with >= 50 % coverage``.
 * **Strut fidelity** ``F`` (when the metal excess image is given): strut centres are estimated as
   the local maxima (3x3x3) of the metal excess (HU above the local background) at metal voxels,
   refined to sub-voxel position by a parabola through the neighbours along each axis. In the
@@ -134,8 +135,11 @@ def completeness(
     band_mm: float = 0.75,
     slab_mm: float = 1.5,
     step_mm: float = 0.5,
+    metal_mask: np.ndarray | None = None,
 ) -> tuple[float, float, float, int]:
-    """(completeness %, worst gap degrees, continuity %, number of cross-sections)."""
+    """(completeness %, worst gap degrees, continuity %, number of cross-sections). With
+    ``metal_mask`` (the detection on ``ct``'s grid, weak struts found by hysteresis included) a
+    sample is metal when it falls in the mask, else when its HU exceeds ``threshold_hu``."""
     pts, tan, rad = _resample_axis(
         np.asarray(rec.axis, float), np.asarray(rec.radius_profile, float), step_mm
     )
@@ -143,6 +147,9 @@ def completeness(
     th = 2 * np.pi * (np.arange(n_bins * per_bin) + 0.5) / (n_bins * per_bin)
     dr = np.arange(-band_mm, band_mm + 1e-6, 0.25)
     dz = np.arange(-slab_mm, slab_mm + 1e-6, 0.5) if slab_mm > 0 else np.zeros(1)
+    image, level = ct, threshold_hu
+    if metal_mask is not None:
+        image, level = ct.with_array(np.asarray(metal_mask, np.float32)), 0.5
     cov, gaps = [], []
     for p, t, r in zip(pts, tan, rad, strict=True):
         u, v = perpendicular_pair(t)
@@ -150,7 +157,7 @@ def completeness(
         q = (
             p + dz[None, None, :, None] * t + (r + dr)[None, :, None, None] * ring[:, None, None, :]
         )  # (A, R, Z, 3)
-        hit = (sample(ct, q) > threshold_hu).any(axis=(1, 2)).reshape(n_bins, per_bin).any(1)
+        hit = (sample(image, q) > level).any(axis=(1, 2)).reshape(n_bins, per_bin).any(1)
         cov.append(hit.mean())
         gaps.append(_longest_false_run(hit) * 360.0 / n_bins)
     cov = np.asarray(cov)
@@ -255,7 +262,7 @@ def score(
 ) -> Score:
     """The structure matching score of ``rec`` on the (cropped) ``ct``; ``lumen`` bool mask on its
     grid; ``excess`` (HU above background) and ``metal_mask`` on its grid add the strut fidelity."""
-    c, gap, k, n = completeness(rec, ct, threshold_hu, slab_mm=slab_mm)
+    c, gap, k, n = completeness(rec, ct, threshold_hu, slab_mm=slab_mm, metal_mask=metal_mask)
     fid = fidelity(rec, ct, excess, metal_mask) if excess is not None and metal_mask is not None else None
     f, sd = fid if fid is not None else (None, None)
     if lumen is not None and lumen.any():
