@@ -124,6 +124,25 @@ def test_root_widening_right_above_the_cut_keeps_the_cut_as_the_valve():
     np.testing.assert_array_equal(seg, before)
 
 
+def test_outflow_tract_above_an_oblique_cut_moves_to_the_foot_of_the_sinuses():
+    # 1 mm grid: the watershed cut between the LV and the outflow tube (r 10) is tilted (z = 22 +
+    # 0.5 (x - 25)), so the first slabs above it hold only part of the tube's section and the area
+    # seems to widen right above the cut; the tube runs level up to the annulus (z = 36), sinuses r 14
+    # (z 36..50), ascending aorta r 12 above
+    shape = (100, 50, 50)
+    zz, yy, xx = np.indices(shape)
+    radial = np.sqrt((yy - 25) ** 2 + (xx - 25) ** 2)
+    cut = 22 + 0.5 * (xx - 25)
+    seg = np.zeros(shape, np.uint8)
+    seg[(zz >= 4) & (zz < cut) & (radial <= 20)] = lbl.LV_BLOOD_POOL
+    radius = np.where(zz < 36, 10, np.where(zz < 50, 14, 12))
+    tube = (zz >= cut) & (zz < 95) & (radial <= radius)
+    seg[tube] = lbl.AORTA
+    assert move_aortic_valve(seg, 1.0) > 0
+    assert (seg[tube & (zz < 34)] == lbl.LV_BLOOD_POOL).mean() > 0.95
+    assert (seg[tube & (zz >= 38)] == lbl.AORTA).all()
+
+
 def test_basin_straddling_an_artery_branch_and_a_vein_is_split_by_enhancement():
     # 1 mm grid: the main lumen (z < 20, 310 HU) continues into a basin whose lower half (x < 20) is
     # the same artery (310 HU) and whose upper half is a vein beside it (410 HU)

@@ -7,7 +7,10 @@ the root from the LV, the cross-section stays at the annulus' area through the o
 the annulus and grows into the sinuses. The valve plane is put at the foot of that growth (the last
 level below half-way to the sinuses' largest area where the area has not yet started to rise); the
 lumen below it becomes LV. Where the lumen widens right above the watershed cut, the cut already
-lies at the valve (the sinuses' bowl) and nothing moves.
+lies at the valve (the sinuses' bowl) and nothing moves, unless that widening stops in a tube well
+narrower than the sinuses: the watershed cut is a curved, oblique surface, so the first slabs above
+it hold only part of the outflow tract's section; the tract's own area is then read where it runs
+level (the narrowest stable section below the bulge).
 """
 
 from __future__ import annotations
@@ -65,9 +68,16 @@ def move_aortic_valve(seg: np.ndarray, spacing_mm: float) -> int:
     if in_range(OUTFLOW_MM).sum() < 1 or in_range(SINUS_MM).sum() < 3:
         return 0
     outflow = float(np.median(area[in_range(OUTFLOW_MM)]))
-    if in_range(TUBE_MM).any() and float(np.median(area[in_range(TUBE_MM)])) > TUBE_GROWTH * outflow:
-        return 0  # the lumen widens right above the cut: the cut already lies at the valve
     sinus = float(area[in_range(SINUS_MM)].max())
+    tube = area[in_range(TUBE_MM)]
+    if tube.size and float(np.median(tube)) > TUBE_GROWTH * outflow:
+        # the lumen widens right above the cut: the cut already lies at the valve (the sinuses'
+        # bowl), unless it widens only through the cut's partial slabs into a level tube that is
+        # still well narrower than the sinuses (the outflow tract above an oblique cut)
+        level_tube = tube.max() <= TUBE_GROWTH * tube.min() and tube.max() * MIN_BULGE <= sinus
+        if not level_tube:
+            return 0
+        outflow = float(np.median(tube))
     if sinus < MIN_BULGE * outflow:
         return 0
     half = 0.5 * (outflow + sinus)
