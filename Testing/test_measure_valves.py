@@ -97,3 +97,28 @@ def test_automatic_hinges_volumes_and_errors():
     far.array[(h >= -1) & (h < 20) & (rho <= 11)] = 0  # nothing within 8 mm of the LA except nothing
     with pytest.raises(CardiacInputError, match="apart"):
         interface_plane(far, labels.LV_BLOOD_POOL, labels.LA)
+
+
+def test_mitral_la_edge_against_lv_blood_is_read_lower():
+    """Where the LA lies directly against LV blood (no labelled tissue between, as at the unlabelled
+    aorto-mitral curtain), the LA is read at LA_AT_LV of its smoothed mask, so its edge reaches
+    further than at an LA edge against unlabelled tissue (read at 0.5)."""
+    from CardiacPlanningLib.measure import mitral
+
+    vol, p = _grid(shape=(40, 40, 40), spacing=1.0, origin=(-20.0, -20.0, -20.0))
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    vol.array[(np.abs(x) < 8) & (np.abs(z) < 8) & (y >= 0) & (y < 10)] = labels.LA
+    vol.array[(np.abs(x) < 8) & (np.abs(z) < 8) & (y < 0) & (y >= -10)] = labels.LV_BLOOD_POOL
+    masks = mitral._Masks(vol, reach_mm=2.0)
+    # the LA's boundary voxel faces lie at y = -0.5 (against LV blood) and y = 9.5 (against nothing)
+    d = 0.25  # mm past each face: the LA's smoothed mask is about 0.33 there
+    pts = np.array([[0.0, -0.5 - d, 0.0], [0.0, 9.5 + d, 0.0]])
+    la = masks.sample(pts)[1]
+    assert la[0] and not la[1]
+    # and the rule is what makes the difference: with the LA read at 0.5 everywhere, neither counts
+    old = mitral.LA_AT_LV
+    try:
+        mitral.LA_AT_LV = 0.5
+        assert not masks.sample(pts)[1].any()
+    finally:
+        mitral.LA_AT_LV = old

@@ -10,10 +10,15 @@ unlabelled tissue (the valve and the fibrous annulus, which are not labelled) an
 tissue (myocardium, atrial wall, aorta, ...) in between. The masks are smoothed like the section
 masks (Gaussian, sigma 0.6 voxel) and sampled trilinearly: LV and LA at the 0.5 level (the
 sub-voxel boundary), blocking tissue at 0.3, so a wall thinner than a voxel (the wedge of atrial
-wall where it meets the annulus) still blocks. The outline of the largest filled piece of orifice
-columns is the annulus: posteriorly and laterally it ends where the atrial wall / LV myocardium
-begin; anteriorly, where the LV blood pool continues into the LVOT, it ends where the LA does (the
-aorto-mitral curtain), which a face of the LV label alone would miss.
+wall where it meets the annulus) still blocks. Where the LA lies directly against LV blood with no
+labelled tissue between (the aorto-mitral curtain: the anterior lip of the LA opening sits beside and
+over the LVOT, and the curtain itself is not labelled), the LA is read at LA_AT_LV = 0.3 wherever the
+smoothed LV mask is at least LV_NEAR = 0.2: there the thin LA lip shares its partial volume with LV
+blood rather than with tissue, and its 0.5 level lay 0.35-0.6 mm inside the painted opening
+(phantom seeds 1 and 5), which made the anteroposterior width short. The outline of the largest
+filled piece of orifice columns is the annulus: posteriorly and laterally it ends where the atrial
+wall / LV myocardium begin; anteriorly, where the LV blood pool continues into the LVOT, it ends
+where the LA does (the aorto-mitral curtain), which a face of the LV label alone would miss.
 
 The plane: starting from the LV-LA interface plane (:func:`.valves.interface_plane`), it is refitted
 (least squares) to the midpoints of the columns' LV-LA crossings (without the roof / floor test,
@@ -49,6 +54,8 @@ PIXEL_MM = 0.25  # column spacing in the plane
 STEP_MM = 0.5  # sample spacing along a column
 FACE_DEG = 60.0  # a chamber surface faces the valve when its normal is within this of the plane normal
 LEVELS = (0.5, 0.5, 0.3)  # LV, LA, blocking tissue: levels of the smoothed masks (see docstring)
+LA_AT_LV = 0.3  # LA level where LV blood is next to it (see docstring)
+LV_NEAR = 0.2  # smoothed LV mask level that counts as "LV blood next to the LA"
 
 
 def offset_outline(xy: np.ndarray, distance_mm: float) -> np.ndarray:
@@ -93,9 +100,9 @@ class _Masks:
     def sample(self, pts: np.ndarray) -> list[np.ndarray]:
         idx = self.labelmap.lps_to_index(pts) - self.lo
         coords = [idx[..., 2], idx[..., 1], idx[..., 0]]
-        return [
-            ndimage.map_coordinates(m, coords, order=1, cval=0.0) >= lim for m, lim in zip(self.maps, LEVELS)
-        ]
+        lv, la, block = (ndimage.map_coordinates(m, coords, order=1, cval=0.0) for m in self.maps)
+        la_in = (la >= LEVELS[1]) | ((la >= LA_AT_LV) & (lv >= LV_NEAR))
+        return [lv >= LEVELS[0], la_in, block >= LEVELS[2]]
 
     def facing(self, pts: np.ndarray, which: int, direction: np.ndarray) -> np.ndarray:
         """Whether the surface of mask ``which`` (0 LV, 1 LA) at ``pts`` (LPS mm, N x 3) faces
