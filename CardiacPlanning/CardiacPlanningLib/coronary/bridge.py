@@ -73,9 +73,7 @@ def bridge_lesions(
         if not ok.any():
             continue
         img = arr[box].astype(np.float32)
-        f = np.clip((img - 0.1 * blood_hu) / (0.9 * blood_hu), 0.0, 1.0)
-        cost = 1.0 / (0.05 + f) ** 2
-        cost[forbidden[box] | others[box]] = np.inf
+        cost = _path_cost(img, blood_hu, forbidden[box] | others[box])
         local_tip = tuple(int(t - a) for t, a in zip(tip, lo))
         costs, _ = MCP_Geometric(cost, sampling=tuple(sp)).find_costs([local_tip])
         targets = np.argwhere(ok & np.isfinite(costs))
@@ -115,6 +113,15 @@ def bridge_lesions(
         max_component_ml,
     )
     return added
+
+
+def _path_cost(img: np.ndarray, blood_hu: float, blocked: np.ndarray) -> np.ndarray:
+    """Minimal-path cost per voxel: low in contrast-filled lumen, rising steeply towards tissue
+    (contrast fraction 10-100 % of the blood HU mapped to 0-1), infinite where ``blocked``."""
+    f = np.clip((img - 0.1 * blood_hu) / (0.9 * blood_hu), 0.0, 1.0)
+    cost = 1.0 / (0.05 + f) ** 2
+    cost[blocked] = np.inf
+    return cost
 
 
 def _axis(points: np.ndarray) -> np.ndarray | None:
@@ -205,9 +212,7 @@ def _bridge_pieces(
         bhi = np.minimum(np.maximum(entry, target) + g // 2 + 1, np.array(ids.shape))
         gbox = tuple(slice(a + o, c + o) for a, c, o in zip(blo, bhi, lo))
         img = arr[gbox].astype(np.float32)
-        f = np.clip((img - 0.1 * blood_hu) / (0.9 * blood_hu), 0.0, 1.0)
-        cost = 1.0 / (0.05 + f) ** 2
-        cost[forbidden[gbox] | others[gbox]] = np.inf
+        cost = _path_cost(img, blood_hu, forbidden[gbox] | others[gbox])
         mcp = MCP_Geometric(cost, sampling=tuple(sp))
         costs, _ = mcp.find_costs([tuple(entry - blo)])
         # the tree lies ahead of the piece, on the line of its axis (the gap is short, so the

@@ -328,24 +328,15 @@ def split_fused_outflow(
     prior_la = centre + scale * PRIOR[lbl.LA]
     prior_ao = centre + scale * PRIOR[lbl.AORTA]
     from scipy import ndimage as ndi
-    from skimage.feature import peak_local_max
-    from skimage.segmentation import watershed
+
+    from .necks import distance_basins
 
     piece = ids == la
     dist = ndi.distance_transform_edt(pool) * spacing_mm
-    peaks = peak_local_max(
-        np.where(piece, dist, 0.0),
-        min_distance=max(1, int(round(FINE_BASIN_MM / spacing_mm))),
-        threshold_abs=4.0,
-        labels=piece.astype(np.int32),
-        exclude_border=False,
-    )
-    if len(peaks) < 2:
+    sub = distance_basins(piece, dist, FINE_BASIN_MM, spacing_mm, min_depth_mm=4.0)
+    if sub is None:
         return None
-    markers = np.zeros(ids.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    sub = watershed(-dist, markers, mask=piece)
-    n = len(peaks)
+    n = int(sub.max())
     index = np.arange(1, n + 1)
     counts = np.bincount(sub.ravel(), minlength=n + 1)[1:]
     zz, yy, xx = np.indices(ids.shape, sparse=True)

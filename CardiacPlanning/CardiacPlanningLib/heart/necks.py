@@ -33,15 +33,17 @@ HU_FRACTION = 0.04  # one lumen's basins differ in interior HU by less than this
 CORE_MM = 3.0  # a basin's interior: at least this deep (or 60 % of its radius) in the blood pool
 
 
-def distance_basins(mask: np.ndarray, dist: np.ndarray, gap_mm: float, spacing_mm: float):
+def distance_basins(
+    mask: np.ndarray, dist: np.ndarray, gap_mm: float, spacing_mm: float, min_depth_mm: float = 2.0
+):
     """Watershed basins of the distance map ``dist`` (mm) inside ``mask`` around its inscribed-sphere
-    centres (local maxima of ``dist`` above 2 mm, at least ``gap_mm`` apart): their borders are the
-    narrowest cross-sections between the centres (Beucher & Meyer 1993). An int32 label array, or
-    None when the mask has fewer than two centres."""
+    centres (local maxima of ``dist`` above ``min_depth_mm``, at least ``gap_mm`` apart): their
+    borders are the narrowest cross-sections between the centres (Beucher & Meyer 1993). An int32
+    label array, or None when the mask has fewer than two centres."""
     peaks = peak_local_max(
         np.where(mask, dist, 0.0),
         min_distance=max(1, int(round(gap_mm / spacing_mm))),
-        threshold_abs=2.0,
+        threshold_abs=min_depth_mm,
         labels=mask.astype(np.int32),
         exclude_border=False,
     )
