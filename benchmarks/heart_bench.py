@@ -211,131 +211,14 @@ def speed() -> dict:
     return out
 
 
-DEEP_MODEL = (
-    "Deep-model path: the shipped `phantom-tiny-unet` (ONNX, 0.77 MB, trained by\n"
-    "`benchmarks/heart_train_tiny.py` in 120 iterations, 5.6 min of CPU) reaches a mean Dice of only "
-    "0.210 on unseen\nphantom seed 1201 at 2.5 mm (RV 0.67, LA 0.42, RA 0.18, myocardium 0.15, LV 0.05, "
-    "aorta and PA 0;\nvalidation seed 1101: 0.23). It exists to test the model path for real "
-    "(`Testing/test_heart_tiny_model.py`),\nnot for use; it was not run on the real CTA."
-)
-ENGINE_CHANGES = (
-    "Engine changes of 2026-11-28 (second round), each checked on the real CTA after it was made: "
-    "(1) the LV myocardium is grown from the LV blood through the image's myocardium band (half-way "
-    "between myocardium and fat .. blood threshold) up to 15 mm, and where the band runs on into "
-    "liver or diaphragm it is cut at the thickness this heart shows where fat bounds it "
-    "(`heart/myocardium.py`); band tissue further than a thin atrial/aortic wall (3 mm) from those "
-    "cavities is ventricular muscle; (2) the pulmonary valve is put where the wall around the "
-    "outflow lumen turns from muscle (infundibulum) to fat, not at the watershed neck "
-    "(`heart/valves.py`); (3) the bright undiluted caval inflow at the RA roof is SVC "
-    "(`circulation.split_caval_inflow`); (4) left-heart-enhanced blood in a pulmonary-artery piece "
-    "touching the aorta goes back to the aorta (`circulation.reclaim_aorta`); (5) unnamed "
-    "right-heart-enhanced blood-pool pieces left touching the pulmonary artery after (4) are "
-    "pulmonary artery "
-    "(`circulation.adopt_pulmonary_branches`). Tuned on seeds 11 and 13 (11: 1.25 mm, 20 HU; 13: "
-    "1.5 mm, 15 HU) and looked at on 21-23: mean Dice 0.926 -> 0.939 on 11+13 and 0.917 -> 0.936 on "
-    "21-23 (MSD 1.25 -> 0.94 mm). After (1)-(4), seeds 24-26 (1.25/1.0/1.5 mm, noise 25/30/18 HU) "
-    "scored 0.9299 / 1.09 mm; their PA misses showed fault (5), which raised them to 0.935 / 0.98 mm "
-    "(no longer held out). Seeds 27-29 were then run once: Dice 0.938, MSD 0.88 mm."
-)
-ENGINE_CHANGES_3 = (
-    "Engine changes of 2026-11-28 (third round, for the surface distance), each checked on the real "
-    "CTA after it was made: (6) the LA appendage is cut off where it hangs next to the mitral funnel "
-    "at its neck: inside the piece the LA body's 9 mm ball opening leaves next to the LV, a watershed "
-    "of the distance map puts borders at the narrowest cross-sections, and lobes touching neither the "
-    "LV nor the body are branches; pieces the naming step already called pulmonary vein are "
-    "appendage candidates too, the appendage being the most anterior branch anterior-left of the "
-    "body (`heart/atrium.py`); (7) the aortic valve plane moves from the watershed neck inside the LV "
-    "outflow tract up to the foot of the sinuses of Valsalva (cross-sectional area profile along the "
-    "root's axis: the last level before the area rises towards the sinuses' largest), unless the "
-    "root already widens right above the cut (`heart/aortic.py`; on the real CTA it does, and the "
-    "unguarded rule moved the valve 4.5 mm into the sinuses' bowl, union 0.903 -> 0.900); (8) the "
-    "aorta and pulmonary artery are re-split into fine watershed basins of the blood pool's distance "
-    "map; basins joined to the label's main lumen only through a neck narrower than half their "
-    "radius or enhanced differently (interior HU apart by more than 4 % of the blood-myocardium "
-    "contrast: one vessel carries one blood) are another vessel fused to it by partial volume (the "
-    "SVC beside the ascending aorta, pulmonary veins beside the descending aorta or under a "
-    "pulmonary artery branch) and go to the label they open widely onto and are enhanced like (onto "
-    "the RA: SVC or IVC), or stay unnamed (`heart/necks.py`). Tuned on seeds 11, 13 and 31-33 "
-    "(31: 1.25 mm, 20 HU; 32: 1.0 mm, 26 HU; 33: 1.5 mm, 17 HU): mean Dice 0.938 -> 0.947, mean "
-    "surface distance 0.890 -> 0.693 mm (LA 1.41 -> 0.88, aorta 1.13 -> 0.63, LV 0.65 -> 0.48, PA "
-    "1.07 -> 0.90); real CTA heart union 0.902 -> 0.903, pulmonary artery 0.851 -> 0.864. Tried and "
-    "dropped: a larger body ball to cut the flared vein vestibules (moved the appendage and body "
-    "rim too), and vessel borders at half-way to their own fat surroundings (MSD worse)."
-)
+HISTORY = ROOT / "docs" / "heart_engine_history.md"
 
-ENGINE_CHANGES_4 = (
-    "Engine changes of 2026-11-28 (fourth round, to widen the surface-distance margin), each checked "
-    "on the real CTA after it was made: (9) LV wall band that runs into the edge of the scan (an apex "
-    "resting on the diaphragm at the lowest slices) is not bounded by fat and is cut at this heart's "
-    "typical fat-bounded thickness like band running into liver or diaphragm, that typical "
-    "thickness is the upper quartile (was the 90th percentile) of the fat-bounded thickness, and "
-    "the small-gap filling of the wall takes muscle-level tissue only, not epicardial fat in dents "
-    "of the outer surface (`heart/myocardium.py`, `heart/walls.py`); (10) where the left heart is "
-    "clearly brighter than the right, left-heart-enhanced blood inside the pulmonary artery that "
-    "touches the LA or a pulmonary vein is a vein fused to the artery by partial volume (a vein "
-    "running under a branch, too thin for a core or a basin of its own): hysteresis on the "
-    "left/right gap (cores nearer the left heart's HU, grown through voxels a quarter of the gap "
-    "above the artery's), its partial-volume border following its nearest core "
-    "(`circulation.release_pulmonary_veins`). Tuned on seeds 11, 13 and 31-33: mean Dice 0.9472 -> "
-    "0.9493, mean surface distance 0.693 -> 0.670 mm (myocardium 0.81 -> 0.74, PA 0.90 -> 0.82; "
-    "the other structures unchanged); real CTA heart union 0.903 -> 0.903 (ours 762.6 -> 751.9 ml, "
-    "outside the reference 116.2 -> 110.3 ml), pulmonary artery 0.864 -> 0.864. Tried and dropped: "
-    "(a) cutting vein ostia along the vein's centreline (skeleton) where the inscribed radius grows "
-    "past 1.25 times the tube's (the phantom's veins taper towards the atrium and have no flare at "
-    "the truth's cap, and short vein pieces gave wrong tube radii: LA worse); (b) a distance-map "
-    "watershed between the LA body core and each vein (LA worse); (c) re-opening the body with a "
-    "ball 1.5 times a wide vein's radius next to veins >= 7.2 mm in radius (LA MSD on the "
-    "working grid 1.22 -> 0.86 mm on seed 31 but 0.93 -> 1.41 on seed 11 and 0.87 -> 1.43 on "
-    "seed 32, where the larger ball no "
-    "longer fits the flatter atrium; +5 s CPU); (d) releasing the fused veins before the neck "
-    "detachment instead of after it (seeds 31/33 better, 32 worse: a lung-vessel branch then stays "
-    "pulmonary artery; neutral overall); (e) keeping the voxels of a detached basin that are "
-    "enhanced like the main lumen with it (neutral)."
-)
 
-ENGINE_CHANGES_5 = (
-    "Engine changes of 2026-11-29 (fifth round, for the surface distance), each checked on the real "
-    "CTA after it was made: (11) a part of the pulmonary artery detached by rule (8) that opens onto "
-    "no chamber or vessel of its blood and holds two bloods (upper and lower tenth of its interior "
-    "HU apart by more than 4 tolerances: a basin straddling a branch and a vein near the top of the "
-    "scan) is split half-way between the main lumen's HU and the other blood's; the artery-like "
-    "voxels joined to the main lumen stay pulmonary artery (`heart/necks.py`; only for the pulmonary "
-    "artery: the SVC beside the aorta carries mixing inflow of spread HU, and the split cut it apart, "
-    "aorta MSD 0.64 -> 1.00 mm over those seeds; parts that open onto a chamber, like the real "
-    "CTA's upper RVOT, are not split, else its PA Dice fell 0.864 -> 0.827); (12) in the LA piece "
-    "next to the mitral "
-    "funnel, a vein joined to it only through the thin rim shell that the body's opening leaves "
-    "(opening the piece with a 3 mm ball leaves the vein apart from the LV, reaching >= 10 mm out "
-    "from the body, posterior of the body's centre where the veins join) is a pulmonary vein; and a "
-    "watershed basin of that piece that opens onto the body but not the LV and runs >= 18 mm "
-    "(two body-ball radii) beyond the body is a vessel, its own branch (`heart/atrium.py`). Tuned on "
-    "seeds 11, 13, 31-39 (all earlier held-out sets): mean Dice 0.9483 -> 0.9506, mean surface "
-    "distance 0.700 -> 0.660 mm over 11, 13, 31-33, 37-39 (seed 39 LA 2.18 -> 1.04 mm, seed 38 LA "
-    "1.23 -> 0.70, PA 31/37/38 0.98/1.06/0.94 -> 0.87/1.01/0.80); 34-36 unchanged (0.665 mm); real "
-    "CTA heart union 0.903 and pulmonary artery 0.864, unchanged. Tried and dropped: carrying each "
-    "vein on along its own axis into the LA (cross-section marched along the vein's principal axis "
-    "until the lumen grows past 1.3-1.5 times the vein's own cross-section, or its fitted widening "
-    "cone): the phantom's veins widen steadily into the atrium with no step at the truth's cap, and "
-    "the march either stopped at once or overran (LA MSD 1.12 -> 1.28 mm on seed 31; mean 0.661 -> "
-    "0.665 mm over 11 seeds). The held-out seeds 40-42 (1.25/1.0/1.5 mm, noise 22/28/20 HU, chosen "
-    "before any was run) were then run once: Dice 0.9509, mean surface distance 0.710 mm (seed 40 "
-    "0.82, 41 0.63, 42 0.68): the target missed by 0.01 mm; seed 40's aorta (1.58 mm) held a 2.3 ml "
-    "pulmonary vein near the top of the scan, a separate piece the naming step called aorta, which "
-    "rule (8) kept as its own piece's main lumen. Hence (13): a separate piece of the aorta or "
-    "pulmonary artery label whose main lumen carries other blood than the largest piece's (interior "
-    "HU apart by more than rule (8)'s tolerance) is measured against the largest lumen like any "
-    "other part (`heart/necks.py`): seed 40 aorta 1.58 -> 0.80 mm; the tuning seeds and the real "
-    "CTA unchanged. Seeds 43-45 were chosen after (13) and run once."
-    " The fourth round's held-out seeds 37-39 (used for tuning here) went from Dice 0.9468 / "
-    "mean surface distance 0.75 mm to 0.9503 / 0.66 mm. (14) Where no piece next to the LV was named "
-    "aorta but an LA piece was, the aortic root lies fused inside that LA piece (the root touches "
-    "the LA across the aorto-mitral curtain; partial volume can join them with no neck and no HU "
-    "step): the piece is re-split into fine basins of the distance map, the basins nearer the line "
-    "from the LV to the aorta's prior than the line to the LA's prior that open onto the LV (and "
-    "those joined to them) become a piece of their own, and the pieces are named again "
-    "(`heart/assign.py`); found on seed 44 (0.884 / 2.54 mm -> 0.940 / 0.74 mm); it does not fire "
-    "on seeds 11, 13, 31-43, 45 or the real CTA (unchanged)."
-)
+def engine_history() -> list[str]:
+    """The deep-model note and the engine-change paragraphs (kept as prose in docs/, not in code)."""
+    text = HISTORY.read_text(encoding="utf-8")
+    text = text[text.index("-->") + 3 :] if text.lstrip().startswith("<!--") else text
+    return [p.strip("\n") for p in text.split("\n\n") if p.strip()]
 
 
 def phantom_table(rows: list[dict], title: str) -> list[str]:
@@ -385,8 +268,8 @@ def markdown(phantom: list[dict], real: dict, fast: dict | None, previous: list[
         "`.venv/bin/python benchmarks/heart_bench.py --update-docs`. Engine: `classical` (no weights).",
         "",
     ]
-    lines += [DEEP_MODEL, "", ENGINE_CHANGES, "", ENGINE_CHANGES_3, "", ENGINE_CHANGES_4, ""]
-    lines += [ENGINE_CHANGES_5, ""]
+    for paragraph in engine_history():
+        lines += [paragraph, ""]
     if phantom:
         lines += phantom_table(
             phantom,
