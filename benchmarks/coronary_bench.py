@@ -106,6 +106,18 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "LAD", "position": 0.3, "percent": 50.0},
     ],
     74: [{"branch": "RCA", "position": 0.35, "percent": 60.0}],
+    # held out for version 7 (set before any code change of that version, evaluated once at the
+    # end): 0.5 mm, noise 30 (76 calcified), and 78 at 1.25 mm (calcified)
+    75: [{"branch": "LAD", "position": 0.4, "percent": 75.0}],
+    76: [
+        {"branch": "RCA", "position": 0.35, "percent": 50.0},
+        {"branch": "LAD", "position": 0.3, "percent": 60.0},
+    ],
+    77: [
+        {"branch": "LCX", "position": 0.35, "percent": 70.0},
+        {"branch": "RCA", "position": 0.45, "percent": 40.0},
+    ],
+    78: [{"branch": "LCX", "position": 0.35, "percent": 60.0}],
 }
 
 
