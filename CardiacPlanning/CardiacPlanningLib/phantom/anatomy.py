@@ -99,11 +99,31 @@ class Anatomy:
 
 
 def _cap_ring(mesh: HeartMesh, name: str) -> np.ndarray:
-    """Boundary points (LPS mm) of the cap surface ``name``: its edges used by one triangle only."""
+    """Boundary points (LPS mm) of the cap surface ``name`` (its edges used by one triangle only), in
+    their order along the boundary loop (the ring need not be star-shaped about any point: the LA's
+    mitral opening is kidney-shaped, concave at the aorto-mitral curtain, so ordering the points by
+    their angle about the mean, as this did until 2026-11-29, crossed the polygon over itself on some
+    seeds: area off by up to 0.25 %, perimeter up to 9 % long)."""
     tri = mesh.triangles([mesh.surface_id(name)])
     edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
     uniq, count = np.unique(edges, axis=0, return_counts=True)
-    return mesh.points[np.unique(uniq[count == 1])]
+    boundary = uniq[count == 1]
+    nbrs: dict[int, list[int]] = {}
+    for a, b in boundary:
+        nbrs.setdefault(int(a), []).append(int(b))
+        nbrs.setdefault(int(b), []).append(int(a))
+    if any(len(v) != 2 for v in nbrs.values()):
+        raise ValueError(f"the boundary of the mesh cap {name!r} is not one simple loop")
+    loop, prev = [int(boundary[0, 0])], -1
+    while True:
+        nxt = next(x for x in nbrs[loop[-1]] if x != prev)
+        if nxt == loop[0]:
+            break
+        prev = loop[-1]
+        loop.append(nxt)
+    if len(loop) != len(nbrs):
+        raise ValueError(f"the boundary of the mesh cap {name!r} is not one simple loop")
+    return mesh.points[loop]
 
 
 def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
@@ -126,8 +146,7 @@ def mitral_annulus_truth(mesh: HeartMesh, aortic_center: np.ndarray) -> dict:
 
     def in_plane(name: str) -> np.ndarray:
         q = _cap_ring(mesh, name) - cap.center
-        uv = np.stack([q @ e1, q @ e2], 1)
-        return uv[np.argsort(np.arctan2(uv[:, 1] - uv[:, 1].mean(), uv[:, 0] - uv[:, 0].mean()))]
+        return np.stack([q @ e1, q @ e2], 1)  # in loop order (see _cap_ring)
 
     uv = in_plane("mitral-valve-atrium")
     lv_cap = in_plane("mitral-valve")
