@@ -22,7 +22,7 @@ from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
 from .radius import CALCIUM_ABOVE_BLOOD_HU as CALCIUM_SECTION_ABOVE_BLOOD_HU
-from .radius import refine_centerline
+from .radius import narrow_lumen_radii, refine_centerline
 from .segment import MAX_TREE_ML, chamber_mask, extend_small_vessels, segment_trees
 from .stenosis import Lesion, calcium_near_points, find_lesions
 
@@ -169,7 +169,15 @@ def reconstruct_coronaries(
             skip = max(skip, float(pr[min(b.parent_index, len(pr) - 1)]) + voxel)
         calc = calcium_near_points(volume, b.points, b.radii, blood + CALCIUM_SECTION_ABOVE_BLOOD_HU)
         lesions += find_lesions(
-            b.name, b.points, b.radii, skip_start_mm=skip, voxel_mm=voxel, near_calcium=calc
+            b.name,
+            b.points,
+            b.radii,
+            skip_start_mm=skip,
+            voxel_mm=voxel,
+            near_calcium=calc,
+            narrow_radius=lambda idx, ref, b=b: narrow_lumen_radii(
+                volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref]
+            ),
         )
     lab = np.zeros(volume.shape, dtype=np.uint8)
     both = np.zeros(volume.shape, bool)

@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.optimize import brentq
+from scipy.optimize import brentq, least_squares
 from scipy.stats import ncx2
 
 from ..imaging.volume import Volume
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 # as lumen next to it, so the lumen stops this far from the calcium-bright core.
 CALCIUM_ABOVE_BLOOD_HU = 150.0
 CALCIUM_HALO_MM = 0.5
+# The blurred-disc model of a narrow lumen (narrow_lumen_radii) is used on voxels up to this size.
+MODEL_MAX_VOXEL_MM = 0.8
 
 
 def _normals(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,20 +74,9 @@ def cross_sections(
     # the sampled disc holds the lumen, the blur tails of the mass (two voxels) and the band beyond
     tail_mm = 2.0 * float(max(volume.spacing))
     ext = float(np.clip(2.0 * guess.max() + 1.5, 2.0 + tail_mm, 8.0))
-    g = np.arange(-ext, ext + 1e-9, step_mm)
-    a, b = np.meshgrid(g, g, indexing="ij")
+    vals, a, b = _planes(volume, pts, u, v, ext, step_mm)
     rr = np.hypot(a, b)
-    # the sample grid in voxel coordinates (z, y, x) directly: the map from LPS is affine
-    to_ijk = np.linalg.inv(volume.direction @ np.diag(volume.spacing))
-    p_i = (pts - np.asarray(volume.origin)) @ to_ijk.T
-    u_i, v_i = u @ to_ijk.T, v @ to_ijk.T
-    zyx = np.empty((3, len(pts), len(g), len(g)))
-    for k in range(3):
-        c = 2 - k  # z, y, x = k, j, i
-        zyx[k] = p_i[:, c, None, None] + a[None] * u_i[:, c, None, None] + b[None] * v_i[:, c, None, None]
-    vals = ndi.map_coordinates(volume.array, zyx.reshape(3, -1), order=1, cval=-1000.0, output=np.float32)
-    vals = vals.reshape(len(pts), len(g), len(g))
-    c = len(g) // 2
+    c = a.shape[0] // 2
     radius = np.empty(len(pts))
     centre = pts.copy()
     clean = np.zeros(len(pts), bool)
@@ -120,6 +111,25 @@ def cross_sections(
         if clean[i]:
             centre[i] = pts[i] + a[region].mean() * u[i] + b[region].mean() * v[i]
     return radius, centre, clean
+
+
+def _planes(
+    volume: Volume, pts: np.ndarray, u: np.ndarray, v: np.ndarray, ext: float, step_mm: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """HU (trilinear, float32) on the planes through ``pts`` (LPS mm) spanned by ``u``, ``v``, every
+    ``step_mm`` out to +-``ext`` mm: (values [point, a, b], a mm, b mm)."""
+    g = np.arange(-ext, ext + 1e-9, step_mm)
+    a, b = np.meshgrid(g, g, indexing="ij")
+    # the sample grid in voxel coordinates (z, y, x) directly: the map from LPS is affine
+    to_ijk = np.linalg.inv(volume.direction @ np.diag(volume.spacing))
+    p_i = (pts - np.asarray(volume.origin)) @ to_ijk.T
+    u_i, v_i = u @ to_ijk.T, v @ to_ijk.T
+    zyx = np.empty((3, len(pts), len(g), len(g)))
+    for k in range(3):
+        c = 2 - k  # z, y, x = k, j, i
+        zyx[k] = p_i[:, c, None, None] + a[None] * u_i[:, c, None, None] + b[None] * v_i[:, c, None, None]
+    vals = ndi.map_coordinates(volume.array, zyx.reshape(3, -1), order=1, cval=-1000.0, output=np.float32)
+    return vals.reshape(len(pts), len(g), len(g)), a, b
 
 
 def _faint_lumen(section: np.ndarray, rr: np.ndarray, within_mm: float, bg: float) -> np.ndarray:
@@ -232,6 +242,110 @@ def _lumen_radius(section, region, lumen, rr, ext, step_mm, tail_mm, blood_hu, c
     r_peak = float(np.sqrt(np.interp(a_c, table_a, table_k) * a_c * half_area / np.pi))
     t = float(np.clip((a - 0.85) / 0.1, 0.0, 1.0))
     return (1.0 - t) * r_peak + t * r_mass
+
+
+def _disc_profile(rho2: np.ndarray, radius: float, sigma: float) -> np.ndarray:
+    """Fraction of a uniform disc of ``radius`` mm blurred by an isotropic Gaussian of ``sigma`` mm,
+    at squared distances ``rho2`` mm^2 from its centre (the 2-D Gaussian integral over the disc: a
+    noncentral chi-square CDF with 2 degrees of freedom)."""
+    return ncx2.cdf((radius / sigma) ** 2, 2, rho2 / sigma**2)
+
+
+def blurred_disc_radii(
+    volume: Volume,
+    points: np.ndarray,
+    guess_mm: np.ndarray,
+    blood_hu: float,
+    sigma_mm: float | None = None,
+    step_mm: float = 0.15,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model-based sub-voxel radius (mm) of narrow lumens at centerline points (LPS mm): per normal
+    cross-section, a least-squares fit of a uniform disc at the blood level ``blood_hu`` blurred by
+    an isotropic Gaussian point-spread function (``sigma_mm``, or fitted per section when None) on a
+    constant local background, to the samples within the lumen guess + a blur window of the
+    section's peak. Returns (radius mm, sigma mm, root-mean-square misfit HU) per point.
+
+    A lumen narrower than the point-spread function never reaches the blood level, so a threshold
+    (half contrast) or a half-maximum width over-reads it, and a contrast mass against a background
+    taken beyond the plaque (fat) counts the plaque's own HU as lumen. The fitted background is the
+    tissue right around the lumen (plaque, wall) and the disc's radius follows from the blurred peak
+    and profile together (a 2-D form of the Gaussian-smoothed cylinder model of Woerz and Rohr,
+    "Segmentation and quantification of human vessels using a 3-D cylindrical intensity model",
+    IEEE TIP 2007). Calcium (above blood + 150 HU, with its blooming halo) is left out of the fit."""
+    pts = np.asarray(points, float)
+    guess = np.clip(np.asarray(guess_mm, float), 0.2, 1.5)
+    radius, sigma, misfit = (np.full(len(pts), np.nan) for _ in range(3))
+    if len(pts) == 0:
+        return radius, sigma, misfit
+    voxel = float(max(volume.spacing))
+    win = guess + max(1.0, 1.6 * voxel)
+    u, v = _normals(pts)
+    vals, a, b = _planes(volume, pts, u, v, float(win.max()) + 0.8, step_mm)
+    rr = np.hypot(a, b)
+    for i in range(len(pts)):
+        sec = vals[i].astype(float)
+        calc = sec > blood_hu + CALCIUM_ABOVE_BLOOD_HU
+        if calc.any():
+            calc = ndi.distance_transform_edt(~calc, sampling=step_mm) <= CALCIUM_HALO_MM
+        near = (rr <= guess[i] + 0.3) & ~calc
+        if not near.any():
+            continue
+        smooth = ndi.uniform_filter(np.where(calc, np.nan, sec), 3)
+        k = np.unravel_index(np.nanargmax(np.where(near, smooth, -np.inf)), sec.shape)
+        x0, y0 = float(a[k]), float(b[k])
+        use = (np.hypot(a - x0, b - y0) <= win[i]) & ~calc
+        if use.sum() < 20:
+            continue
+        xa, yb, hu = a[use], b[use], sec[use]
+
+        def resid(p, xa=xa, yb=yb, hu=hu):
+            xc, yc, r, s, bg = p if sigma_mm is None else (p[0], p[1], p[2], sigma_mm, p[3])
+            return bg + (blood_hu - bg) * _disc_profile((xa - xc) ** 2 + (yb - yc) ** 2, r, s) - hu
+
+        s0 = max(0.5 * voxel, 0.3)
+        p0 = [x0, y0, guess[i], s0, 0.0] if sigma_mm is None else [x0, y0, guess[i], 0.0]
+        lo = [x0 - 0.6, y0 - 0.6, 0.02, 0.15, -200.0]
+        hi = [x0 + 0.6, y0 + 0.6, 3.0, 2.0, 0.5 * blood_hu]
+        if sigma_mm is not None:
+            lo, hi = lo[:3] + lo[4:], hi[:3] + hi[4:]
+        p0 = np.clip(p0, np.add(lo, 1e-6), np.subtract(hi, 1e-6))
+        res = least_squares(resid, p0, bounds=(lo, hi))
+        radius[i] = res.x[2]
+        sigma[i] = res.x[3] if sigma_mm is None else sigma_mm
+        misfit[i] = float(np.sqrt(np.mean(res.fun**2)))
+    return radius, sigma, misfit
+
+
+def narrow_lumen_radii(
+    volume: Volume,
+    points: np.ndarray,
+    guess_mm: np.ndarray,
+    blood_hu: float,
+    reference_points: np.ndarray,
+    reference_mm: np.ndarray,
+) -> np.ndarray:
+    """Radius (mm) of narrow lumens at ``points`` (LPS mm, e.g. the narrowed part of one lesion,
+    read ``guess_mm`` by :func:`cross_sections`) corrected by :func:`blurred_disc_radii`, with the
+    point-spread width held fixed at its median over the healthy ``reference_points`` (LPS mm, lumen
+    ``reference_mm``) of the same vessel: in a lumen much wider than the blur the width is well
+    determined, while in a sub-resolution lumen width and radius trade off against each other (one
+    scanner, one place: one width).
+
+    The model corrects the upward bias of the half-level and half-maximum readings of a lumen
+    narrower than the blur, so a section keeps ``guess_mm`` where the model reads it wider (then
+    something bright besides the lumen lies in the fitted window: a small calcium plaque, a
+    neighbouring vessel, which the section rules leave out and the model cannot), and all keep it
+    on voxels coarser than ``MODEL_MAX_VOXEL_MM`` (coronary CTA is read at 0.5-0.75 mm; a lumen of
+    one voxel leaves the fit a handful of independent samples, and on 1.25 mm voxels its radius
+    scattered by about +-0.1 mm and over-graded a 60 % lesion by 12 points)."""
+    guess = np.asarray(guess_mm, float)
+    if len(reference_points) == 0 or len(points) == 0 or max(volume.spacing) > MODEL_MAX_VOXEL_MM:
+        return guess.copy()
+    sig = blurred_disc_radii(volume, reference_points, reference_mm, blood_hu)[1]
+    if not np.isfinite(sig).any():
+        return guess.copy()
+    fitted = blurred_disc_radii(volume, points, guess, blood_hu, sigma_mm=float(np.nanmedian(sig)))[0]
+    return np.where(np.isfinite(fitted) & (fitted < guess), fitted, guess)
 
 
 def cross_section_radii(

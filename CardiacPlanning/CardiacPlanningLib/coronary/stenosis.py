@@ -13,6 +13,7 @@ the fit falls below ``shoulder_percent``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,7 @@ def find_lesions(
     shoulder_percent: float = 10.0,
     voxel_mm: float = 0.0,
     near_calcium: np.ndarray | None = None,
+    narrow_radius: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> list[Lesion]:
     """Lesions (>= ``min_percent`` % diameter reduction) along one centerline (LPS mm, radii mm).
 
@@ -149,7 +151,13 @@ def find_lesions(
     reads no narrowing is not trusted: the blurred edge of a plaque too small or too faint to cross
     the calcium level reads as lumen (blooming), so the flanks of a calcified lesion look as wide as
     the healthy vessel or wider and would split the lesion and raise its reference. Such points
-    are neither reference nor a break in a narrowing; the narrowed points beside them are graded."""
+    are neither reference nor a break in a narrowing; the narrowed points beside them are graded.
+
+    ``narrow_radius`` (narrowed point indices, indices of healthy reference points within 9 mm ->
+    radius mm of the narrowed points): a finer radius estimate for the narrowed points of a found
+    lesion that lie away from calcium (a model fit, :func:`..radius.narrow_lumen_radii`); the
+    lesion's degree is then taken from it, and a lesion that it grades below ``min_percent`` is
+    dropped."""
     pts = np.asarray(points, dtype=float)
     r = np.asarray(radii, dtype=float)
     if len(pts) < 5:
@@ -192,14 +200,23 @@ def find_lesions(
             if a == 0 or e + 1 >= len(s) or s[e + 1] > s[-1] - skip_end_mm:  # not focal
                 i = e + 1
                 continue
-            local = interpolated_reference(s, r, ref, a, e, (pct < shoulder_percent) & ~inside & ~doubtful)
-            lp = 100.0 * (1.0 - r[a : e + 1] / local[a : e + 1])
+            healthy = (pct < shoulder_percent) & ~inside & ~doubtful
+            local = interpolated_reference(s, r, ref, a, e, healthy)
+            rl = r[a : e + 1].copy()
+            if narrow_radius is not None:
+                near = healthy & (s >= s[a] - 9.0) & (s <= s[e] + 9.0)
+                near[a : e + 1] = False
+                idx = a + np.nonzero((pct[a : e + 1] >= min_percent) & ~calc[a : e + 1])[0]
+                if len(idx):
+                    rl[idx - a] = narrow_radius(idx, np.nonzero(near)[0])
+            lp = 100.0 * (1.0 - rl / local[a : e + 1])
             lp[doubtful[a : e + 1]] = -np.inf
             k = a + int(np.argmax(lp))
-            out.append(
-                Lesion(branch, float(lp[k - a]), float(s[e] - s[a]), pts[k].copy(), float(local[k]),
-                       float(r[k]), float(s[a]))
-            )  # fmt: skip
+            if lp[k - a] >= min_percent:
+                out.append(
+                    Lesion(branch, float(lp[k - a]), float(s[e] - s[a]), pts[k].copy(), float(local[k]),
+                           float(rl[k - a]), float(s[a]))
+                )  # fmt: skip
             j = max(j, e)  # one lesion per shoulder-to-shoulder span
         i = j + 1
     return out
