@@ -14,6 +14,7 @@ component join the tree.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cc3d
 import numpy as np
@@ -27,6 +28,25 @@ from .filters import near_mask
 logger = logging.getLogger(__name__)
 
 DENSE_FRACTION = 0.7
+
+
+@dataclass(frozen=True)
+class PieceRule:
+    """When a lumen piece beyond a lesion is joined from its far side (:func:`_bridge_pieces`):
+    its near end within ``reach_mm`` of the tree, the path's stretch below half contrast at most
+    ``max_gap_mm``, a contrast-dense core of ``min_component_mm3`` to ``max_component_ml``, its
+    axis from its voxels within ``axis_mm`` of that end, the path within ``max_angle_deg`` of that
+    axis, a tree stump reaching ``stump_mm`` back in line, and the cheapest ``max_ends`` path ends
+    tried."""
+
+    reach_mm: float = 12.0
+    max_gap_mm: float = 6.0
+    min_component_mm3: float = 15.0
+    max_component_ml: float = 1.0
+    axis_mm: float = 6.0
+    max_angle_deg: float = 30.0
+    stump_mm: float = 6.0
+    max_ends: int = 40
 
 
 def bridge_lesions(
@@ -98,20 +118,8 @@ def bridge_lesions(
             logger.info(
                 "bridged a narrowing at %s mm LPS (%d path voxels)", np.round(b.points[-1], 1), len(path)
             )
-    _bridge_pieces(
-        volume,
-        mask,
-        others,
-        forbidden,
-        comps,
-        sizes,
-        blood_hu,
-        added,
-        reach_mm,
-        max_gap_mm,
-        min_component_mm3,
-        max_component_ml,
-    )
+    rule = PieceRule(reach_mm, max_gap_mm, min_component_mm3, max_component_ml)
+    _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule)
     return added
 
 
@@ -136,27 +144,11 @@ def _axis(points: np.ndarray) -> np.ndarray | None:
     return v[:, 2]
 
 
-def _bridge_pieces(
-    volume,
-    mask,
-    others,
-    forbidden,
-    comps,
-    sizes,
-    blood_hu,
-    added,
-    reach_mm,
-    max_gap_mm,
-    min_component_mm3,
-    max_component_ml,
-    axis_mm: float = 6.0,
-    max_angle_deg: float = 30.0,
-    stump_mm: float = 6.0,
-    max_ends: int = 40,
-) -> None:
+def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule: PieceRule) -> None:
     """The vessel beyond a tight lesion where the tree does not end at the lesion (the traced path
     turned into a side branch leaving at the lesion, so no tip points at it): seen from the far
-    piece instead. A lumen piece whose near end lies within ``reach_mm`` of the tree is joined by
+    piece instead (the lengths and angles below are ``rule``'s fields, :class:`PieceRule`). A lumen
+    piece whose near end lies within ``reach_mm`` of the tree is joined by
     the minimal path between them when: its voxels within ``axis_mm`` of that end line up (a tube);
     the tree voxel reached lies ahead on that axis (within ``max_angle_deg``, plus a 1.5 mm lateral
     allowance); the tree has a stump in line behind it (tree voxels reaching ``stump_mm`` back in a
@@ -173,13 +165,15 @@ def _bridge_pieces(
     if not tree.any():
         return
     ext = [np.nonzero(tree.any(axis=tuple(b for b in range(3) if b != a)))[0] for a in range(3)]
-    pad = np.ceil(reach_mm / sp).astype(int)
+    pad = np.ceil(rule.reach_mm / sp).astype(int)
     lo = np.maximum(np.array([e[0] for e in ext]) - pad, 0)
     hi = np.minimum(np.array([e[-1] for e in ext]) + pad + 1, mask.shape)
     box = tuple(slice(a, c) for a, c in zip(lo, hi))
     ids = comps[box]
-    near = near_mask(tree[box], sp, reach_mm)
-    vol_ok = (sizes * voxel_mm3 >= min_component_mm3) & (sizes * voxel_mm3 <= max_component_ml * 1e3)
+    near = near_mask(tree[box], sp, rule.reach_mm)
+    vol_ok = (sizes * voxel_mm3 >= rule.min_component_mm3) & (
+        sizes * voxel_mm3 <= rule.max_component_ml * 1e3
+    )
     vol_ok[0] = False
     cand = np.unique(ids[near & vol_ok[ids]])
     if not len(cand):
@@ -196,18 +190,18 @@ def _bridge_pieces(
         pts = np.argwhere(sub) + np.array([s.start for s in bb]) - lo  # box coordinates
         d, j = kd.query(pts * sp)
         k = int(np.argmin(d))
-        if d[k] > reach_mm:
+        if d[k] > rule.reach_mm:
             continue
         logger.debug("piece %d: %d voxels, %.1f mm from the tree", cid, len(pts), d[k])
         entry = pts[k]
-        local = pts[np.linalg.norm((pts - entry) * sp, axis=1) <= axis_mm] * sp
+        local = pts[np.linalg.norm((pts - entry) * sp, axis=1) <= rule.axis_mm] * sp
         a_piece = _axis(local)
         if a_piece is None:
             logger.debug("piece %d: no axis at its end", cid)
             continue
         # path from the piece's end to the tree, in the box around both
         target = tree_idx[j[k]]
-        g = np.ceil((reach_mm + 2.0) / sp).astype(int)
+        g = np.ceil((rule.reach_mm + 2.0) / sp).astype(int)
         blo = np.maximum(np.minimum(entry, target) - g // 2, 0)
         bhi = np.minimum(np.maximum(entry, target) + g // 2 + 1, np.array(ids.shape))
         gbox = tuple(slice(a + o, c + o) for a, c, o in zip(blo, bhi, lo))
@@ -224,24 +218,24 @@ def _bridge_pieces(
         rel = (tgt - (entry - blo)) * sp
         ahead = rel @ a_piece
         lateral = np.linalg.norm(rel - ahead[:, None] * a_piece, axis=1)
-        tgt = tgt[(ahead > 0) & (lateral <= 1.5 + np.tan(np.deg2rad(max_angle_deg)) * ahead)]
+        tgt = tgt[(ahead > 0) & (lateral <= 1.5 + np.tan(np.deg2rad(rule.max_angle_deg)) * ahead)]
         if not len(tgt):
             logger.debug("piece %d: no tree ahead of it", cid)
             continue
-        cos_max = np.cos(np.deg2rad(max_angle_deg))
+        cos_max = np.cos(np.deg2rad(rule.max_angle_deg))
         # the tree's stump runs on behind the path's end: tree voxels in a cone of ``max_angle_deg``
         # around the path's line reach ``stump_mm`` back (a vessel met side-on is at most its own
         # width deep there; the stump may end in a junction, so no axis of all nearby voxels). The
         # cheapest ends are tried in turn (the nearest tree voxel may be a side branch's wall).
         end = None
-        for cand_end in tgt[np.argsort(costs[tuple(tgt.T)])[:max_ends]]:
+        for cand_end in tgt[np.argsort(costs[tuple(tgt.T)])[: rule.max_ends]]:
             chord = (cand_end - (entry - blo)) * sp
             u = chord / np.linalg.norm(chord)
             end_mm = (cand_end + blo) * sp
-            back = tree_mm[kd.query_ball_point(end_mm, stump_mm + 2.0)] - end_mm
+            back = tree_mm[kd.query_ball_point(end_mm, rule.stump_mm + 2.0)] - end_mm
             along = back @ u  # u points from the piece to the tree
             cone = along >= cos_max * np.linalg.norm(back, axis=1)
-            if cone.any() and float(along[cone].max()) >= stump_mm:
+            if cone.any() and float(along[cone].max()) >= rule.stump_mm:
                 end = cand_end
                 break
         if end is None:
@@ -250,14 +244,17 @@ def _bridge_pieces(
         path = np.array(mcp.traceback(tuple(end)))
         step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
         dark = img[tuple(path.T)][1:] < 0.5 * blood_hu
-        if float(step[dark].sum()) > max_gap_mm:
+        if float(step[dark].sum()) > rule.max_gap_mm:
             logger.debug("piece %d: dark gap %.1f mm", cid, float(step[dark].sum()))
             continue
         start = np.array([s.start for s in bb])
         crop = _vessel_piece(sub, arr[bb], tuple(entry + lo - start), blood_hu)
         # a vessel worth a bridge has a contrast-dense core (>= 70 % of the blood HU) of its own: a
         # piece that is all partial volume (a chamber's rim, noise) is not joined on its shape alone
-        if crop is None or not min_component_mm3 <= crop.sum() * voxel_mm3 <= max_component_ml * 1e3:
+        if (
+            crop is None
+            or not rule.min_component_mm3 <= crop.sum() * voxel_mm3 <= rule.max_component_ml * 1e3
+        ):
             logger.debug("piece %d: dense core %.0f mm^3", cid, 0 if crop is None else crop.sum() * voxel_mm3)
             continue
         piece = np.zeros_like(mask)
