@@ -78,3 +78,20 @@ def test_model_never_widens_a_lumen_and_keeps_off_coarse_voxels():
     coarse = _lesion_tube(1.25)
     wide = np.full(len(x), 1.0)
     assert np.array_equal(narrow_lumen_radii(coarse, pts, wide, BLOOD, ref, np.full(len(ref), 1.2)), wide)
+
+
+def test_narrowing_right_after_the_parent_lumen_is_no_lesion():
+    """A side branch reads wide inside its parent's lumen (its first 2.5 mm, skipped) and narrow just
+    past it (the junction's section read off the branch's axis): its only healthy segment before
+    the narrowing is the parent's lumen, so it is an ostial reading, not a focal lesion; the same
+    narrowing 10 mm further along is one."""
+    s = np.arange(0.0, 50.0, 0.25)
+    pts = np.stack([s, np.zeros_like(s), np.zeros_like(s)], axis=1)
+    r = np.where(s < 2.5, 2.0, 0.95)
+    ostial = r.copy()
+    ostial[(s >= 2.5) & (s < 5.0)] = 0.3
+    assert find_lesions("AM", pts, ostial, skip_start_mm=2.5, voxel_mm=0.5) == []
+    focal = r.copy()
+    focal[(s >= 12.5) & (s < 15.0)] = 0.3
+    (les,) = find_lesions("AM", pts, focal, skip_start_mm=2.5, voxel_mm=0.5)
+    assert les.percent == pytest.approx(100.0 * (1.0 - 0.3 / 0.95), abs=2.0)

@@ -197,7 +197,9 @@ def find_lesions(
                 a -= 1
             while e + 1 < len(s) and (pct[e + 1] >= shoulder_percent or doubtful[e + 1]):
                 e += 1
-            if a == 0 or e + 1 >= len(s) or s[e + 1] > s[-1] - skip_end_mm:  # not focal
+            # not focal: no healthy segment of its own before it (the point before it lies in the parent
+            # lumen, an ostial narrowing) or after it
+            if a == 0 or inside[a - 1] or e + 1 >= len(s) or s[e + 1] > s[-1] - skip_end_mm:
                 i = e + 1
                 continue
             healthy = (pct < shoulder_percent) & ~inside & ~doubtful
