@@ -1,6 +1,7 @@
 """Planning measurements on phantom cases against their known geometry (several seeds).
 
 Usage: .venv/bin/python benchmarks/measure_bench.py [--seeds 3 4 5 6] [--work /tmp/measure_bench]
+[--json benchmarks/results/measure_SEEDS.json]
 
 For each seed a one-phase phantom case (demo size, 160 x 160 x 112 at 1.25 mm, no DICOM) is generated
 into ``WORK/case<seed>`` unless it is already there, measured with ``measure_case`` (TAVR with the
@@ -201,6 +202,8 @@ def compare(case: Path, seed: int) -> dict[str, tuple[float, str, float]]:
         "mm",
         0.5,
     )
+    # projected area of the LA opening in its plane (the truth's ring in loop order since 2026-11-29)
+    out["mitral annulus area"] = (100 * (m["mitral_annulus"]["area_mm2"] / mt["area_mm2"] - 1), "%", 2.0)
     return out
 
 
@@ -208,6 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5, 6])
     parser.add_argument("--work", type=Path, default=Path("/tmp/measure_bench"))
+    parser.add_argument("--json", type=Path, default=None, help="also write the errors to this JSON file")
     args = parser.parse_args()
     results = {}
     t0 = time.perf_counter()
@@ -231,6 +235,24 @@ def main() -> None:
         within = f"{ok}/{len(seeds) - nm}" + (f" ({nm} n/m)" if nm else "") if nm < len(seeds) else "n/m"
         print(f"| {key} ({unit}) | {limit:g} | {cells} | {within} |")
     print(f"\n{len(seeds)} cases in {time.perf_counter() - t0:.0f} s (including generation).")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        rows = {
+            key: {
+                "unit": unit,
+                "limit": limit,
+                "errors": {
+                    str(s): (
+                        None
+                        if key not in results[s] or not np.isfinite(results[s][key][0])
+                        else round(float(results[s][key][0]), 4)
+                    )
+                    for s in seeds
+                },
+            }
+            for key, (_, unit, limit) in results[seeds[0]].items()
+        }
+        args.json.write_text(json.dumps({"seeds": seeds, "quantities": rows}, indent=1))
 
 
 if __name__ == "__main__":
