@@ -95,3 +95,17 @@ def test_narrowing_right_after_the_parent_lumen_is_no_lesion():
     focal[(s >= 12.5) & (s < 15.0)] = 0.3
     (les,) = find_lesions("AM", pts, focal, skip_start_mm=2.5, voxel_mm=0.5)
     assert les.percent == pytest.approx(100.0 * (1.0 - 0.3 / 0.95), abs=2.0)
+
+
+def test_model_sections_follow_the_given_tangents():
+    """The narrowed points of a lesion need not be consecutive (calcium-flagged points are left
+    out): a single point's section lies normal to the centerline's own tangent, not to a default."""
+    vol = _lesion_tube(0.5)
+    pts = np.array([[CENTRE_MM, 0.0, 0.0]])
+    ref_x = np.concatenate([np.arange(6.0, 12.0, 0.5), np.arange(28.0, 34.0, 0.5)])
+    ref = np.stack([ref_x, np.zeros_like(ref_x), np.zeros_like(ref_x)], axis=1)
+    along = np.array([[1.0, 0.0, 0.0]])
+    (fitted,) = narrow_lumen_radii(
+        vol, pts, np.array([1.0]), BLOOD, ref, np.full(len(ref), 1.2), along, np.repeat(along, len(ref), 0)
+    )
+    assert fitted == pytest.approx(_radius_at(np.array([CENTRE_MM]))[0], abs=0.1)

@@ -22,7 +22,7 @@ from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
 from .radius import CALCIUM_ABOVE_BLOOD_HU as CALCIUM_SECTION_ABOVE_BLOOD_HU
-from .radius import narrow_lumen_radii, refine_centerline
+from .radius import narrow_lumen_radii, refine_centerline, tangents
 from .segment import MAX_TREE_ML, chamber_mask, extend_small_vessels, segment_trees
 from .stenosis import Lesion, calcium_near_points, find_lesions
 
@@ -162,6 +162,7 @@ def reconstruct_coronaries(
     voxel = float(max(volume.spacing))
     by_name = {b.name: b for b in branches}
     for b in branches:
+        tan = tangents(b.points)
         # a side branch starts inside its parent's lumen: its first parent-radius + 1 voxel are no lesion
         skip = 2.0
         if b.parent in by_name and b.parent_index is not None:
@@ -175,8 +176,8 @@ def reconstruct_coronaries(
             skip_start_mm=skip,
             voxel_mm=voxel,
             near_calcium=calc,
-            narrow_radius=lambda idx, ref, b=b: narrow_lumen_radii(
-                volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref]
+            narrow_radius=lambda idx, ref, b=b, t=tan: narrow_lumen_radii(
+                volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref], t[idx], t[ref]
             ),
         )
     lab = np.zeros(volume.shape, dtype=np.uint8)

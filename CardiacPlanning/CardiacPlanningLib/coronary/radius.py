@@ -35,9 +35,14 @@ CALCIUM_HALO_MM = 0.5
 MODEL_MAX_VOXEL_MM = 0.8
 
 
-def _normals(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tangents(points: np.ndarray) -> np.ndarray:
+    """Unit tangents (N, 3) of a centerline (LPS mm) by central differences."""
     tan = np.gradient(points, axis=0) if len(points) > 1 else np.array([[0.0, 0.0, 1.0]])
-    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    return tan / np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+
+
+def _normals(points: np.ndarray, tan: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    tan = tangents(points) if tan is None else tan
     ref = np.where(np.abs(tan[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
     u = np.cross(tan, ref)
     u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-9)
@@ -258,12 +263,15 @@ def blurred_disc_radii(
     blood_hu: float,
     sigma_mm: float | None = None,
     step_mm: float = 0.15,
-) -> tuple[np.ndarray, np.ndarray]:
+    tangent: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Model-based sub-voxel radius (mm) of narrow lumens at centerline points (LPS mm): per normal
     cross-section, a least-squares fit of a uniform disc at the blood level ``blood_hu`` blurred by
     an isotropic Gaussian point-spread function (``sigma_mm``, or fitted per section when None) on a
     constant local background, to the samples within the lumen guess + a blur window of the
     section's peak. Returns (radius mm, sigma mm, root-mean-square misfit HU) per point.
+    ``tangent`` (N, 3): the centerline's unit tangents (default: from ``points``, which must then be
+    consecutive points of one line).
 
     A lumen narrower than the point-spread function never reaches the blood level, so a threshold
     (half contrast) or a half-maximum width over-reads it, and a contrast mass against a background
@@ -279,7 +287,7 @@ def blurred_disc_radii(
         return radius, sigma, misfit
     voxel = float(max(volume.spacing))
     win = guess + max(1.0, 1.6 * voxel)
-    u, v = _normals(pts)
+    u, v = _normals(pts, None if tangent is None else np.asarray(tangent, float))
     vals, a, b = _planes(volume, pts, u, v, float(win.max()) + 0.8, step_mm)
     rr = np.hypot(a, b)
     for i in range(len(pts)):
@@ -323,13 +331,16 @@ def narrow_lumen_radii(
     blood_hu: float,
     reference_points: np.ndarray,
     reference_mm: np.ndarray,
+    tangent: np.ndarray | None = None,
+    reference_tangent: np.ndarray | None = None,
 ) -> np.ndarray:
     """Radius (mm) of narrow lumens at ``points`` (LPS mm, e.g. the narrowed part of one lesion,
     read ``guess_mm`` by :func:`cross_sections`) corrected by :func:`blurred_disc_radii`, with the
     point-spread width held fixed at its median over the healthy ``reference_points`` (LPS mm, lumen
     ``reference_mm``) of the same vessel: in a lumen much wider than the blur the width is well
     determined, while in a sub-resolution lumen width and radius trade off against each other (one
-    scanner, one place: one width).
+    scanner, one place: one width). ``tangent`` / ``reference_tangent``: the unit tangents at those
+    points, taken from the whole centerline (the point sets need not be consecutive).
 
     The model corrects the upward bias of the half-level and half-maximum readings of a lumen
     narrower than the blur, so a section keeps ``guess_mm`` where the model reads it wider (then
@@ -341,10 +352,12 @@ def narrow_lumen_radii(
     guess = np.asarray(guess_mm, float)
     if len(reference_points) == 0 or len(points) == 0 or max(volume.spacing) > MODEL_MAX_VOXEL_MM:
         return guess.copy()
-    sig = blurred_disc_radii(volume, reference_points, reference_mm, blood_hu)[1]
+    sig = blurred_disc_radii(volume, reference_points, reference_mm, blood_hu, tangent=reference_tangent)[1]
     if not np.isfinite(sig).any():
         return guess.copy()
-    fitted = blurred_disc_radii(volume, points, guess, blood_hu, sigma_mm=float(np.nanmedian(sig)))[0]
+    fitted = blurred_disc_radii(
+        volume, points, guess, blood_hu, sigma_mm=float(np.nanmedian(sig)), tangent=tangent
+    )[0]
     return np.where(np.isfinite(fitted) & (fitted < guess), fitted, guess)
 
 
