@@ -119,16 +119,20 @@ def test_per_level_field_sigma_and_invalid_regularisation():
 
 
 def test_field_smoothing_is_capped_in_mm_at_the_coarse_levels():
-    """Default: at most 4.5 mm of field smoothing at any level but never below 0.75 voxel (1 voxel at
-    the 3 mm level and at the 1.5 mm grid, 0.75 voxel = 4.5 mm instead of 6 mm at the coarsest); the
-    earlier settings keep the uncapped 1 voxel everywhere; the cap follows the grid spacing."""
+    """Default (since 2026-11-29, fifth pass): at most 3 mm of field smoothing at any level but never
+    below 0.5 voxel (1.5 mm grid: 0.5 voxel = 3 mm instead of 6 mm at the coarsest level, 1 voxel at
+    the 3 mm and 1.5 mm levels); the fourth pass's 4.5 mm cap gives 0.75 voxel there; the earlier
+    settings keep the uncapped 1 voxel everywhere; the cap follows the grid spacing."""
     s = RegistrationSettings()
-    assert [s.level_field_sigma(n) for n in range(3)] == pytest.approx([0.75, 1.0, 1.0])
+    assert [s.level_field_sigma(n) for n in range(3)] == pytest.approx([0.5, 1.0, 1.0])
+    fourth = RegistrationSettings(field_sigma_max_mm=4.5)
+    assert [fourth.level_field_sigma(n) for n in range(3)] == pytest.approx([0.75, 1.0, 1.0])
     coarse = RegistrationSettings(spacing_mm=3.0)
-    # never below 0.75 voxel (a coarser grid: 12 mm coarsest voxels would give 0.375 voxel)
-    assert [coarse.level_field_sigma(n) for n in range(3)] == pytest.approx([0.75, 0.75, 1.0])
+    # never below 0.5 voxel (a coarser grid: 12 mm coarsest voxels would give 0.25 voxel)
+    assert [coarse.level_field_sigma(n) for n in range(3)] == pytest.approx([0.5, 0.5, 1.0])
     for old in (RegistrationSettings.elastic_only(), RegistrationSettings.large_contraction()):
         assert [old.level_field_sigma(n) for n in range(3)] == [1.0, 1.0, 1.0]
+        assert old.pool_fill_mm == 0.0
     with pytest.raises(CardiacInputError, match="invalid demons regularisation"):
         RegistrationSettings(field_sigma_max_mm=-1.0)
 

@@ -28,18 +28,29 @@ the image. Also available and measured in docs/benchmarks.md: a fluid-like smoot
 (``difference_threshold_hu``); with a small field sigma its field diverged at the registration box
 face on one EF 70 % case.
 
-The field smoothing is capped at ``field_sigma_max_mm`` (4.5 mm, default since 2026-11-29): 1 voxel of
-the coarsest level (4 x 1.5 mm) is a 6 mm Gaussian, which spreads the zero field of the still
-surroundings (fat, great vessels above the root) into the base of the heart, where the long-axis
-descent is largest and bends (up to ~16 mm at the aortic valve plane of an EF 70 % phantom). Inside
-the contrast-filled blood pool around the valve planes the image gives no force, so the field there
-is only what the smoothing carries in from the walls (a diffusion, which cannot have a maximum inside
-a force-free region): the descent of the valve planes is underestimated (phantom seed 419, end-systole:
-2.5 mm of 16.5 mm at the LV/aorta interface, 2.2 mm in the myocardium around it). With the cap
-the coarsest level holds the base back less (docs/benchmarks.md, "4D propagation"). Less smoothing
-follows the descent further but overshoots it and lets the field of the myocardium run (0.5 voxel =
-3 mm at the coarsest level: p95 of the myocardium's field error at end-systole 7.1 mm against 5.9 mm
-capped, and the LA got worse; 0.5 / 0.75 voxel at the two coarse levels: 11.5 mm).
+The field smoothing is capped at ``field_sigma_max_mm`` (3 mm since 2026-11-29, fifth pass; 4.5 mm
+in the fourth pass, uncapped before), never below 0.5 voxel of a level: 1 voxel of the coarsest level
+(4 x 1.5 mm) is a 6 mm Gaussian, which spreads the zero field of the still surroundings (fat, great
+vessels above the root) into the base of the heart, where the long-axis descent is largest and bends
+(up to ~16 mm at the aortic valve plane of an EF 70 % phantom). Inside the contrast-filled blood pool
+around the valve planes the image gives no force, so the field there is only what the smoothing
+carries in from the walls: the descent of the valve planes is underestimated (phantom seed 419,
+end-systole: 2.5 mm of 16.5 mm at the LV/aorta interface, 2.2 mm in the myocardium around it). With
+the cap the coarsest level holds the base back less (docs/benchmarks.md, "4D propagation"). On its own
+the 3 mm cap (0.5 voxel at the coarsest level) made the left atrium worse (the field inside its pool
+and at the pulmonary-vein ostia wanders more); hence the blood-pool fill:
+
+Blood-pool fill (``pool_fill_mm`` 3 mm, since 2026-11-29, fifth pass). Inside a contrast-filled pool
+only the image noise drives the demons, and the finest levels (1.5 mm smoothing) follow it: the
+field wobbles by a few tenths of a millimetre to a millimetre, and where two labels meet inside one
+pool (the LA and the pulmonary-vein ostia, the LA against the aortic root) that wobble moves their
+interface. After the registration, the field at the phase's blood-pool voxels farther than
+``pool_fill_mm`` from anything that is not blood (:func:`pool_mask`) is replaced by the harmonic
+interpolation of the field around them (:func:`fill_blood_pool`: the Laplace equation with the field
+at the pool's rim as Dirichlet values; a membrane, the steady state the elastic smoothing itself tends
+to without the noise forces). Measured: a harmonic fill of the phantom's *exact* motion from outside
+the pool reproduces the valve-plane descent within 0.25 mm, so the fill is as good as the field at
+the pool's walls; it does not correct a wall that is itself short of the descent.
 
 Where the labels are cut by the scan's edge (an apex or a great vessel leaving the field of view) the
 registration grid goes ``edge_pad_mm`` beyond the scan, the image continuing its edge voxels: the
@@ -61,6 +72,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import cg
 
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
@@ -86,7 +99,7 @@ class RegistrationSettings:
     # ... but at most this wide in mm at any level (0: no cap): 1 voxel of the coarsest level (6 mm)
     # spreads the still surroundings' zero field into the base of the heart, where the long-axis
     # descent is largest and bends (valve planes); see register_phase
-    field_sigma_max_mm: float = 4.5
+    field_sigma_max_mm: float = 3.0
     update_sigma_voxels: float = 0.0  # Gaussian smoothing of each update (fluid-like); 0: off
     difference_threshold_hu: float = 0.0  # no demons force where |fixed - moving| is below (noise)
     hu_window: tuple[float, float] = (-200.0, 700.0)
@@ -108,6 +121,12 @@ class RegistrationSettings:
     # the check compares both images smoothed by this Gaussian (mm): the image noise that the pass
     # also follows would otherwise outweigh the better match of the edges
     refine_check_sigma_mm: float = 1.5
+    # after the registration, the field inside the contrast-filled blood pool of the phase (farther
+    # than pool_fill_mm from anything that is not blood) is replaced by the harmonic interpolation of
+    # the field around it (fill_blood_pool); 0: off. Blood: above pool_fill_level of the way from the
+    # soft-tissue anchor contrast_hu[0] to the phase's median contrast blood
+    pool_fill_mm: float = 3.0
+    pool_fill_level: float = 0.5
 
     def __post_init__(self) -> None:
         if self.method not in ("symmetric", "diffeomorphic"):
@@ -141,6 +160,11 @@ class RegistrationSettings:
                 f"{self.refine_shrink_factors}, iterations {self.refine_iterations}, check every "
                 f"{self.refine_check_iterations}"
             )
+        if self.pool_fill_mm < 0 or not 0.0 < self.pool_fill_level < 1.0:
+            raise CardiacInputError(
+                f"invalid blood-pool fill: distance {self.pool_fill_mm} mm, level {self.pool_fill_level} "
+                "(between 0 and 1)"
+            )
         if self.spacing_mm <= 0 or self.margin_mm < 0 or self.edge_pad_mm < 0:
             raise CardiacInputError(
                 f"invalid registration grid: spacing {self.spacing_mm} mm, margin {self.margin_mm} mm, "
@@ -152,7 +176,7 @@ class RegistrationSettings:
         """The default until 2026-11-28: the pyramid without the residual pass (``refine_passes=0``).
         Cheaper (about 3/4 of the registration time); the end-systolic LV of a strong contraction (EF
         ~70 %) stays a few per cent too large (docs/benchmarks.md, "4D propagation")."""
-        return cls(**{"refine_passes": 0, "field_sigma_max_mm": 0.0, **changes})
+        return cls(**{"refine_passes": 0, "field_sigma_max_mm": 0.0, "pool_fill_mm": 0.0, **changes})
 
     @classmethod
     def large_contraction(cls, **changes) -> RegistrationSettings:
@@ -162,7 +186,15 @@ class RegistrationSettings:
         measured under this name before that (field sigma 0.5, update sigma 1, 10 HU threshold) are
         the explicit fields ``field_sigma_voxels``, ``update_sigma_voxels``,
         ``difference_threshold_hu``."""
-        return cls(**{"refine_passes": 1, "refine_check_iterations": 0, "field_sigma_max_mm": 0.0, **changes})
+        return cls(
+            **{
+                "refine_passes": 1,
+                "refine_check_iterations": 0,
+                "field_sigma_max_mm": 0.0,
+                "pool_fill_mm": 0.0,
+                **changes,
+            }
+        )
 
     def level_value(self, value: float | tuple[float, ...], level: int) -> float:
         """``value`` at pyramid ``level``: a number for all levels or one entry per level."""
@@ -179,7 +211,7 @@ class RegistrationSettings:
             # the field runs away (a 3 mm registration grid, 12 mm coarsest voxels, capped at 0.375
             # voxel: phantom LV MSD 2.0 mm, surface up to 45 mm off, in Testing/test_motion_phantom.py)
             cap = self.field_sigma_max_mm / (self.shrink_factors[level] * self.spacing_mm)
-            sigma = min(sigma, max(cap, 0.75))
+            sigma = min(sigma, max(cap, 0.5))
         return sigma
 
 
@@ -315,8 +347,67 @@ def register_phase(
                 "refinement %d: mismatch %.3g after %d checked iterations", n + 1, best_mismatch, kept
             )
         field = best if check else compose_fields(field, _resample_field(residual, phase))
+    if settings.pool_fill_mm > 0:
+        field = fill_blood_pool(field, phase, settings)
     prog(1.0, "registration done")
     return field
+
+
+def pool_mask(phase: sitk.Image, settings: RegistrationSettings) -> np.ndarray:
+    """[z, y, x] mask of the force-free interior of the contrast-filled blood pool of ``phase`` (a
+    :func:`to_registration_image`): voxels above the pool level (``pool_fill_level`` of the way from
+    the soft-tissue anchor ``contrast_hu[0]`` to the median of the voxels above ``contrast_hu[1]``)
+    that lie farther than ``pool_fill_mm`` from any voxel below it, the grid's faces excluded."""
+    img = sitk.GetArrayViewFromImage(phase)
+    anchor = _to_unit(settings.contrast_hu[0], settings)
+    bright = img[img > _to_unit(settings.contrast_hu[1], settings)]
+    if bright.size < 100 or settings.pool_fill_mm <= 0:
+        return np.zeros(img.shape, dtype=bool)
+    level = anchor + settings.pool_fill_level * (float(np.median(bright)) - anchor)
+    blood = ndimage.binary_opening(img > level, iterations=1)
+    mask = ndimage.distance_transform_edt(blood, sampling=phase.GetSpacing()[::-1]) > settings.pool_fill_mm
+    mask[[0, -1], :, :] = mask[:, [0, -1], :] = mask[:, :, [0, -1]] = False
+    return mask
+
+
+def fill_blood_pool(field: sitk.Image, phase: sitk.Image, settings: RegistrationSettings) -> sitk.Image:
+    """``field`` (on ``phase``'s grid) with its values in the force-free blood pool of ``phase``
+    (:func:`pool_mask`) replaced by the harmonic interpolation of the field around it: the discrete
+    Laplace equation (7-point, spacing-weighted) with the field outside the mask as Dirichlet values,
+    solved per component by conjugate gradients from the given field."""
+    mask = pool_mask(phase, settings)
+    n = int(mask.sum())
+    if n == 0:
+        return field
+    u = sitk.GetArrayFromImage(field).astype(np.float64)  # [z, y, x, 3]
+    num = np.full(mask.shape, -1, dtype=np.int64)
+    num[mask] = np.arange(n)
+    pts = np.argwhere(mask)
+    weight = 1.0 / np.square(np.asarray(phase.GetSpacing()[::-1], dtype=float))  # [z, y, x]
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [np.full(n, 2.0 * weight.sum())]
+    rhs = np.zeros((n, 3))
+    for axis in range(3):
+        for step in (-1, 1):
+            q = pts.copy()
+            q[:, axis] += step
+            nb = num[q[:, 0], q[:, 1], q[:, 2]]
+            inside = nb >= 0
+            rows.append(np.nonzero(inside)[0])
+            cols.append(nb[inside])
+            vals.append(np.full(int(inside.sum()), -weight[axis]))
+            rhs[~inside] += weight[axis] * u[q[~inside, 0], q[~inside, 1], q[~inside, 2]]
+    entries = (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
+    lap = sparse.csr_matrix(entries, shape=(n, n))
+    start = u[mask]
+    for c in range(3):
+        x, info = cg(lap, rhs[:, c], x0=start[:, c], rtol=1e-6, maxiter=2000)
+        if info:
+            logger.warning("blood-pool fill: conjugate gradients stopped before converging (%d)", info)
+        u[..., c][mask] = x
+    out = sitk.GetImageFromArray(u, isVector=True)
+    out.CopyInformation(field)
+    logger.debug("blood-pool fill: %d voxels", n)
+    return out
 
 
 def _mismatch(reference: sitk.Image, phase: sitk.Image, field: sitk.Image, sigma_mm: float = 0.0) -> float:
