@@ -7,12 +7,13 @@
   shape model, follows flares and waists. Bad: sparse or oblique cells make polygonal hulls (chords
   cut inside), noise spikes push the hull outwards, planes of one straight axis cut a curved stent
   obliquely.
-* :func:`tube_fit` — axis from PCA of the metal, then per 1.5 mm slab a robust circle fit (algebraic
-  Kasa start, geometric least squares with a soft-L1 loss, 3-MAD outlier rejection) to the
-  intensity-weighted metal points (for a long, coronary device: angular sectors of equal weight, and
-  the centres re-fitted with a blurred-ring model of the scanner's PSF, :mod:`.psf_fit`), centres and
-  radii smoothed by a smoothing spline. Good: robust to
-  blooming (symmetric about the strut centre), calcium specks and missing struts; bad: assumes round
+* :func:`tube_fit` — axis from PCA of the metal (a valve frame: then the robust line through the
+  slab centres; a coronary stent: a polynomial curve through them), then per 1.5 mm slab a robust
+  circle fit (algebraic Kasa start, geometric least squares with a soft-L1 loss, 3-MAD outlier
+  rejection) to the intensity-weighted metal points (for a long, coronary device: angular sectors of
+  equal weight, and the centres re-fitted with a blurred-ring model of the scanner's PSF,
+  :mod:`.psf_fit`), centres and radii smoothed by a smoothing spline. Good: robust to blooming
+  (symmetric about the strut centre), calcium specks and missing struts; bad: assumes round
   cross-sections (an oval or crushed frame is averaged to a circle).
 * :func:`deformable_cylinder` — a radial surface r(theta, s) started at the tube fit and relaxed
   towards the intensity-weighted metal peak along each radial ray with a membrane smoothness term
@@ -34,7 +35,7 @@ from ..imaging.volume import Volume
 from .axis import CurvedAxis
 from .circle import circle_fit as _circle_fit
 from .geometry import Reconstruction, metal_points, principal_axis, sample, tube_mesh
-from .psf_fit import psf_refined_centres
+from .psf_fit import _robust_cubic, psf_refined_centres
 from .region import MetalDetection
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,40 @@ class TubeModel:
         return self.axis.rings(q, radius, n_theta) + (self.centres(q) - c0)[:, None, :]
 
 
+STRAIGHT_WIDE_FRAMES = True  # valve frames: straight axis through the slab centres (False: pre-2026-11-29)
+WIDE_FRAME_RADIUS_MM = 5.0  # a valve frame (10-17 mm); coronary and peripheral stents are narrower
+
+
+def _line_through_centres(model: TubeModel) -> CurvedAxis:
+    """A valve frame's axis: the straight line through its slab circle centres, fitted by
+    iteratively reweighted total least squares with Tukey's biweight (c = 4.685 robust sigmas of the
+    distances to the line, at least 0.1 mm), so slabs pulled aside by calcium or by the crowns'
+    sparse struts do not tilt it; prolonged 3 mm beyond the fitted range. The principal axis of the
+    weighted metal, the start, is tilted by the lattice's uneven weight (4.5-10 degrees on the
+    phantom's self-expanding frames), and a curve through the centres of a sparse lattice follows
+    their scatter (the blurred-ring centres of a coronary stent do not apply: the ring model is for
+    blooming as wide as the radius)."""
+    f = model.fits
+    c = model.axis.to_world(f[:, 0], f[:, 1], f[:, 2])
+    w = np.ones(len(c))
+    centre, t = c.mean(0), model.axis.t[0]
+    for _ in range(6):
+        centre = (w[:, None] * c).sum(0) / w.sum()
+        d = c - centre
+        _, _, vt = np.linalg.svd(d * np.sqrt(w)[:, None], full_matrices=False)
+        t = vt[0] if vt[0] @ model.axis.t[0] >= 0 else -vt[0]
+        res = np.linalg.norm(d - np.outer(d @ t, t), axis=1)
+        sigma = max(1.4826 * float(np.median(res)), 0.1)
+        u = res / (4.685 * sigma)
+        w_new = np.where(u < 1, (1 - u * u) ** 2, 0.0)
+        if w_new.sum() < 3:
+            break
+        w = w_new
+    s = (c - centre) @ t
+    ends = centre + np.array([s.min() - 3.0, s.max() + 3.0])[:, None] * t
+    return CurvedAxis(ends, n1_start=model.axis.n1[0])
+
+
 def _polynomial_axis(model: TubeModel) -> CurvedAxis:
     """A smooth curve through the fitted centres: a polynomial in arc length of degree 2-3 (one
     bend, or an S bend past 20 mm), prolonged 3 mm beyond the fitted range."""
@@ -247,17 +282,32 @@ def _tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
 
 
 def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
-    """Slab circle fits along the straight principal axis; for a long thin device (length > 3 radii,
-    a coronary stent) again along a polynomial curve through those centres, so sections of a curved
-    stent are perpendicular to its local direction. A short wide valve frame keeps the straight axis
-    (a curve fitted to its sparse lattice would only tilt its sections). For a long device, metal
+    """Slab circle fits along the straight principal axis; for a wide device (median radius >=
+    :data:`WIDE_FRAME_RADIUS_MM`: a valve frame, balloon-expandable or self-expanding) again along
+    the robust straight line through those centres (:func:`_line_through_centres`, twice); for a
+    long thin device (length > 3 radii, a coronary stent) again along a polynomial curve through
+    those centres, so sections of a curved stent are perpendicular to its local direction (a curve
+    fitted to a valve frame's sparse lattice would only tilt its sections: on degraded phantom
+    self-expanding frames the curve and the blurred-ring centres wandered 0.5-4.5 mm off the
+    frame's axis, mean distance up to 1.2 mm; 2026-11-29). For a long thin device, metal
     farther than max(0.9 mm, 0.4 r) from the fitted tube (r clipped to 0.8-1.2 x the median radius:
     calcium against the struts) is dropped and the fit repeated (twice at most)."""
     pts, w = _metal_cloud(ct, metal)
     model = _tube_from_cloud(pts, w, ct)
     f = model.fits
     ends = metal
-    if f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
+    if STRAIGHT_WIDE_FRAMES and float(np.median(f[:, 3])) >= WIDE_FRAME_RADIUS_MM:
+        slab = max(1.5, 2.5 * max(ct.spacing))
+        for _ in range(2):  # the line through the slab centres, then the slabs again across it
+            axis = _line_through_centres(model)
+            model = TubeModel(axis, _slab_circles(*axis.project(pts), w, slab))
+        # the slab centres of a sparse lattice scatter (crowns on the wall, calcium, open cells):
+        # a robust cubic through them (Tukey's biweight) keeps a smooth bend or shift only
+        fits = model.fits.copy()
+        fits[:, 1:3] = _robust_cubic(fits[:, 0], fits[:, 1:3])
+        model = TubeModel(model.axis, fits)
+        f = model.fits
+    elif f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
         kji = np.argwhere(_cloud_mask(ct, metal))
         for _ in range(2):
             outlier = _tube_outliers(model, pts)

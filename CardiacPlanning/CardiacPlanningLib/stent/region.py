@@ -42,6 +42,12 @@ WEAK_NEW_BAND_MM = 1.5  # weak voxels nearer than this to thresholded metal are 
 # self-expanding frame, 40-55 mm; balloon-expandable frames are 15-23 mm): on balloon-expandable
 # tuning frames the added voxels (calcium and noise next to the struts) cost 0.005-0.025 mm.
 WEAK_MIN_EXTENT_MM = 28.0
+# Device kinds whose background outside the lumen label is the nearest metal-free voxel's level
+# (``metal_excess(nearest_outside=True)``) even when the frame is short: a balloon-expandable
+# frame's inflow sits on the LV outflow tract's blood/wall step below an aortic-root label just as a
+# self-expanding frame's does (phantom balloon frames 31-36: inflow radius 0.5 mm short over its
+# first 3 mm, mean distance 0.18-0.20 -> 0.09-0.11 mm; 2026-11-29).
+NEAREST_OUTSIDE_KINDS = ("valve",)
 
 
 class NoDeviceFoundError(CardiacInputError):
@@ -181,7 +187,8 @@ def detect_metal(
     if kind in WEAK_STRUT_KINDS and _axial_extent_mm(region.ct, mask) > WEAK_MIN_EXTENT_MM:
         weak, local = weak_struts(ct, mask, region.support, WEAK_STRUT_FRACTION * (thr - med), spacing)
     full = mask | weak if weak is not None else mask
-    excess = metal_excess(ct, full, spacing, med, region.lumen, nearest_outside=weak is not None)
+    nearest = weak is not None or kind in NEAREST_OUTSIDE_KINDS
+    excess = metal_excess(ct, full, spacing, med, region.lumen, nearest_outside=nearest)
     if weak is not None and weak.any():
         # a weak strut on the wall or outside the lumen label: its excess over the local (opening)
         # background; the lumen model takes the blood level there and sees little or none. Only
