@@ -118,6 +118,18 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.45, "percent": 40.0},
     ],
     78: [{"branch": "LCX", "position": 0.35, "percent": 60.0}],
+    # held out for version 8 (set before any code change of that version, evaluated once at the
+    # end): 0.5 mm, noise 30 (82 calcified), and 84 at 1.25 mm (calcified)
+    81: [{"branch": "LAD", "position": 0.35, "percent": 70.0}],
+    82: [
+        {"branch": "RCA", "position": 0.4, "percent": 60.0},
+        {"branch": "LCX", "position": 0.3, "percent": 45.0},
+    ],
+    83: [
+        {"branch": "RCA", "position": 0.35, "percent": 75.0},
+        {"branch": "LAD", "position": 0.4, "percent": 40.0},
+    ],
+    84: [{"branch": "LAD", "position": 0.4, "percent": 60.0}],
 }
 
 
