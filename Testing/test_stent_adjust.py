@@ -53,8 +53,11 @@ def test_moving_an_apposed_cylinder_loses_apposition_and_moving_back_restores_it
     assert sc.total < 75.0
     np.testing.assert_allclose(moved.axis - rec.axis, np.tile([1.5, 0.0, 0.0], (len(rec.axis), 1)), atol=1e-9)
     back, sc_back = adjust(moved, region, metal, translate_mm=(-1.5, 0.0, 0.0))
-    assert sc_back.apposition == pytest.approx(100.0, abs=0.5) and sc_back.total == pytest.approx(
-        100.0, abs=0.5
+    # back where it was: the score of the unmoved cylinder (98: its tolerance-averaged apposition
+    # share is full only up to 0.25 mm, test_stent_score)
+    assert sc_back.apposition == pytest.approx(100.0, abs=0.5)
+    assert (
+        sc_back.total == pytest.approx(adjust(rec, region, metal)[1].total, abs=0.5) and sc_back.total > 97.0
     )
     np.testing.assert_allclose(mesh_arrays(back.mesh)[0], mesh_arrays(rec.mesh)[0], atol=1e-9)
     assert back.metadata["adjustment"]["translateMm"] == [-1.5, 0.0, 0.0]
@@ -70,7 +73,9 @@ def test_rotation_about_the_axis_centre(apposed):
     np.testing.assert_allclose(d / np.linalg.norm(d), [0.0, -1.0, 0.0], atol=1e-9)  # S turned to -P
     assert sc.apposition < 25.0 and sc.total < 50.0  # only where the crossing tube meets the wall
     _, sc_back = adjust(turned, region, metal, rotate_deg=(-90.0, 0.0, 0.0))
-    assert sc_back.total == pytest.approx(100.0, abs=0.5)
+    assert (
+        sc_back.total == pytest.approx(adjust(rec, region, metal)[1].total, abs=0.5) and sc_back.total > 97.0
+    )
 
 
 def test_radius_changes_along_the_axis(apposed):

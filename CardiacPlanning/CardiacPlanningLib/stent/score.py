@@ -8,7 +8,12 @@ Terms (all areas in mm^2, distances in mm, LPS points):
   Euclidean distance transforms, linear interpolation).
   ``A = 100 * sum(area[d <= tol]) / sum(area)``, ``tol`` = 0.5 mm; malapposed area = ``sum(area[d > tol])``.
   For valve frames only the landing zone counts (sections whose median wall gap is within 1 mm of
-  the smallest: the annulus, not the sinuses or the LVOT).
+  the smallest: the annulus, not the sinuses or the LVOT). The total uses the **tolerance-averaged
+  share** ``Ab``: the share within tolerance averaged over tolerances spread uniformly from 0.5 to
+  1.5 ``tol`` (``Ab = 100 * sum(area * clip((1.5 tol - d) / tol, 0, 1)) / sum(area)``: a sample counts
+  fully up to 0.25 mm, not at all past 0.75 mm, linearly between). The step share cannot tell two
+  envelopes apart whose samples all lie on one side of 0.5 mm (a coronary stent: d 0.25-0.4 mm for
+  every algorithm), the averaged share follows d continuously there (round of 2026-11-29).
 * **Contour completeness**: cross-sections every 0.5 mm along the axis, each split into ``n_bins``
   (24) angular bins; a bin is covered when any CT sample within +-``band`` (0.75 mm) of the envelope
   radius and +-``slab`` (1.5 mm, so open cells of a lattice still count) along the axis is metal:
@@ -29,8 +34,8 @@ Terms (all areas in mm^2, distances in mm, LPS points):
   chase individual peaks pays for leaving their local median, where a surface through the individual
   peaks would have been rewarded (round of 2026-11-29: degraded self-expanding frames). Unweighted:
   calcium has the highest excess and would weigh most.
-* **Total**: ``0.5 A + 0.3 C + 0.2 K`` with a wall, ``0.6 C + 0.4 K`` without; with ``F``:
-  ``0.4 F + 0.3 A + 0.2 C + 0.1 K`` with a wall, ``0.5 F + 0.3 C + 0.2 K`` without. Results are
+* **Total**: ``0.5 Ab + 0.3 C + 0.2 K`` with a wall, ``0.6 C + 0.4 K`` without; with ``F``:
+  ``0.4 F + 0.3 Ab + 0.2 C + 0.1 K`` with a wall, ``0.5 F + 0.3 C + 0.2 K`` without. Results are
   ranked by it.
 """
 
@@ -63,6 +68,7 @@ class Score:
     sections: int
     fidelity: float | None = None
     strut_distance_mm: float | None = None
+    apposition_averaged: float | None = None  # Ab: the share within tolerance averaged over 0.5-1.5 tol
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -86,18 +92,11 @@ def lateral_triangles(rec: Reconstruction, centroids: np.ndarray, normals: np.nd
     return s, np.abs((normals * t).sum(1)) < 0.7
 
 
-def apposition(
-    rec: Reconstruction,
-    ct: Volume,
-    lumen: np.ndarray,
-    tolerance_mm: float = 0.5,
-    landing_zone_mm: float | None = None,
-):
-    """(share % within tolerance, malapposed area mm^2, mean |distance| mm) of the lateral envelope.
-
-    With ``landing_zone_mm`` (valve frames) only the landing zone counts: the 0.5 mm sections along
-    the axis whose median wall gap (wall minus envelope, mm) is within ``landing_zone_mm`` of the
-    smallest one, i.e. the annulus, not the sinuses above it or the LVOT outside the label."""
+def wall_distances(
+    rec: Reconstruction, ct: Volume, lumen: np.ndarray, landing_zone_mm: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(|distance| mm to the lumen boundary, area mm^2) of the lateral envelope's triangles; with
+    ``landing_zone_mm`` only those of the landing zone (:func:`apposition`)."""
     cen, area, normal = triangle_samples(rec.mesh)
     s, lateral = lateral_triangles(rec, cen, normal)
     cen, area, s = cen[lateral], area[lateral], s[lateral]
@@ -110,11 +109,39 @@ def apposition(
         zone = ids[gap <= gap.min() + landing_zone_mm]
         keep = np.isin(section, zone)
         signed, area = signed[keep], area[keep]
-    d = np.abs(signed)
+    return np.abs(signed), area
+
+
+def apposition(
+    rec: Reconstruction,
+    ct: Volume,
+    lumen: np.ndarray,
+    tolerance_mm: float = 0.5,
+    landing_zone_mm: float | None = None,
+):
+    """(share % within tolerance, malapposed area mm^2, mean |distance| mm) of the lateral envelope.
+
+    With ``landing_zone_mm`` (valve frames) only the landing zone counts: the 0.5 mm sections along
+    the axis whose median wall gap (wall minus envelope, mm) is within ``landing_zone_mm`` of the
+    smallest one, i.e. the annulus, not the sinuses above it or the LVOT outside the label."""
+    return _apposition_terms(*wall_distances(rec, ct, lumen, landing_zone_mm), tolerance_mm)
+
+
+def _apposition_terms(d: np.ndarray, area: np.ndarray, tolerance_mm: float) -> tuple[float, float, float]:
     ok = d <= tolerance_mm
     total = float(area.sum())
     share = 100.0 * float(area[ok].sum()) / total if total > 0 else 0.0
     return share, float(area[~ok].sum()), float((d * area).sum() / max(total, 1e-9))
+
+
+def averaged_share(d: np.ndarray, area: np.ndarray, tolerance_mm: float = 0.5) -> float:
+    """The share (%) of ``area`` within tolerance averaged over tolerances spread uniformly from 0.5
+    to 1.5 ``tolerance_mm``: each sample counts ``clip((1.5 tol - d) / tol, 0, 1)``."""
+    total = float(np.sum(area))
+    if total <= 0:
+        return 0.0
+    weight = np.clip((1.5 * tolerance_mm - np.abs(d)) / tolerance_mm, 0.0, 1.0)
+    return 100.0 * float((weight * area).sum()) / total
 
 
 def _resample_axis(axis: np.ndarray, radius: np.ndarray, step: float):
@@ -266,12 +293,14 @@ def score(
     fid = fidelity(rec, ct, excess, metal_mask) if excess is not None and metal_mask is not None else None
     f, sd = fid if fid is not None else (None, None)
     if lumen is not None and lumen.any():
-        a, mal, dist = apposition(rec, ct, lumen, tolerance_mm, landing_zone_mm)
-        total = 0.5 * a + 0.3 * c + 0.2 * k if f is None else 0.4 * f + 0.3 * a + 0.2 * c + 0.1 * k
+        d, area = wall_distances(rec, ct, lumen, landing_zone_mm)
+        a, mal, dist = _apposition_terms(d, area, tolerance_mm)
+        ab = averaged_share(d, area, tolerance_mm)
+        total = 0.5 * ab + 0.3 * c + 0.2 * k if f is None else 0.4 * f + 0.3 * ab + 0.2 * c + 0.1 * k
     else:
-        a = mal = dist = None
+        a = mal = dist = ab = None
         total = 0.6 * c + 0.4 * k if f is None else 0.5 * f + 0.3 * c + 0.2 * k
-    return Score(float(total), a, mal, dist, c, gap, k, n, f, sd)
+    return Score(float(total), a, mal, dist, c, gap, k, n, f, sd, ab)
 
 
 def score_for(rec: Reconstruction, region, metal, kind: str = "generic") -> Score:
