@@ -262,9 +262,17 @@ def _apply_stenosis(tree: CoronaryTree, spec: Stenosis | dict) -> Stenosis:
 
 
 def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[CalciumBlob]:
-    """Eccentric calcium spheres (radius 0.6-1.4 mm) in the wall, centred 0.4 radius outside the lumen
-    (so 60 % of the radius protrudes into it): one under each stenosis and 3-6 in the proximal-mid
-    segments of LM/LAD/LCX/RCA."""
+    """Eccentric calcium spheres (radius 0.6-1.4 mm): one at each stenosis and 3-6 in the
+    proximal-mid segments of LM/LAD/LCX/RCA.
+
+    The 3-6 scattered plaques are centred 0.4 radius outside the lumen (60 % of the radius protrudes
+    into it). A stenosis's plaque lies in the wall *outside* the narrowed lumen, touching it (centre
+    at lumen radius + plaque radius, moved further out where it would reach into any lumen), so
+    that the lesion's truth (``percentDiameter``, from the centreline radii) is the lumen the CT
+    shows: a plaque painted over the narrowed lumen narrowed it further than its truth said (seed
+    54's 70 % LAD lesion left a 99 % lumen). The search for a free spot draws the same random
+    numbers as before, so the other plaques and the paths of a seed do not move."""
+    n_lesion = len(tree.stenoses)
     spots = [(s.branch, s.position) for s in tree.stenoses]
     for _ in range(int(rng.integers(3, 7))):
         spots.append(
@@ -274,10 +282,10 @@ def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[Calcium
     every = np.vstack([p for p, _ in dense])
     every_r = np.concatenate([r for _, r in dense])
     blobs = []
-    for name, frac in spots:
+    for i, (name, frac) in enumerate(spots):
         b = tree.branch(name)
         rad = float(rng.uniform(0.6, 1.4))
-        best, best_depth = None, -np.inf
+        best, best_depth, best_kd = None, -np.inf, None
         for attempt in range(40):  # a spot whose blob reaches no deeper into any lumen (bifurcations)
             shift = 0.0 if attempt < 10 else rng.uniform(-8.0, 8.0)
             k = int(np.argmin(np.abs(b.arc_length - (frac * b.length_mm + shift))))
@@ -290,11 +298,34 @@ def _calcium_blobs(tree: CoronaryTree, rng: np.random.Generator) -> list[Calcium
             center = b.points[k] + d * (b.radii[k] + 0.4 * rad)
             depth = float(np.min(np.linalg.norm(every - center, axis=1) - every_r))
             if depth > best_depth:
-                best, best_depth = center, depth
+                best, best_depth, best_kd = center, depth, (k, d)
             if depth > 0.4 * rad - 0.02:
                 break
+        if i < n_lesion:
+            best = _outside_lumen(b.points[best_kd[0]], best_kd[1], b.radii[best_kd[0]], rad, every, every_r)
         blobs.append(CalciumBlob(name, best, rad))
     return blobs
+
+
+def _outside_lumen(
+    point: np.ndarray,
+    direction: np.ndarray,
+    lumen_mm: float,
+    rad: float,
+    every: np.ndarray,
+    every_r: np.ndarray,
+) -> np.ndarray:
+    """Centre (LPS mm) of a plaque of radius ``rad`` on the ray from the centreline ``point`` along
+    ``direction``, touching the lumen (``lumen_mm`` out) and moved out until its sphere clears every
+    lumen (union of the swept spheres ``every`` / ``every_r``) by 0.05 mm."""
+    dist = lumen_mm + rad + 0.05
+    for _ in range(20):
+        center = point + direction * dist
+        depth = float(np.min(np.linalg.norm(every - center, axis=1) - every_r))
+        if depth >= rad + 0.05 - 1e-6:
+            break
+        dist += rad + 0.05 - depth
+    return center
 
 
 def tree_occupancy(tree: CoronaryTree, reference, supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
