@@ -8,11 +8,20 @@ the LA through its floor (each surface's normal within FACE_DEG = 60 deg of the 
 column climbing the LA's side wall beside the orifice does not count), with at most ``gap_mm`` of
 unlabelled tissue (the valve and the fibrous annulus, which are not labelled) and no labelled
 tissue (myocardium, atrial wall, aorta, ...) in between. The masks are smoothed like the section
-masks (Gaussian, sigma 0.6 voxel) and sampled trilinearly: LV and LA at the 0.5 level (the
-sub-voxel boundary), blocking tissue at 0.3, so a wall thinner than a voxel (the wedge of atrial
-wall where it meets the annulus) still blocks. Where the LA lies directly against LV blood with no
-labelled tissue between (the aorto-mitral curtain: the anterior lip of the LA opening sits beside and
-over the LVOT, and the curtain itself is not labelled), the LA is read at LA_AT_LV = 0.3 wherever the
+masks (Gaussian, sigma 0.6 voxel) and sampled trilinearly: LV and LA at the 0.5 level (the sub-voxel
+boundary). Blocking tissue is tissue the column *crosses*: tissue whose smoothed mask reaches 0.5 on
+the column (the column enters a wall), or a thinner layer whose smoothed mask rises from the LV side
+to a peak of at least CROSSED_LEVEL = 0.25 and falls again, each by at least CROSSED_FALL = 0.1 (the
+fall looked for up to CROSSED_PAST_MM = 1.5 mm past the LA entry) (a wall thinner than a voxel - the
+wedge of atrial wall where it meets the annulus, the shelf of wall under the LA where it widens
+above its opening - whose blurred peak stays under 0.5). The flat halo of a thick wall running
+*beside* the column (the posterior atrial wall) does not block below 0.5, nor does the fading halo
+above the end of a wall beside the LV (no rise): until 2026-11-29 all blocking tissue was read at
+0.3, whose level lies 0.52 sigma = 0.39 mm (at 1.25 mm voxels) off a thick wall's face, so the
+orifice ended 0.35-0.43 mm short of the posterior wall (phantom seeds 1, 5), while a thin layer
+peaking under 0.3 let columns through. Where the LA lies directly against LV blood with no labelled
+tissue between (the aorto-mitral curtain: the anterior lip of the LA opening sits beside and over
+the LVOT, and the curtain itself is not labelled), the LA is read at LA_AT_LV = 0.3 wherever the
 smoothed LV mask is at least LV_NEAR = 0.2: there the thin LA lip shares its partial volume with LV
 blood rather than with tissue, and its 0.5 level lay 0.35-0.6 mm inside the painted opening
 (phantom seeds 1 and 5), which made the anteroposterior width short. The outline of the largest
@@ -53,7 +62,10 @@ logger = logging.getLogger(__name__)
 PIXEL_MM = 0.25  # column spacing in the plane
 STEP_MM = 0.5  # sample spacing along a column
 FACE_DEG = 60.0  # a chamber surface faces the valve when its normal is within this of the plane normal
-LEVELS = (0.5, 0.5, 0.3)  # LV, LA, blocking tissue: levels of the smoothed masks (see docstring)
+LEVELS = (0.5, 0.5, 0.5)  # LV, LA, blocking tissue: levels of the smoothed masks (see docstring)
+CROSSED_LEVEL = 0.25  # a thinner layer of tissue blocks a column that crosses it at this level ...
+CROSSED_FALL = 0.1  # ... i.e. the smoothed tissue mask rises and falls by this much ...
+CROSSED_PAST_MM = 1.5  # ... within this far past the LA entry (see docstring)
 LA_AT_LV = 0.3  # LA level where LV blood is next to it (see docstring)
 LV_NEAR = 0.2  # smoothed LV mask level that counts as "LV blood next to the LA"
 
@@ -102,7 +114,7 @@ class _Masks:
         coords = [idx[..., 2], idx[..., 1], idx[..., 0]]
         lv, la, block = (ndimage.map_coordinates(m, coords, order=1, cval=0.0) for m in self.maps)
         la_in = (la >= LEVELS[1]) | ((la >= LA_AT_LV) & (lv >= LV_NEAR))
-        return [lv >= LEVELS[0], la_in, block >= LEVELS[2]]
+        return [lv >= LEVELS[0], la_in, block]  # block: the smoothed mask's value (0-1)
 
     def facing(self, pts: np.ndarray, which: int, direction: np.ndarray) -> np.ndarray:
         """Whether the surface of mask ``which`` (0 LV, 1 LA) at ``pts`` (LPS mm, N x 3) faces
@@ -141,14 +153,22 @@ def _columns(masks: _Masks, plane: Plane, reach_mm: float, gap_mm: float, facing
     lv_below = lv & (k < first_la[..., None])
     has_lv = lv_below.any(axis=2)
     last_lv = nt - 1 - np.argmax(lv_below[..., ::-1], axis=2)
-    csum = np.concatenate([np.zeros(lv.shape[:2] + (1,), int), np.cumsum(block, axis=2)], axis=2)
     fl = np.minimum(first_la, nt - 1)
-    blocked = (
-        np.take_along_axis(csum, fl[..., None], 2)[..., 0]
-        - np.take_along_axis(csum, (last_lv + 1)[..., None], 2)[..., 0]
-    )
+    between = np.where((k > last_lv[..., None]) & (k < first_la[..., None]), block, 0.0)
+    peak_at = np.argmax(between, axis=2)
+    peak = np.take_along_axis(between, peak_at[..., None], 2)[..., 0]
+    # tissue the column crosses: entered (>= LEVELS[2]), or a thinner layer whose smoothed mask rises
+    # from the LV side to CROSSED_LEVEL and falls again past it - not the flat halo of a wall beside
+    # the column, nor the fading halo above the end of a wall that runs beside the LV (a fall, no rise)
+    on_lv_side = (k >= last_lv[..., None]) & (k <= peak_at[..., None])
+    last = np.minimum(fl + round(CROSSED_PAST_MM / STEP_MM), nt - 1)
+    past = (k >= peak_at[..., None]) & (k <= last[..., None])
+    rise = peak - np.where(on_lv_side, block, np.inf).min(axis=2)
+    fall = peak - np.where(past, block, np.inf).min(axis=2)
+    crossed = (peak >= CROSSED_LEVEL) & (rise >= CROSSED_FALL) & (fall >= CROSSED_FALL)
+    blocked = (peak >= LEVELS[2]) | crossed
     gap = (first_la - last_lv - 1) * STEP_MM
-    ok = has_lv & (first_la < nt) & (blocked == 0) & (gap <= gap_mm)
+    ok = has_lv & (first_la < nt) & ~blocked & (gap <= gap_mm)
     mid_t = t[0] + 0.5 * (first_la + last_lv) * STEP_MM
     if not facing:  # while the plane is refitted (a tilted start plane would see no roof / floor)
         return ok, lo, plane.from_plane_coords(grid[ok]) + mid_t[ok][:, None] * plane.normal
