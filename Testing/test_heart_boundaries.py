@@ -72,9 +72,39 @@ def _root(bulge: bool):
 def test_aortic_valve_moves_to_the_foot_of_the_sinuses():
     seg, tube, zz = _root(bulge=True)
     moved = move_aortic_valve(seg, 1.0)
-    assert moved == int((tube & (zz < 30)).sum())
-    assert (seg[tube & (zz < 30)] == lbl.LV_BLOOD_POOL).all()
+    # the area profile is averaged over +-1 voxel, so a sharp step may be read one voxel layer early
+    assert int((tube & (zz < 29)).sum()) <= moved <= int((tube & (zz < 30)).sum())
+    assert (seg[tube & (zz < 29)] == lbl.LV_BLOOD_POOL).all()
     assert (seg[tube & (zz >= 30)] == lbl.AORTA).all()
+
+
+def _oblique_root(foot_mm: float, spacing: float = 1.5):
+    """An outflow tube (r 11 mm) on an axis oblique to the grid, widening smoothly into sinuses
+    (r 11 -> 15 mm over 7 mm from ``foot_mm`` above the watershed cut), then narrowing to r 12.5."""
+    d = np.array([1.0, 1.0, 0.2]) / np.linalg.norm([1.0, 1.0, 0.2])
+    shape = (60, 60, 60)
+    rel = np.indices(shape).reshape(3, -1).T * spacing - 20.0
+    t = rel @ d
+    r = np.linalg.norm(rel - t[:, None] * d, axis=1)
+    rise = np.clip((t - foot_mm) / 7.0, 0, 1)
+    fall = np.clip((t - foot_mm - 16.0) / 6.0, 0, 1)
+    radius = 11.0 + 2.0 * (1 - np.cos(np.pi * rise)) - 1.25 * (1 - np.cos(np.pi * fall))
+    seg = np.zeros(len(rel), np.uint8)
+    seg[(t < 0) & (t > -14) & (r < 16)] = lbl.LV_BLOOD_POOL
+    seg[(t >= 0) & (t < 55) & (r <= radius)] = lbl.AORTA
+    return seg.reshape(shape), t.reshape(shape)
+
+
+def test_aortic_valve_on_an_oblique_root_lands_within_a_millimetre_of_the_foot():
+    # counting voxel centres in one-voxel slabs along an oblique axis aliased and, with the bulge
+    # read at 15 % of its rise, put this valve 1.9 mm above the foot (2.4 mm on other tilts)
+    for foot in (9.0, 12.0):
+        seg, t = _oblique_root(foot)
+        aorta = seg == lbl.AORTA
+        move_aortic_valve(seg, 1.5)
+        moved = aorta & (seg == lbl.LV_BLOOD_POOL)
+        assert abs(float(t[moved].max()) - foot) <= 1.0
+        assert abs(float(t[seg == lbl.AORTA].min()) - foot) <= 1.0
 
 
 def test_aortic_root_without_sinuses_is_left_alone():
@@ -139,8 +169,29 @@ def test_outflow_tract_above_an_oblique_cut_moves_to_the_foot_of_the_sinuses():
     tube = (zz >= cut) & (zz < 95) & (radial <= radius)
     seg[tube] = lbl.AORTA
     assert move_aortic_valve(seg, 1.0) > 0
-    assert (seg[tube & (zz < 34)] == lbl.LV_BLOOD_POOL).mean() > 0.95
+    # the root's axis, fitted to a cylinder cut obliquely at both ends, leans a little, so the
+    # sharp step into the sinuses is read over a few slabs and the plane tilts with the axis
+    assert (seg[tube & (zz < 34)] == lbl.LV_BLOOD_POOL).mean() > 0.9
     assert (seg[tube & (zz >= 38)] == lbl.AORTA).all()
+
+
+def test_outflow_tract_above_a_deeply_curved_cut_moves_to_the_foot_of_the_sinuses():
+    # 1 mm grid: the watershed cut is a bowl (z = 20 + 0.1 r^2, its rim 10 mm above its centre), so
+    # the area grows through partial slabs for 10 mm before the tube (r 10) runs level up to the
+    # annulus (z = 38); sinuses r 14 (z 38..52), ascending aorta r 12. Before, the widening over the
+    # first 9 mm was taken for the sinuses' bowl and nothing moved.
+    shape = (100, 50, 50)
+    zz, yy, xx = np.indices(shape)
+    radial = np.sqrt((yy - 25) ** 2 + (xx - 25) ** 2)
+    cut = 20 + 0.1 * radial**2
+    seg = np.zeros(shape, np.uint8)
+    seg[(zz >= 4) & (zz < cut) & (radial <= 20)] = lbl.LV_BLOOD_POOL
+    radius = np.where(zz < 38, 10, np.where(zz < 52, 14, 12))
+    tube = (zz >= cut) & (zz < 95) & (radial <= radius)
+    seg[tube] = lbl.AORTA
+    assert move_aortic_valve(seg, 1.0) > 0
+    assert (seg[tube & (zz < 36)] == lbl.LV_BLOOD_POOL).all()
+    assert (seg[tube & (zz >= 40)] == lbl.AORTA).all()
 
 
 def test_basin_straddling_an_artery_branch_and_a_vein_is_split_by_enhancement():
