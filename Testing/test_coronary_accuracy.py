@@ -253,3 +253,35 @@ def test_root_in_front_of_the_ostium_is_labelled():
     assert (got & want).sum() >= 0.98 * want.sum()
     assert not (got & (xx < 18.0)).any()  # behind the plane: the aorta
     assert not (got & (d > ra + 0.3)).any()
+
+
+def test_growth_into_an_appendage_tip_beside_the_artery_is_left_out():
+    """An aorta, a 1.5 mm artery leaving it along x, and an appendage-like chamber (0.9 x blood
+    HU, a 7 mm ball) whose tip, a cone narrowing from 4.8 mm to 1.2 mm radius, touches the
+    artery (seed 77's left atrial appendage beside its LAD). The opening's 3.2 mm ball does not
+    fit the cone's narrow half, so the growth used to run from the artery up the cone to the
+    ball's reach (cross-sections of 3.1-3.6 mm radius). Where the tree touches the removed
+    chamber in a roundish patch wider than a coronary (2.5 mm radius), it is a sac: left out,
+    layer by layer, while the artery stays whole."""
+    sp, tip = 0.5, 9.6
+    shape = (56, 80, 96)
+
+    def cone_radius(y):
+        return 1.2 + np.clip((y - tip) / (22.0 - tip), 0.0, 1.0) * (4.8 - 1.2)
+
+    def inside(z, y, x):
+        hu = np.full(z.shape, FAT, np.float32)
+        hu[np.hypot(y - 8.0, x - 8.0) <= 6.0] = BLOOD  # aorta along z
+        body = np.sqrt((z - 14.0) ** 2 + (y - 27.0) ** 2 + (x - 28.0) ** 2) <= 7.0
+        cone = (y >= tip) & (y <= 22.0) & (np.hypot(z - 14.0, x - 28.0) <= cone_radius(y))
+        hu[body | cone] = 0.9 * BLOOD
+        hu[(np.hypot(z - 14.0, y - 8.0) <= 1.5) & (x >= 8.0) & (x <= 46.0)] = BLOOD  # the artery
+        return hu
+
+    vol = Volume(_render(shape, sp, inside), (sp, sp, sp), (0.0, 0.0, 0.0), np.eye(3))
+    tree = segment_trees(vol, [Ostium("left", np.array([14.5, 8.0, 14.0]), BLOOD)]).masks["left"]
+    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * sp for n in shape], indexing="ij")
+    art = (np.hypot(zz - 14.0, yy - 8.0) <= 1.0) & (xx > 16.0) & (xx < 44.0)
+    assert (tree & art).sum() == art.sum()
+    assert not (tree & (cone_radius(yy) > 3.15)).any()  # was 244 voxels, up to 3.6 mm
+    assert (tree & (yy > 11.0)).sum() < 0.7 * 850  # of the tip taken before (~850-900 voxels)
