@@ -164,12 +164,13 @@ def truth_tree(case: Path) -> CoronaryTree:
 
 
 def lumen_left_by_calcium(case: Path) -> list[float | None]:
-    """Per truth stenosis, its percent diameter reduction counting the calcium the phantom renders
-    over the lumen (``apply_overlay`` writes calcium after the lumen, and each lesion's calcium
-    sphere is centred 0.4 of its radius outside the narrowed wall, so 60 % of its radius lies
-    inside the lumen): the largest over the truth points within 6 mm of the lesion of
-    ``100 (1 - r_eff / reference)``, ``r_eff`` the radius of the disc of the lumen area left in the
-    normal plane. None without calcium. The graded truth (``percentDiameter``) ignores it."""
+    """Per truth stenosis, its percent diameter reduction counting any calcium the phantom renders
+    over the lumen (``apply_overlay`` writes calcium after the lumen; before 2026-11-29 each
+    lesion's calcium sphere was centred 0.4 of its radius outside the narrowed wall, 60 % of its
+    radius inside the lumen; now it lies in the wall, touching the lumen, and only a scattered
+    plaque near the lesion can still narrow it): the largest over the truth points within 6 mm of
+    the lesion of ``100 (1 - r_eff / reference)``, ``r_eff`` the radius of the disc of the lumen
+    area left in the normal plane. None without calcium. The graded truth (``percentDiameter``) ignores it."""
     doc = json.loads((case / "coronary_centerlines.json").read_text())
     if not doc.get("calcium"):
         return [None] * len(doc.get("stenoses", []))
