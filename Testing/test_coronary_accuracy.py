@@ -285,3 +285,22 @@ def test_growth_into_an_appendage_tip_beside_the_artery_is_left_out():
     assert (tree & art).sum() == art.sum()
     assert not (tree & (cone_radius(yy) > 3.15)).any()  # was 244 voxels, up to 3.6 mm
     assert (tree & (yy > 11.0)).sum() < 0.7 * 850  # of the tip taken before (~850-900 voxels)
+
+
+def test_narrowed_points_beside_calcium_take_a_smaller_model_reading():
+    """A 70 % lesion whose narrowed sections read 50 % (the blooming of a plaque in the wall beside
+    it widens the half-level reading) and lie beside calcium: the model's radius, asked for every
+    narrowed point, replaces a reading only where smaller, so the lesion is graded by it (the
+    model was asked only for calcium-free points: the lesion stayed at 50 %)."""
+    s = np.arange(0.0, 60.0, 0.25)
+    r = 1.5 * _profile(s, 30.0, 50.0, 10.0)
+    calc = np.abs(s - 30.0) < 4.0
+    asked = []
+
+    def model(idx, ref):
+        asked.extend(idx.tolist())
+        return np.minimum(r[idx], 1.5 * _profile(s[idx], 30.0, 70.0, 10.0))
+
+    (les,) = find_lesions("LAD", _line(s), r, voxel_mm=0.5, near_calcium=calc, narrow_radius=model)
+    assert calc[asked].any()
+    assert les.percent == pytest.approx(70.0, abs=2.0)

@@ -155,9 +155,11 @@ def find_lesions(
 
     ``narrow_radius`` (narrowed point indices, indices of healthy reference points within 9 mm ->
     radius mm of the narrowed points): a finer radius estimate for the narrowed points of a found
-    lesion that lie away from calcium (a model fit, :func:`..radius.narrow_lumen_radii`); the
-    lesion's degree is then taken from it, and a lesion that it grades below ``min_percent`` is
-    dropped."""
+    lesion (a model fit, :func:`..radius.narrow_lumen_radii`, which lowers a reading only), beside
+    calcium too: the blooming of a plaque in the wall widens the section readings there (tuning
+    seed 54, a 70 % LAD lesion with its plaque outside the lumen: 49 % without the model there, 54 %
+    with it); the lesion's degree is then taken from it, and a lesion that it grades below
+    ``min_percent`` is dropped."""
     pts = np.asarray(points, dtype=float)
     r = np.asarray(radii, dtype=float)
     if len(pts) < 5:
@@ -208,7 +210,7 @@ def find_lesions(
             if narrow_radius is not None:
                 near = healthy & (s >= s[a] - 9.0) & (s <= s[e] + 9.0)
                 near[a : e + 1] = False
-                idx = a + np.nonzero((pct[a : e + 1] >= min_percent) & ~calc[a : e + 1])[0]
+                idx = a + np.nonzero(pct[a : e + 1] >= min_percent)[0]
                 if len(idx):
                     rl[idx - a] = narrow_radius(idx, np.nonzero(near)[0])
             lp = 100.0 * (1.0 - rl / local[a : e + 1])
