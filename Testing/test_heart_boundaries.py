@@ -154,20 +154,27 @@ def test_root_widening_right_above_the_cut_keeps_the_cut_as_the_valve():
     np.testing.assert_array_equal(seg, before)
 
 
-def test_outflow_tract_above_an_oblique_cut_moves_to_the_foot_of_the_sinuses():
-    # 1 mm grid: the watershed cut between the LV and the outflow tube (r 10) is tilted (z = 22 +
-    # 0.5 (x - 25)), so the first slabs above it hold only part of the tube's section and the area
-    # seems to widen right above the cut; the tube runs level up to the annulus (z = 36), sinuses r 14
-    # (z 36..50), ascending aorta r 12 above
+def _root_above_cut(cut_of, annulus_z: int):
+    """1 mm grid: LV below the watershed cut ``cut_of(xx, radial)`` (a z level per column), outflow
+    tube r 10 above it up to the annulus (``annulus_z``), sinuses r 14 for 14 mm, ascending aorta r
+    12 above: (seg, tube, zz)."""
     shape = (100, 50, 50)
     zz, yy, xx = np.indices(shape)
     radial = np.sqrt((yy - 25) ** 2 + (xx - 25) ** 2)
-    cut = 22 + 0.5 * (xx - 25)
+    cut = cut_of(xx, radial)
     seg = np.zeros(shape, np.uint8)
     seg[(zz >= 4) & (zz < cut) & (radial <= 20)] = lbl.LV_BLOOD_POOL
-    radius = np.where(zz < 36, 10, np.where(zz < 50, 14, 12))
+    radius = np.where(zz < annulus_z, 10, np.where(zz < annulus_z + 14, 14, 12))
     tube = (zz >= cut) & (zz < 95) & (radial <= radius)
     seg[tube] = lbl.AORTA
+    return seg, tube, zz
+
+
+def test_outflow_tract_above_an_oblique_cut_moves_to_the_foot_of_the_sinuses():
+    # the watershed cut between the LV and the outflow tube is tilted (z = 22 + 0.5 (x - 25)), so the
+    # first slabs above it hold only part of the tube's section and the area seems to widen right
+    # above the cut; the tube runs level up to the annulus (z = 36)
+    seg, tube, zz = _root_above_cut(lambda xx, radial: 22 + 0.5 * (xx - 25), 36)
     assert move_aortic_valve(seg, 1.0) > 0
     # the root's axis, fitted to a cylinder cut obliquely at both ends, leans a little, so the
     # sharp step into the sinuses is read over a few slabs and the plane tilts with the axis
@@ -176,19 +183,10 @@ def test_outflow_tract_above_an_oblique_cut_moves_to_the_foot_of_the_sinuses():
 
 
 def test_outflow_tract_above_a_deeply_curved_cut_moves_to_the_foot_of_the_sinuses():
-    # 1 mm grid: the watershed cut is a bowl (z = 20 + 0.1 r^2, its rim 10 mm above its centre), so
-    # the area grows through partial slabs for 10 mm before the tube (r 10) runs level up to the
-    # annulus (z = 38); sinuses r 14 (z 38..52), ascending aorta r 12. Before, the widening over the
-    # first 9 mm was taken for the sinuses' bowl and nothing moved.
-    shape = (100, 50, 50)
-    zz, yy, xx = np.indices(shape)
-    radial = np.sqrt((yy - 25) ** 2 + (xx - 25) ** 2)
-    cut = 20 + 0.1 * radial**2
-    seg = np.zeros(shape, np.uint8)
-    seg[(zz >= 4) & (zz < cut) & (radial <= 20)] = lbl.LV_BLOOD_POOL
-    radius = np.where(zz < 38, 10, np.where(zz < 52, 14, 12))
-    tube = (zz >= cut) & (zz < 95) & (radial <= radius)
-    seg[tube] = lbl.AORTA
+    # the watershed cut is a bowl (z = 20 + 0.1 r^2, its rim 10 mm above its centre), so the area
+    # grows through partial slabs for 10 mm before the tube runs level up to the annulus (z = 38).
+    # Before, the widening over the first 9 mm was taken for the sinuses' bowl and nothing moved.
+    seg, tube, zz = _root_above_cut(lambda xx, radial: 20 + 0.1 * radial**2, 38)
     assert move_aortic_valve(seg, 1.0) > 0
     assert (seg[tube & (zz < 36)] == lbl.LV_BLOOD_POOL).all()
     assert (seg[tube & (zz >= 40)] == lbl.AORTA).all()
