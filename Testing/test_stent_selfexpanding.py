@@ -107,3 +107,44 @@ def test_lattice_ends_find_the_crown_apices(flared):
     assert abs(ends[0] - 8.0) < 0.7 and abs(ends[1] - (8.0 + length)) < 0.7
     plain = region.ct.with_array(np.where(region.lumen, 400, 60).astype(np.int16))
     assert _lattice_ends(plain, model, 8.0, 8.0 + length) is None
+
+
+def test_end_trend_restores_a_crown_dimmed_by_the_wall():
+    """A flared frame (radius 10 mm, flaring 0.2 mm/mm over its top 20 mm) whose slab circles came out
+    flat over the last 8 mm, where the excess on the fitted ring is dim (the crown pressed into the
+    wall): the end's radius is brought back to the trend of the trusted slabs next to it (before:
+    0.6-1.6 mm short at the top); a frame whose radius is consistent and bright to its ends is left
+    as it was; the inflow's first 3 mm are held at least to the trend (a crown does not shrink)."""
+    from CardiacPlanningLib.imaging.volume import Volume
+    from CardiacPlanningLib.stent.algorithms import TubeModel, _end_trend
+    from CardiacPlanningLib.stent.axis import CurvedAxis
+    from CardiacPlanningLib.stent.region import MetalDetection
+
+    s = np.arange(0.0, 40.0 + 1e-6, 0.5)
+    true_r = 10.0 + 0.2 * np.maximum(s - 20.0, 0.0)
+    fitted = np.where(s > 32.0, 10.0 + 0.2 * 12.0, true_r)  # flat over the top 8 mm
+    fitted = np.where(s < 2.0, true_r - 0.4, fitted)  # short at the inflow (the LVOT step)
+    geom = Volume(np.zeros((80, 50, 50), np.int16), (0.6, 0.6, 0.6), (-15.0, -15.0, -4.0), np.eye(3))
+    kji = np.indices(geom.shape).reshape(3, -1).T
+    p = geom.index_to_lps(kji[:, ::-1].astype(float))
+    rho, z = np.hypot(p[:, 0], p[:, 1]), p[:, 2]
+    ring = np.interp(z, s, fitted)
+    amp = np.where(z > 32.0, 60.0, 200.0)  # the crown dim on its fitted ring
+    excess = (amp * np.exp(-0.5 * ((rho - ring) / 0.6) ** 2)).reshape(geom.shape).astype(np.float32)
+    metal = MetalDetection(excess > 100, 700.0, 0.0, 0.0, 0.0, excess)
+    axis = CurvedAxis(np.array([[0.0, 0.0, -3.0], [0.0, 0.0, 43.0]]))
+    model = TubeModel(axis, np.stack([s + 3.0, 0 * s, 0 * s, fitted], 1))
+    out = _end_trend(geom, metal, model, 3.0, 43.0)
+    q = np.array([38.0, 40.0, 42.0, 43.0])
+    assert np.all(model.radius(q) < np.interp(q - 3.0, s, true_r) - 0.5)  # the fault
+    assert np.allclose(out.radius(q), np.interp(q - 3.0, s, true_r), atol=0.3)
+    assert np.all(out.radius(np.array([3.0, 4.0])) > model.radius(np.array([3.0, 4.0])) + 0.3)
+    mid = np.array([10.0, 20.0, 30.0])
+    assert np.allclose(out.radius(mid), model.radius(mid), atol=0.02)
+
+    bright = excess.copy()
+    bright[:] = (200.0 * np.exp(-0.5 * ((rho - np.interp(z, s, true_r)) / 0.6) ** 2)).reshape(geom.shape)
+    honest = TubeModel(axis, np.stack([s + 3.0, 0 * s, 0 * s, true_r], 1))
+    kept = _end_trend(geom, MetalDetection(bright > 100, 700.0, 0.0, 0.0, 0.0, bright), honest, 3.0, 43.0)
+    qq = np.arange(3.0, 43.0, 1.0)
+    assert np.allclose(kept.radius(qq), honest.radius(qq), atol=0.05)

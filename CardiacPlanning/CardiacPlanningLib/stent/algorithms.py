@@ -12,9 +12,10 @@
   circle fit (algebraic Kasa start, geometric least squares with a soft-L1 loss, 3-MAD outlier
   rejection) to the intensity-weighted metal points (for a long, coronary device: angular sectors of
   equal weight, and the centres re-fitted with a blurred-ring model of the scanner's PSF,
-  :mod:`.psf_fit`), centres and radii smoothed by a smoothing spline. Good: robust to blooming
-  (symmetric about the strut centre), calcium specks and missing struts; bad: assumes round
-  cross-sections (an oval or crushed frame is averaged to a circle).
+  :mod:`.psf_fit`), centres and radii smoothed by a smoothing spline (a long valve frame's end
+  zones, dim under a wall, held at least to the radius trend next to them: :func:`_end_trend`).
+  Good: robust to blooming (symmetric about the strut centre), calcium specks and missing struts;
+  bad: assumes round cross-sections (an oval or crushed frame is averaged to a circle).
 * :func:`deformable_cylinder` — a radial surface r(theta, s) started at the tube fit and relaxed
   towards the intensity-weighted metal peak along each radial ray with a membrane smoothness term
   (Jacobi iterations of w (r - target) + lambda * Laplacian). Good: follows oval / asymmetric
@@ -328,8 +329,60 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
         lattice = _lattice_ends(ct, model, f[0, 0], f[-1, 0])
         if lattice is not None:
             lo, hi = lattice
+        if END_TREND:
+            model = _end_trend(ct, metal, model, lo, hi)
     model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
     return model
+
+
+END_TREND = True  # long frames: ends held to the radius trend of the frame next to them (2026-11-29)
+END_CONFIDENCE = 0.65  # a slab is trusted while its ring's mean excess is above this x the middle's
+END_MARGIN_MM = 3.0  # the outermost slabs always checked against the trend (a crown on the LVOT step)
+END_WINDOW_MM = 8.0  # trusted slabs next to an end zone that give the trend
+
+
+def _end_trend(ct: Volume, metal: MetalDetection, model: TubeModel, lo: float, hi: float) -> TubeModel:
+    """A long (self-expanding) frame's ends under a wall: a crown pressed into the aortic wall or
+    resting on the LVOT's blood/wall step has its blooming split by the step, so the excess over the
+    background model sits on the blood side and the slab circles come out short (on degraded phantom
+    frames the outflow crown 0.4-1.2 mm, the inflow's first 3 mm 0.25-0.5 mm) and their centres bend
+    towards the wall. A slab is *trusted* while the mean excess on its fitted ring (+-0.5 mm) is at
+    least :data:`END_CONFIDENCE` of the median over the middle half; each end zone is the untrusted
+    run at that end plus :data:`END_MARGIN_MM`, extended to the lattice end (``lo``, ``hi``). In the
+    zone the radius is at least the straight-line trend (least squares) of the radii over the
+    :data:`END_WINDOW_MM` of slabs inward of the zone (a crown flares, it does not shrink towards its
+    end), and the centres hold the value at the zone's edge (the axis is already the frame's line)."""
+    f = model.fits
+    if len(f) < 12:
+        return model
+    rings = np.stack([model.rings(f[:, 0], f[:, 3] + dr, 96) for dr in (-0.5, 0.0, 0.5)], 1)
+    conf = sample(ct.with_array(metal.excess), rings.reshape(-1, 3), cval=0.0).reshape(len(f), -1).mean(1)
+    n = len(f)
+    middle = conf[n // 4 : n - n // 4]
+    trusted = conf >= END_CONFIDENCE * float(np.median(middle))
+    logger.debug("end trend: conf %s", np.round(conf / np.median(middle), 2).tolist())
+    ok = np.flatnonzero(trusted)
+    if len(ok) < 6:
+        return model
+    s0 = min(lo, float(f[0, 0]))
+    s1 = max(hi, float(f[-1, 0]))
+    q = np.arange(s0, s1 + 1e-6, SLICE_STEP_MM)
+    r = model._f(3, q)
+    x, y = model._f(1, q), model._f(2, q)
+    a = max(float(f[ok[0], 0]), float(f[0, 0])) + END_MARGIN_MM  # first slab outside the inflow zone
+    b = min(float(f[ok[-1], 0]), float(f[-1, 0])) - END_MARGIN_MM
+    if b - a < 2 * END_WINDOW_MM:
+        return model
+    for edge, inward in ((a, 1.0), (b, -1.0)):
+        win = (f[:, 0] - edge) * inward
+        win = (win >= 0) & (win <= END_WINDOW_MM) & trusted
+        if win.sum() < 4:
+            continue
+        k = np.polyfit(f[win, 0], f[win, 3], 1)
+        zone = (q - edge) * inward < 0
+        r[zone] = np.maximum(r[zone], np.polyval(k, q[zone]))
+        x[zone], y[zone] = model._f(1, np.array([edge]))[0], model._f(2, np.array([edge]))[0]
+    return TubeModel(model.axis, np.stack([q, x, y, r], 1))
 
 
 def _tube_from_cloud(pts: np.ndarray, w: np.ndarray, ct: Volume) -> TubeModel:
