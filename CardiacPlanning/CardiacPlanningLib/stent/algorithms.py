@@ -36,7 +36,7 @@ from ..imaging.volume import Volume
 from .axis import CurvedAxis
 from .circle import circle_fit as _circle_fit
 from .geometry import Reconstruction, metal_points, principal_axis, sample, tube_mesh
-from .psf_fit import _robust_cubic, psf_refined_centres
+from .psf_fit import psf_refined_centres, robust_cubic
 from .region import MetalDetection
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,6 @@ class TubeModel:
         return self.axis.rings(q, radius, n_theta) + (self.centres(q) - c0)[:, None, :]
 
 
-STRAIGHT_WIDE_FRAMES = True  # valve frames: straight axis through the slab centres (False: pre-2026-11-29)
 WIDE_FRAME_RADIUS_MM = 5.0  # a valve frame (10-17 mm); coronary and peripheral stents are narrower
 
 
@@ -297,7 +296,7 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
     model = _tube_from_cloud(pts, w, ct)
     f = model.fits
     ends = metal
-    if STRAIGHT_WIDE_FRAMES and float(np.median(f[:, 3])) >= WIDE_FRAME_RADIUS_MM:
+    if float(np.median(f[:, 3])) >= WIDE_FRAME_RADIUS_MM:
         slab = max(1.5, 2.5 * max(ct.spacing))
         for _ in range(2):  # the line through the slab centres, then the slabs again across it
             axis = _line_through_centres(model)
@@ -305,7 +304,7 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
         # the slab centres of a sparse lattice scatter (crowns on the wall, calcium, open cells):
         # a robust cubic through them (Tukey's biweight) keeps a smooth bend or shift only
         fits = model.fits.copy()
-        fits[:, 1:3] = _robust_cubic(fits[:, 0], fits[:, 1:3])
+        fits[:, 1:3] = robust_cubic(fits[:, 0], fits[:, 1:3])
         model = TubeModel(model.axis, fits)
         f = model.fits
     elif f[-1, 0] - f[0, 0] > 3.0 * float(np.median(f[:, 3])):
@@ -329,13 +328,11 @@ def _fit_tube_model(ct: Volume, metal: MetalDetection) -> TubeModel:
         lattice = _lattice_ends(ct, model, f[0, 0], f[-1, 0])
         if lattice is not None:
             lo, hi = lattice
-        if END_TREND:
-            model = _end_trend(ct, metal, model, lo, hi)
+        model = _end_trend(ct, metal, model, lo, hi)
     model.s = np.linspace(lo, hi, max(int(np.ceil((hi - lo) / SLICE_STEP_MM)), 1) + 1)
     return model
 
 
-END_TREND = True  # long frames: ends held to the radius trend of the frame next to them (2026-11-29)
 END_CONFIDENCE = 0.65  # a slab is trusted while its ring's mean excess is above this x the middle's
 END_MARGIN_MM = 3.0  # the outermost slabs always checked against the trend (a crown on the LVOT step)
 END_WINDOW_MM = 8.0  # trusted slabs next to an end zone that give the trend

@@ -88,7 +88,7 @@ def _fit_section(x, y, e, start, sigma: float | None, scale: float) -> np.ndarra
     return np.array([a, b, r, amp, c0, sg])
 
 
-def _robust_cubic(s: np.ndarray, xy: np.ndarray, iterations: int = 6) -> np.ndarray:
+def robust_cubic(s: np.ndarray, xy: np.ndarray, iterations: int = 6) -> np.ndarray:
     """Values (n, 2) at ``s`` of cubic polynomials fitted to the centre offsets ``xy`` (n, 2, mm)
     by iteratively reweighted least squares with Tukey's biweight (c = 4.685 robust sigmas, sigma
     from the MAD of the residual distances, at least 0.05 mm): a run of slabs pulled aside by one
@@ -141,7 +141,7 @@ def psf_refined_centres(
             out[k, 1:3] = q[:2]
     # the axis is smooth: a centre farther than JUMP_MM from a robust cubic through all centres
     # (fits captured by a nodule over several slabs) takes the cubic's value
-    smooth = _robust_cubic(out[:, 0], out[:, 1:3])
+    smooth = robust_cubic(out[:, 0], out[:, 1:3])
     jump = np.hypot(*(out[:, 1:3] - smooth).T) > JUMP_MM
     out[jump, 1:3] = smooth[jump]
     logger.info("blurred-ring fit: PSF sigma %.2f mm, %d slabs, %d jumps", sigma, len(f), int(jump.sum()))
