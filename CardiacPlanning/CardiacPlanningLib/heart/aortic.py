@@ -61,7 +61,7 @@ def move_aortic_valve(seg: np.ndarray, spacing_mm: float) -> int:
     axis = np.linalg.svd(root - centre, full_matrices=False)[2][0]
     if np.dot(axis, centre - base) < 0:
         axis = -axis
-    area, level = _area_profile((root - base) @ axis, spacing_mm, SMOOTH_SLABS)
+    area, level = _area_profile((root - base) @ axis, spacing_mm)
 
     def in_range(lo_hi: tuple[float, float]) -> np.ndarray:
         return (level >= lo_hi[0]) & (level <= lo_hi[1])
@@ -73,9 +73,9 @@ def move_aortic_valve(seg: np.ndarray, spacing_mm: float) -> int:
     tube = area[in_range(TUBE_MM)]
     if tube.size and float(np.median(tube)) > TUBE_GROWTH * outflow:
         # the lumen widens right above the cut: the cut already lies at the valve (the sinuses'
-        # bowl), unless it widens only through the cut's partial slabs into a level tube that is
-        # still well narrower than the sinuses (the outflow tract above an oblique cut)
-        # (or runs level further up: a curved cut leaves partial slabs for up to ~10 mm)
+        # bowl), unless it widens only through the cut's partial slabs into a tube still well
+        # narrower than the sinuses that runs level at 4.5-9 mm (an oblique cut) or further up (a
+        # deeply curved cut leaves partial slabs for up to ~10 mm)
         level_tube = tube.max() <= TUBE_GROWTH * tube.min() and tube.max() * MIN_BULGE <= sinus
         sinus_at = float(level[in_range(SINUS_MM)][np.argmax(area[in_range(SINUS_MM)])])
         plateau, plateau_rise = _plateau(area, level, sinus_at)
@@ -133,7 +133,9 @@ def _plateau(area: np.ndarray, level: np.ndarray, below_mm: float) -> tuple[floa
     return float(np.median(area[best : best + n + 1])), float(rise.min())
 
 
-def _area_profile(along_mm: np.ndarray, spacing_mm: float, smooth: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def _area_profile(
+    along_mm: np.ndarray, spacing_mm: float, smooth: int = SMOOTH_SLABS
+) -> tuple[np.ndarray, np.ndarray]:
     """Cross-sectional area (mm^2) of a voxel set along an axis, and the levels (mm) it is read at
     (half a voxel apart).
 
