@@ -130,6 +130,32 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "LAD", "position": 0.4, "percent": 40.0},
     ],
     84: [{"branch": "LAD", "position": 0.4, "percent": 60.0}],
+    # held out for version 9 (set 2026-11-29 before any code change of that version, each run once
+    # at the end). Naming/OV work: 85-87; lesion-grading work: 88-90 (0.5 mm) and 91 (1.25 mm);
+    # the lead's check of the combined code: 92-94 (0.5 mm) and 95 (1.25 mm). Even seeds calcified.
+    85: [{"branch": "LCX", "position": 0.4, "percent": 60.0}],
+    86: [
+        {"branch": "LAD", "position": 0.35, "percent": 65.0},
+        {"branch": "RCA", "position": 0.3, "percent": 45.0},
+    ],
+    87: [{"branch": "RCA", "position": 0.4, "percent": 70.0}],
+    88: [
+        {"branch": "LAD", "position": 0.4, "percent": 70.0},
+        {"branch": "LCX", "position": 0.35, "percent": 50.0},
+    ],
+    89: [{"branch": "LAD", "position": 0.3, "percent": 55.0}],
+    90: [{"branch": "RCA", "position": 0.35, "percent": 65.0}],
+    91: [{"branch": "RCA", "position": 0.4, "percent": 60.0}],
+    92: [{"branch": "RCA", "position": 0.4, "percent": 70.0}],
+    93: [
+        {"branch": "LCX", "position": 0.35, "percent": 55.0},
+        {"branch": "LAD", "position": 0.4, "percent": 45.0},
+    ],
+    94: [
+        {"branch": "LAD", "position": 0.35, "percent": 60.0},
+        {"branch": "RCA", "position": 0.3, "percent": 50.0},
+    ],
+    95: [{"branch": "LAD", "position": 0.35, "percent": 65.0}],
 }
 
 
