@@ -62,8 +62,12 @@ def test_the_wider_vessel_past_a_marginal_is_named_lcx():
     named = _named(branches)
     assert np.allclose(named["LCX"].points[-1], om2_end)
     assert np.allclose(named["OM2"].points[-1], lcx_end)
-    # a tie (within 5 %) keeps the traced path too
-    branches, lcx_end, om2_end, _ = _left_tree(cont_r=(0.9, 0.8), side_r=(0.92, 0.82))
+    # a tie keeps the traced path too
+    branches, lcx_end, om2_end, _ = _left_tree(cont_r=(0.9, 0.8), side_r=(0.9, 0.8))
+    named = _named(branches)
+    assert np.allclose(named["LCX"].points[-1], om2_end)
+    # and so does a "side branch" wider than the vessel before the junction (1.1 mm there): no daughter
+    branches, lcx_end, om2_end, _ = _left_tree(side_r=(1.45, 1.4))
     named = _named(branches)
     assert np.allclose(named["LCX"].points[-1], om2_end)
 
