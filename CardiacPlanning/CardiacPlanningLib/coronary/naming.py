@@ -111,11 +111,11 @@ def _resampled(points: np.ndarray, radii: np.ndarray, step: float) -> tuple[np.n
 def wider_after_parting(
     a_pts, a_r, b_pts, b_r, window_mm: float = 10.0, min_mm: float = 3.0, step: float = 0.5
 ):
-    """Mean radii ``(a, b)`` of two vessels leaving one junction (both polylines start there), over
-    ``window_mm`` from where their lumens part: the first arc distance from the junction at which the
-    two points that far along are farther apart than their radii together. Before that the two
-    traced paths run in one merged lumen and both read its radius. None where they do not part, or
-    either has less than ``min_mm`` left after it."""
+    """``(radius a, radius b, parting mm)``: the mean radii of two vessels leaving one junction (both
+    polylines start there) over ``window_mm`` from where their lumens part, the first arc distance
+    from the junction at which the two points that far along are farther apart than their radii
+    together. Before that the two traced paths run in one merged lumen and both read its radius.
+    None where they do not part, or either has less than ``min_mm`` left after it."""
     pa, ra = _resampled(a_pts, a_r, step)
     pb, rb = _resampled(b_pts, b_r, step)
     n = min(len(pa), len(pb))
@@ -125,7 +125,7 @@ def wider_after_parting(
     i, w = int(parted[0]), int(round(window_mm / step))
     if min(len(pa), len(pb)) - i < min_mm / step:
         return None
-    return float(ra[i : i + w].mean()), float(rb[i : i + w].mean())
+    return float(ra[i : i + w].mean()), float(rb[i : i + w].mean()), i * step
 
 
 def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0) -> None:
@@ -141,21 +141,17 @@ def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0)
     :func:`wider_after_parting`), since both paths read the merged lumen before it. Where the side
     branch is wider (a tie keeps the traced path), and not wider than the parent 2-8 mm before the
     junction (``SIDE_OVER_PARENT_MAX``), the two swap: branch ``i`` takes the side branch's points
-    from the junction, the side branch slot the old continuation, and the later side branches
-    follow their vessel."""
-    done = -1
+    from the junction, the side branch slot the old continuation from where the lumens part (joined
+    to the nearest point of branch ``i``), and the later side branches follow their vessel."""
+    seen: set[int] = set()
     while True:
         main = branches[i]
-        kids = [
-            c
-            for c in _children(branches, i)
-            if branches[c].parent_index > done and branches[c].length_mm >= min_side_mm
-        ]
+        kids = [c for c in _children(branches, i) if c not in seen and branches[c].length_mm >= min_side_mm]
         if not kids:
             return
         c = kids[0]
+        seen.add(c)
         k = int(branches[c].parent_index)
-        done = k
         side = branches[c]
         radii = wider_after_parting(main.points[k:], main.radii[k:], side.points, side.radii)
         if radii is None or radii[1] <= radii[0]:
@@ -165,20 +161,30 @@ def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0)
         if len(before) >= 2 and radii[1] > SIDE_OVER_PARENT_MAX * float(before.mean()):
             continue
         logger.info(
-            "traced branch %d continues along its side branch %d (%.2f vs %.2f mm)", i, c, *radii[::-1]
+            "traced branch %d continues along its side branch %d (%.2f vs %.2f mm)", i, c, radii[1], radii[0]
         )
-        branches[i] = TracedBranch(
+        new = TracedBranch(
             np.vstack([main.points[:k], side.points]),
             np.concatenate([main.radii[:k], side.radii]),
             main.parent,
             main.parent_index,
         )
-        branches[c] = TracedBranch(main.points[k:], main.radii[k:], i, k)
-        for j, b in enumerate(branches):
-            if b.parent == i and j != c and b.parent_index > k:  # on the old continuation
-                branches[j] = TracedBranch(b.points, b.radii, c, b.parent_index - k)
+        # the old continuation, now a side branch, starts where it leaves the merged lumen (its
+        # points before read the shared lumen, which its own narrower one would then "narrow")
+        q = max(int(np.searchsorted(_arc(main.points[k:]), radii[2])), 1)
+        j = k + int(np.argmin(np.linalg.norm(new.points[k:] - main.points[k + q], axis=1)))
+        branches[i] = new
+        branches[c] = TracedBranch(
+            np.vstack([new.points[j], main.points[k + q :]]),
+            np.concatenate([[new.radii[j]], main.radii[k + q :]]),
+            i,
+            j,
+        )
+        for m, b in enumerate(branches):
+            if b.parent == i and m != c and b.parent_index > k:  # on the old continuation
+                branches[m] = TracedBranch(b.points, b.radii, c, max(b.parent_index - k - q + 1, 0))
             elif b.parent == c:  # on the side branch that is now the continuation
-                branches[j] = TracedBranch(b.points, b.radii, i, b.parent_index + k)
+                branches[m] = TracedBranch(b.points, b.radii, i, b.parent_index + k)
 
 
 def _with_sides(branches, i, name, tree, parent, pidx, prefix, min_side_mm):
