@@ -179,6 +179,9 @@ def reconstruct_coronaries(
             narrow_radius=lambda idx, ref, b=b, t=tan: narrow_lumen_radii(
                 volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref], t[idx], t[ref]
             ),
+            plaque_radius=lambda idx, ref, b=b, t=tan: narrow_lumen_radii(
+                volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref], t[idx], t[ref], True
+            ),
         )
     lab = np.zeros(volume.shape, dtype=np.uint8)
     both = np.zeros(volume.shape, bool)
