@@ -81,13 +81,15 @@ def test_follow_wider_moves_the_later_side_branches_with_their_vessel():
     branches += [TracedBranch(on_marginal, r1, 1, k + 24), TracedBranch(on_short, r2, 3, 16)]
     follow_wider(branches, 1)
     assert np.allclose(branches[1].points[-1], lcx_end) and np.allclose(branches[3].points[-1], om2_end)
-    # the marginal, now the side branch, starts where the two lumens part (3.2 mm from the junction
-    # at 30 degrees, radii 0.95 + 0.75 mm), on the LCX's point nearest there
+    # the marginal, now the side branch, starts where the two lumens part (walls 1 mm apart: 5.2 mm
+    # from the junction at 30 degrees, radii 0.95 + 0.75 mm), on the LCX's point nearest there
     side = branches[3]
     assert side.parent == 1 and side.parent_index > k
     assert np.allclose(side.points[0], branches[1].points[side.parent_index])
-    assert 3.0 <= np.linalg.norm(side.points[1] - lcx.points[k]) <= 4.5
-    assert np.linalg.norm(branches[1].points[side.parent_index] - side.points[1]) < 2.5  # radii + a step
+    assert 5.0 <= np.linalg.norm(side.points[1] - lcx.points[k]) <= 6.5
+    assert (
+        np.linalg.norm(branches[1].points[side.parent_index] - side.points[1]) < 3.5
+    )  # radii + gap + a step
     assert branches[4].parent == 3 and np.allclose(
         branches[3].points[branches[4].parent_index], on_marginal[0]
     )

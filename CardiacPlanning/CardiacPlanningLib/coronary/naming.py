@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 # appendage or a vein run into) and never takes over. Tuning cases, side branches taken over:
 # 0.67-0.93 x the parent (1.04 at 1.25 mm voxels); an appendage remnant beside the LAD: 1.34.
 SIDE_OVER_PARENT_MAX = 1.15
+# Two lumens count as parted where their walls are this far apart (mm): closer, the scanner's blur
+# still joins them and each section reading takes in some of the other lumen.
+PARTING_GAP_MM = 1.0
 
 
 @dataclass
@@ -109,7 +112,14 @@ def _resampled(points: np.ndarray, radii: np.ndarray, step: float) -> tuple[np.n
 
 
 def wider_after_parting(
-    a_pts, a_r, b_pts, b_r, window_mm: float = 10.0, min_mm: float = 3.0, step: float = 0.5
+    a_pts,
+    a_r,
+    b_pts,
+    b_r,
+    window_mm: float = 10.0,
+    min_mm: float = 3.0,
+    step: float = 0.5,
+    gap_mm=PARTING_GAP_MM,
 ):
     """``(radius a, radius b, parting mm)``: the mean radii of two vessels leaving one junction (both
     polylines start there) over ``window_mm`` from where their lumens part, the first arc distance
@@ -119,7 +129,7 @@ def wider_after_parting(
     pa, ra = _resampled(a_pts, a_r, step)
     pb, rb = _resampled(b_pts, b_r, step)
     n = min(len(pa), len(pb))
-    parted = np.nonzero(np.linalg.norm(pa[:n] - pb[:n], axis=1) > ra[:n] + rb[:n])[0]
+    parted = np.nonzero(np.linalg.norm(pa[:n] - pb[:n], axis=1) > ra[:n] + rb[:n] + gap_mm)[0]
     if not len(parted):
         return None
     i, w = int(parted[0]), int(round(window_mm / step))
