@@ -27,7 +27,14 @@ blood rather than with tissue, and its 0.5 level lay 0.35-0.6 mm inside the pain
 (phantom seeds 1 and 5), which made the anteroposterior width short. The outline of the largest
 filled piece of orifice columns is the annulus: posteriorly and laterally it ends where the atrial
 wall / LV myocardium begin; anteriorly, where the LV blood pool continues into the LVOT, it ends
-where the LA does (the aorto-mitral curtain), which a face of the LV label alone would miss.
+where the LA does (the aorto-mitral curtain), which a face of the LV label alone would miss. Past the
+leaflets' end the LA floor climbs along the LVOT right on LV blood (the curtain between them is
+thinner than a voxel, so not labelled), and that sloping floor passed the 60-deg face test, so until
+2026-11-29 the outline bulged 0.5-1 mm past the ring there (phantom seeds 0, 11, 25, 32: area up to
++2.5 %). So where the label map shows the leaflets (the orifice columns' median LV-LA gap at least
+LEAFLET_MM = 1 mm of unlabelled tissue), a column with no gap at all (the LA right on LV blood)
+counts only where the LA floor faces the LV within DIRECT_FACE_DEG = 40 deg; a label map that shows
+no leaflets (LV and LA touching across the valve) keeps the 60-deg test everywhere.
 
 The plane: starting from the LV-LA interface plane (:func:`.valves.interface_plane`), it is refitted
 (least squares) to the midpoints of the columns' LV-LA crossings (without the roof / floor test,
@@ -68,6 +75,8 @@ CROSSED_FALL = 0.1  # ... i.e. the smoothed tissue mask rises and falls by this 
 CROSSED_PAST_MM = 1.5  # ... within this far past the LA entry (see docstring)
 LA_AT_LV = 0.3  # LA level where LV blood is next to it (see docstring)
 LV_NEAR = 0.2  # smoothed LV mask level that counts as "LV blood next to the LA"
+LEAFLET_MM = 1.0  # the label map shows the leaflets when the orifice columns' median LV-LA gap is this
+DIRECT_FACE_DEG = 40.0  # ... and then a column with no gap needs the LA floor facing within this
 
 
 def offset_outline(xy: np.ndarray, distance_mm: float) -> np.ndarray:
@@ -116,10 +125,10 @@ class _Masks:
         la_in = (la >= LEVELS[1]) | ((la >= LA_AT_LV) & (lv >= LV_NEAR))
         return [lv >= LEVELS[0], la_in, block]  # block: the smoothed mask's value (0-1)
 
-    def facing(self, pts: np.ndarray, which: int, direction: np.ndarray) -> np.ndarray:
+    def facing(self, pts: np.ndarray, which: int, direction: np.ndarray, face_deg=FACE_DEG) -> np.ndarray:
         """Whether the surface of mask ``which`` (0 LV, 1 LA) at ``pts`` (LPS mm, N x 3) faces
         ``direction``: its outward normal (minus the smoothed mask's gradient) lies within
-        FACE_DEG of it."""
+        ``face_deg`` (one value or one per point) of it."""
         idx = self.labelmap.lps_to_index(pts) - self.lo
         coords = [idx[:, 2], idx[:, 1], idx[:, 0]]
         g = np.stack(
@@ -127,7 +136,7 @@ class _Masks:
         )
         g_lps = (g / np.asarray(self.labelmap.spacing)) @ np.asarray(self.labelmap.direction).T
         norm = np.maximum(np.linalg.norm(g_lps, axis=1), 1e-9)
-        return -(g_lps @ direction) / norm >= np.cos(np.radians(FACE_DEG))
+        return -(g_lps @ direction) / norm >= np.cos(np.radians(face_deg))
 
     def lv_points(self) -> np.ndarray:
         """LPS centres of the LV voxels within reach of the LA."""
@@ -179,7 +188,14 @@ def _columns(masks: _Masks, plane: Plane, reach_mm: float, gap_mm: float, facing
     t_lv = t[0] + (last_lv[ok] + 0.5) * STEP_MM
     t_la = t[0] + (first_la[ok] - 0.5) * STEP_MM
     roof = masks.facing(base + t_lv[:, None] * plane.normal, 0, plane.normal)
-    floor = masks.facing(base + t_la[:, None] * plane.normal, 1, -plane.normal)
+    # where the label map shows the leaflets (unlabelled valve tissue between LV and LA on most
+    # columns), a column with none - the LA right on LV blood - is past the valve's end: the
+    # aorto-mitral curtain, too thin to be labelled, where the LA floor climbs along the LVOT; it
+    # counts only where the LA floor faces the LV nearly head-on (see the docstring)
+    face = np.full(len(cols), FACE_DEG)
+    if ok.any() and np.median(gap[ok]) >= LEAFLET_MM:
+        face[gap[ok] <= 0] = DIRECT_FACE_DEG
+    floor = masks.facing(base + t_la[:, None] * plane.normal, 1, -plane.normal, face)
     ok[tuple(cols[~(roof & floor)].T)] = False
     mids = plane.from_plane_coords(grid[ok]) + mid_t[ok][:, None] * plane.normal
     return ok, lo, mids
