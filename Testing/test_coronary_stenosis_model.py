@@ -109,3 +109,18 @@ def test_model_sections_follow_the_given_tangents():
         vol, pts, np.array([1.0]), BLOOD, ref, np.full(len(ref), 1.2), along, np.repeat(along, len(ref), 0)
     )
     assert fitted == pytest.approx(_radius_at(np.array([CENTRE_MM]))[0], abs=0.1)
+
+
+def test_a_side_branch_s_flared_start_is_no_reference():
+    """A side branch still 1.6 mm wide over its first 4.4 mm (the junction) and 0.95 mm on: its
+    flared start is no healthy reference for a lesion (version 8 graded such a start a 45 % lesion,
+    tuning seed 54's OM1), while a true 50 % lesion 12 mm on is still found and graded."""
+    s = np.arange(0.0, 40.0, 0.5)
+    pts = np.stack([s, np.zeros_like(s), np.zeros_like(s)], axis=1)
+    r = np.where(s < 4.4, 1.6, 0.95 - 0.004 * s)
+    assert find_lesions("OM1", pts, r, voxel_mm=0.5, side_branch=True) == []
+    assert len(find_lesions("OM1", pts, r, voxel_mm=0.5)) == 1  # a root's start is its own lumen
+    lesion = r.copy()
+    lesion[(s >= 17.0) & (s < 20.0)] *= 0.5
+    (les,) = find_lesions("OM1", pts, lesion, voxel_mm=0.5, side_branch=True)
+    assert les.percent == pytest.approx(50.0, abs=3.0)

@@ -176,6 +176,7 @@ def reconstruct_coronaries(
             skip_start_mm=skip,
             voxel_mm=voxel,
             near_calcium=calc,
+            side_branch=b.parent is not None,
             narrow_radius=lambda idx, ref, b=b, t=tan: narrow_lumen_radii(
                 volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref], t[idx], t[ref]
             ),
