@@ -1,4 +1,4 @@
-"""Harmonic fill of the displacement field inside the contrast-filled blood pool (``motion.register``)."""
+"""Harmonic fill of the displacement field inside the contrast-filled blood pool (``motion.pool``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from CardiacPlanningLib.imaging import Volume
+from CardiacPlanningLib.motion.pool import fill_blood_pool, pool_mask
 from CardiacPlanningLib.motion.register import (
     RegistrationSettings,
     crop_grid,
-    fill_blood_pool,
-    pool_mask,
     register_phase,
     to_registration_image,
 )

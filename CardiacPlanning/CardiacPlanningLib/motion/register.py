@@ -28,29 +28,16 @@ the image. Also available and measured in docs/benchmarks.md: a fluid-like smoot
 (``difference_threshold_hu``); with a small field sigma its field diverged at the registration box
 face on one EF 70 % case.
 
-The field smoothing is capped at ``field_sigma_max_mm`` (3 mm since 2026-11-29, fifth pass; 4.5 mm
-in the fourth pass, uncapped before), never below 0.5 voxel of a level: 1 voxel of the coarsest level
-(4 x 1.5 mm) is a 6 mm Gaussian, which spreads the zero field of the still surroundings (fat, great
-vessels above the root) into the base of the heart, where the long-axis descent is largest and bends
-(up to ~16 mm at the aortic valve plane of an EF 70 % phantom). Inside the contrast-filled blood pool
-around the valve planes the image gives no force, so the field there is only what the smoothing
-carries in from the walls: the descent of the valve planes is underestimated (phantom seed 419,
-end-systole: 2.5 mm of 16.5 mm at the LV/aorta interface, 2.2 mm in the myocardium around it). With
-the cap the coarsest level holds the base back less (docs/benchmarks.md, "4D propagation"). On its own
-the 3 mm cap (0.5 voxel at the coarsest level) made the left atrium worse (the field inside its pool
-and at the pulmonary-vein ostia wanders more); hence the blood-pool fill:
-
-Blood-pool fill (``pool_fill_mm`` 3 mm, since 2026-11-29, fifth pass). Inside a contrast-filled pool
-only the image noise drives the demons, and the finest levels (1.5 mm smoothing) follow it: the
-field wobbles by a few tenths of a millimetre to a millimetre, and where two labels meet inside one
-pool (the LA and the pulmonary-vein ostia, the LA against the aortic root) that wobble moves their
-interface. After the registration, the field at the phase's blood-pool voxels farther than
-``pool_fill_mm`` from anything that is not blood (:func:`pool_mask`) is replaced by the harmonic
-interpolation of the field around them (:func:`fill_blood_pool`: the Laplace equation with the field
-at the pool's rim as Dirichlet values; a membrane, the steady state the elastic smoothing itself tends
-to without the noise forces). Measured: a harmonic fill of the phantom's *exact* motion from outside
-the pool reproduces the valve-plane descent within 0.25 mm, so the fill is as good as the field at
-the pool's walls; it does not correct a wall that is itself short of the descent.
+Curvature-regularised coarse levels (``curvature_levels`` 2, ``curvature_alpha`` 1; default since
+2026-11-29, sixth pass; :mod:`.curvature`): the first two pyramid levels (6 and 3 mm voxels) replace
+the Gaussian smoothing by an implicit bending (bi-Laplacian) step, which leaves affine fields
+unpenalised; the finest level and the residual pass keep the elastic smoothing. Where the image gives
+no force (the valve planes between the LV, LA and aorta, the walls parallel to the long axis) the
+elastic field tends to the harmonic interpolation of its surroundings and fell 1.5-2 mm short of the
+descent of the base at end-systole; the curvature levels halve that. The elastic smoothing is capped
+at ``field_sigma_max_mm`` per level (3 mm since the fifth pass, 4.5 mm in the fourth, uncapped before;
+never below 0.5 voxel of a level). Blood-pool fill (``pool_fill_mm`` 3 mm, fifth pass): :mod:`.pool`.
+History and measurements: docs/benchmarks.md, "4D propagation".
 
 Where the labels are cut by the scan's edge (an apex or a great vessel leaving the field of view) the
 registration grid goes ``edge_pad_mm`` beyond the scan, the image continuing its edge voxels: the
@@ -72,12 +59,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage, sparse
-from scipy.sparse.linalg import cg
 
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, ProgressCallback, as_progress
+from .curvature import curvature_demons
+from .fields import compose_fields, resample_field, shrink_image, zero_field
+from .fields import field_transform as _field_transform
+from .pool import fill_blood_pool, to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +116,11 @@ class RegistrationSettings:
     # soft-tissue anchor contrast_hu[0] to the phase's median contrast blood
     pool_fill_mm: float = 3.0
     pool_fill_level: float = 0.5
+    # the first curvature_levels pyramid levels regularise with an implicit bending step of weight
+    # curvature_alpha * h^4 (h: the level's voxel size) instead of the Gaussian field smoothing
+    # (curvature.curvature_demons; 0: all levels elastic, as before the sixth pass)
+    curvature_levels: int = 2
+    curvature_alpha: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in ("symmetric", "diffeomorphic"):
@@ -160,6 +154,11 @@ class RegistrationSettings:
                 f"{self.refine_shrink_factors}, iterations {self.refine_iterations}, check every "
                 f"{self.refine_check_iterations}"
             )
+        if self.curvature_levels < 0 or (self.curvature_levels and self.curvature_alpha <= 0):
+            raise CardiacInputError(
+                f"invalid curvature regularisation: {self.curvature_levels} levels, "
+                f"weight {self.curvature_alpha} (must be positive)"
+            )
         if self.pool_fill_mm < 0 or not 0.0 < self.pool_fill_level < 1.0:
             raise CardiacInputError(
                 f"invalid blood-pool fill: distance {self.pool_fill_mm} mm, level {self.pool_fill_level} "
@@ -176,7 +175,15 @@ class RegistrationSettings:
         """The default until 2026-11-28: the pyramid without the residual pass (``refine_passes=0``).
         Cheaper (about 3/4 of the registration time); the end-systolic LV of a strong contraction (EF
         ~70 %) stays a few per cent too large (docs/benchmarks.md, "4D propagation")."""
-        return cls(**{"refine_passes": 0, "field_sigma_max_mm": 0.0, "pool_fill_mm": 0.0, **changes})
+        return cls(
+            **{
+                "refine_passes": 0,
+                "field_sigma_max_mm": 0.0,
+                "pool_fill_mm": 0.0,
+                "curvature_levels": 0,
+                **changes,
+            }
+        )
 
     @classmethod
     def large_contraction(cls, **changes) -> RegistrationSettings:
@@ -192,6 +199,7 @@ class RegistrationSettings:
                 "refine_check_iterations": 0,
                 "field_sigma_max_mm": 0.0,
                 "pool_fill_mm": 0.0,
+                "curvature_levels": 0,
                 **changes,
             }
         )
@@ -296,14 +304,18 @@ def register_phase(
     n_steps = n_levels + settings.refine_passes
     for level, (shrink, iterations) in enumerate(zip(settings.shrink_factors, settings.iterations)):
         prog(level / n_steps, f"registration level {level + 1}/{n_levels}")
-        fixed = _shrink(phase, shrink)
-        moving = _shrink(reference, shrink)
+        fixed = shrink_image(phase, shrink)
+        moving = shrink_image(reference, shrink)
         if field is None and initial_field is not None:
             field = initial_field
-        init = _resample_field(field, fixed) if field is not None else _zero_field(fixed)
-        sigma = settings.level_field_sigma(level)
-        field = _demons(fixed, moving, init, iterations, shrink, sigma, settings)
-    field = _resample_field(field, phase)
+        init = resample_field(field, fixed) if field is not None else zero_field(fixed)
+        if level < settings.curvature_levels:
+            max_step = 0.5 * shrink * settings.spacing_mm  # as the elastic levels' demons
+            field = curvature_demons(fixed, moving, init, iterations, settings.curvature_alpha, max_step)
+        else:
+            sigma = settings.level_field_sigma(level)
+            field = _demons(fixed, moving, init, iterations, shrink, sigma, settings)
+    field = resample_field(field, phase)
     for n in range(settings.refine_passes):
         # The elastic field smoothing penalises the whole displacement, so a large contraction is
         # followed only up to a steady-state bias (the force must undo each smoothing step). A new
@@ -324,9 +336,9 @@ def register_phase(
             phase_check = sitk.SmoothingRecursiveGaussian(phase, sigma_check) if sigma_check > 0 else phase
             best_mismatch = _mismatch(reference, phase_check, field, sigma_check)
         for shrink, iterations in zip(settings.refine_shrink_factors, settings.refine_iterations):
-            fixed = _shrink(phase, shrink)
-            moving = _shrink(warped, shrink)
-            init = _resample_field(residual, fixed) if residual is not None else _zero_field(fixed)
+            fixed = shrink_image(phase, shrink)
+            moving = shrink_image(warped, shrink)
+            init = resample_field(residual, fixed) if residual is not None else zero_field(fixed)
             # with checks the level runs in chunks of `check` iterations, and the pass keeps the
             # composed field through which the *reference* matches the phase best (module docstring)
             chunks = [check] * (iterations // check) + [iterations % check] if check else [iterations]
@@ -334,7 +346,7 @@ def register_phase(
                 residual = _demons(fixed, moving, init, chunk, shrink, sigma, settings)
                 init = residual
                 if check:
-                    candidate = compose_fields(field, _resample_field(residual, phase))
+                    candidate = compose_fields(field, resample_field(residual, phase))
                     mismatch = _mismatch(reference, phase_check, candidate, sigma_check)
                     if mismatch >= best_mismatch:
                         break
@@ -346,68 +358,11 @@ def register_phase(
             logger.debug(
                 "refinement %d: mismatch %.3g after %d checked iterations", n + 1, best_mismatch, kept
             )
-        field = best if check else compose_fields(field, _resample_field(residual, phase))
+        field = best if check else compose_fields(field, resample_field(residual, phase))
     if settings.pool_fill_mm > 0:
         field = fill_blood_pool(field, phase, settings)
     prog(1.0, "registration done")
     return field
-
-
-def pool_mask(phase: sitk.Image, settings: RegistrationSettings) -> np.ndarray:
-    """[z, y, x] mask of the force-free interior of the contrast-filled blood pool of ``phase`` (a
-    :func:`to_registration_image`): voxels above the pool level (``pool_fill_level`` of the way from
-    the soft-tissue anchor ``contrast_hu[0]`` to the median of the voxels above ``contrast_hu[1]``)
-    that lie farther than ``pool_fill_mm`` from any voxel below it, the grid's faces excluded."""
-    img = sitk.GetArrayViewFromImage(phase)
-    anchor = _to_unit(settings.contrast_hu[0], settings)
-    bright = img[img > _to_unit(settings.contrast_hu[1], settings)]
-    if bright.size < 100 or settings.pool_fill_mm <= 0:
-        return np.zeros(img.shape, dtype=bool)
-    level = anchor + settings.pool_fill_level * (float(np.median(bright)) - anchor)
-    blood = ndimage.binary_opening(img > level, iterations=1)
-    mask = ndimage.distance_transform_edt(blood, sampling=phase.GetSpacing()[::-1]) > settings.pool_fill_mm
-    mask[[0, -1], :, :] = mask[:, [0, -1], :] = mask[:, :, [0, -1]] = False
-    return mask
-
-
-def fill_blood_pool(field: sitk.Image, phase: sitk.Image, settings: RegistrationSettings) -> sitk.Image:
-    """``field`` (on ``phase``'s grid) with its values in the force-free blood pool of ``phase``
-    (:func:`pool_mask`) replaced by the harmonic interpolation of the field around it: the discrete
-    Laplace equation (7-point, spacing-weighted) with the field outside the mask as Dirichlet values,
-    solved per component by conjugate gradients from the given field."""
-    mask = pool_mask(phase, settings)
-    n = int(mask.sum())
-    if n == 0:
-        return field
-    u = sitk.GetArrayFromImage(field).astype(np.float64)  # [z, y, x, 3]
-    num = np.full(mask.shape, -1, dtype=np.int64)
-    num[mask] = np.arange(n)
-    pts = np.argwhere(mask)
-    weight = 1.0 / np.square(np.asarray(phase.GetSpacing()[::-1], dtype=float))  # [z, y, x]
-    rows, cols, vals = [np.arange(n)], [np.arange(n)], [np.full(n, 2.0 * weight.sum())]
-    rhs = np.zeros((n, 3))
-    for axis in range(3):
-        for step in (-1, 1):
-            q = pts.copy()
-            q[:, axis] += step
-            nb = num[q[:, 0], q[:, 1], q[:, 2]]
-            inside = nb >= 0
-            rows.append(np.nonzero(inside)[0])
-            cols.append(nb[inside])
-            vals.append(np.full(int(inside.sum()), -weight[axis]))
-            rhs[~inside] += weight[axis] * u[q[~inside, 0], q[~inside, 1], q[~inside, 2]]
-    entries = (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols)))
-    lap = sparse.csr_matrix(entries, shape=(n, n))
-    start = u[mask]
-    for c in range(3):
-        x, info = cg(lap, rhs[:, c], x0=start[:, c], rtol=1e-6, maxiter=2000)
-        if info:
-            logger.warning("blood-pool fill: conjugate gradients stopped before converging (%d)", info)
-        u[..., c][mask] = x
-    out = sitk.GetImageFromArray(u, isVector=True)
-    out.CopyInformation(field)
-    logger.debug("blood-pool fill: %d voxels", n)
-    return out
 
 
 def _mismatch(reference: sitk.Image, phase: sitk.Image, field: sitk.Image, sigma_mm: float = 0.0) -> float:
@@ -421,20 +376,6 @@ def _mismatch(reference: sitk.Image, phase: sitk.Image, field: sitk.Image, sigma
         warped = sitk.SmoothingRecursiveGaussian(warped, sigma_mm)
     diff = sitk.GetArrayViewFromImage(warped) - sitk.GetArrayViewFromImage(phase)
     return float(np.mean(diff * diff))
-
-
-def compose_fields(first: sitk.Image, second: sitk.Image) -> sitk.Image:
-    """Pull-back field of ``second`` followed by ``first`` (mm, ``second``'s grid):
-    ``u(y) = s(y) + f(y + s(y))``, ``f`` linearly interpolated and zero beyond its grid."""
-    moved = sitk.Resample(
-        first, second, _field_transform(second), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64
-    )
-    return sitk.Add(moved, sitk.Cast(second, sitk.sitkVectorFloat64))
-
-
-def _field_transform(field: sitk.Image) -> sitk.DisplacementFieldTransform:
-    # the transform takes ownership of (and empties) the image it is given: pass a copy
-    return sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
 
 
 def _demons(
@@ -474,19 +415,14 @@ def _demons(
     return field
 
 
-def _to_unit(hu: float, settings: RegistrationSettings) -> float:
-    lo, hi = settings.hu_window
-    return (hu - lo) / (hi - lo)
-
-
 def match_contrast(phase: sitk.Image, reference: sitk.Image, settings: RegistrationSettings) -> sitk.Image:
     """``phase`` (a :func:`to_registration_image`) with its contrast-enhanced blood scaled to the
     reference's: intensities are stretched about the soft-tissue level ``contrast_hu[0]`` so that the
     median of the voxels above ``contrast_hu[1]`` (blood pool, contrast-filled vessels) matches the
     reference. The arrival of contrast differs between the phases of a real study (tens of HU); a
     median of the whole blood pool hardly changes with the chambers' volumes, unlike a histogram."""
-    anchor = _to_unit(settings.contrast_hu[0], settings)
-    floor = _to_unit(settings.contrast_hu[1], settings)
+    anchor = to_unit(settings.contrast_hu[0], settings)
+    floor = to_unit(settings.contrast_hu[1], settings)
     medians = []
     for image in (phase, reference):
         values = sitk.GetArrayViewFromImage(image)
@@ -501,35 +437,3 @@ def match_contrast(phase: sitk.Image, reference: sitk.Image, settings: Registrat
     logger.debug("contrast matched: gain %.3f", gain)
     scaled = sitk.ShiftScale(phase, -anchor, gain)
     return sitk.Clamp(sitk.ShiftScale(scaled, anchor, 1.0), sitk.sitkFloat32, 0.0, 1.0)
-
-
-def _shrink(image: sitk.Image, factor: int) -> sitk.Image:
-    if factor <= 1:
-        return image
-    sigma = 0.5 * factor * image.GetSpacing()[0]
-    smooth = sitk.SmoothingRecursiveGaussian(image, sigma)
-    size = [max(int(round(s / factor)), 4) for s in image.GetSize()]
-    spacing = [sp * s0 / s for sp, s0, s in zip(image.GetSpacing(), image.GetSize(), size)]
-    # keep the physical extent: the first voxel centre moves by half the change of spacing
-    origin = np.asarray(image.GetOrigin()) + np.reshape(image.GetDirection(), (3, 3)) @ (
-        0.5 * (np.asarray(spacing) - np.asarray(image.GetSpacing()))
-    )
-    grid = sitk.Image(size, sitk.sitkFloat32)
-    grid.SetSpacing(spacing)
-    grid.SetOrigin(tuple(origin))
-    grid.SetDirection(image.GetDirection())
-    return sitk.Resample(smooth, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-
-
-def _zero_field(grid: sitk.Image) -> sitk.Image:
-    field = sitk.Image(grid.GetSize(), sitk.sitkVectorFloat64, 3)
-    field.CopyInformation(grid)
-    return field
-
-
-def _resample_field(field: sitk.Image, grid: sitk.Image) -> sitk.Image:
-    """A displacement field linearly resampled onto ``grid`` (zero outside)."""
-    if field.GetSize() == grid.GetSize() and np.allclose(field.GetSpacing(), grid.GetSpacing()):
-        return field
-    out = sitk.Resample(field, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
-    return out
