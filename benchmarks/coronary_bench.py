@@ -156,6 +156,13 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.3, "percent": 50.0},
     ],
     95: [{"branch": "LAD", "position": 0.35, "percent": 65.0}],
+    # held out for the segmentation/phantom follow-up of version 9 (set before its code change): 0.5 mm
+    96: [{"branch": "LCX", "position": 0.3, "percent": 65.0}],
+    97: [{"branch": "LAD", "position": 0.45, "percent": 50.0}],
+    98: [
+        {"branch": "RCA", "position": 0.45, "percent": 55.0},
+        {"branch": "LAD", "position": 0.3, "percent": 60.0},
+    ],
 }
 
 
