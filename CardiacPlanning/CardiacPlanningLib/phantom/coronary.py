@@ -23,7 +23,7 @@ import numpy as np
 from ..centerlines import branches_json, vessel_path
 from ..errors import CardiacInputError
 from . import sweep
-from .coronary_paths import HeartFrame, SurfacePather
+from .coronary_paths import TAKEOFF_MM, HeartFrame, SurfacePather
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,13 @@ _RADII = {
     "PDA": (1.2, 0.6),
 }
 
+# A side branch leaves its parent at no less than this angle (degrees, drawn per branch) over its
+# first few mm (``SurfacePather.side_branch``). Bifurcation angles measured by CT in patients:
+# LAD/diagonal and LCX/obtuse marginal roughly 40-60 degrees on average, SD ~20 (Pflederer et al.,
+# Invest Radiol 2006; Girasis et al., 2013). Before 2026-11-29 the phantom's OM2 left an already
+# descending LCX at 4-13 degrees and the two lumens overlapped for 11-33 mm (seeds 51-98).
+TAKEOFF_DEG = (40.0, 70.0)
+
 
 def build_coronary_tree(
     anatomy,
@@ -164,6 +171,12 @@ def build_coronary_tree(
     ``calcified``: add calcium blobs at the wall (and under each stenosis).
     """
     rng = np.random.default_rng(rng)
+    # Take-off angles come from a child stream: the main stream (paths, lengths, radii, calcium of
+    # every seed) draws exactly what it drew before side branches had a take-off angle.
+    try:
+        takeoff_rng = rng.spawn(1)[0]
+    except (TypeError, ValueError, AttributeError):  # a Generator without a seed sequence
+        takeoff_rng = np.random.default_rng(0)
     frame = HeartFrame.from_anatomy(anatomy)
     pather = SurfacePather(anatomy.epicardium, frame, step_mm)
     jit = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
@@ -184,7 +197,20 @@ def build_coronary_tree(
     def child(name, parent, fraction, dphi, dh_frac, length):
         par = branches[parent]
         k = int(np.argmin(np.abs(par.arc_length - fraction * par.length_mm)))
-        pts = pather.side_branch(par.points[k], dphi, dh_frac * frame.height, length, _RADII[name][0])
+        ahead = int(np.searchsorted(par.arc_length, par.arc_length[k] + TAKEOFF_MM))
+        course = (
+            par.points[min(max(ahead, k + 1), len(par.points) - 1)] - par.points[min(k, len(par.points) - 2)]
+        )
+        takeoff = np.deg2rad(takeoff_rng.uniform(*TAKEOFF_DEG))
+        args = (par.points[k], dphi, dh_frac * frame.height, length, _RADII[name][0])
+        course = course / np.linalg.norm(course)
+        # as drawn, or taking off to either side of the parent: whichever path's lumen overlaps the
+        # parent's the least (the first on a tie)
+        r_child = min(scale[name][0], 0.85 * float(par.radii[k]))
+        paths = [pather.side_branch(*args)] + [
+            pather.side_branch(*args, parent_course=course, takeoff=takeoff, side=sd) for sd in (1.0, -1.0)
+        ]
+        pts = min(paths, key=lambda p: _merged_mm(par, p, r_child))
         add(name, par.tree, parent, k, pts)
 
     # Left tree: LM leftwards (behind the pulmonary trunk) towards the AV groove, bifurcating into the
@@ -227,6 +253,16 @@ def build_coronary_tree(
         ", ".join(f"{b.name} {b.length_mm:.0f} mm r {b.radii[0]:.2f}" for b in tree.branches),
     )
     return tree
+
+
+def _merged_mm(parent: Branch, pts: np.ndarray, radius: float) -> float:
+    """Arc length (mm) along ``pts`` up to its last point whose lumen (``radius``) touches the lumen
+    of ``parent`` (union of its swept spheres)."""
+    dense, dense_r = sweep.densify(parent.points, parent.radii, 0.2)
+    gap = np.array([np.min(np.linalg.norm(dense - p, axis=1) - dense_r) for p in pts]) - radius
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    touching = np.nonzero(gap <= 0.0)[0]
+    return float(s[touching[-1]]) if len(touching) else 0.0
 
 
 def _apply_stenosis(tree: CoronaryTree, spec: Stenosis | dict) -> Stenosis:

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 FAT_GAP_MM = 0.6  # epicardial fat between the vessel wall and the myocardial surface
 AV_GROOVE_FRACTION = 0.08  # AV groove height below the aortic annulus, fraction of base-apex height
+TAKEOFF_MM = 8.0  # a side branch's first run at its take-off angle (see SurfacePather.side_branch)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -298,12 +299,63 @@ class SurfacePather:
         return self.finish(np.vstack([start[None], ctrl]), r0)
 
     def side_branch(
-        self, start: np.ndarray, dphi: float, dh: float, length_mm: float, r0: float
+        self,
+        start: np.ndarray,
+        dphi: float,
+        dh: float,
+        length_mm: float,
+        r0: float,
+        parent_course: np.ndarray | None = None,
+        takeoff: float = 0.0,
+        takeoff_mm: float = TAKEOFF_MM,
+        side: float | None = None,
     ) -> np.ndarray:
-        """A branch from ``start`` running ``dh`` mm towards the apex while turning ``dphi`` rad."""
+        """A branch from ``start`` running ``dh`` mm towards the apex while turning ``dphi`` rad.
+
+        ``parent_course`` (unit LPS vector: the parent's chord over the ``takeoff_mm`` past
+        ``start``) and ``takeoff`` (rad): where the branch's first ``takeoff_mm`` would leave that
+        course at less than ``takeoff`` (a branch off a parent that already runs towards the apex,
+        e.g. a marginal off a descending circumflex), it first runs ``takeoff_mm`` at ``takeoff`` from
+        the parent, to the side its course lies on, and then follows that course moved sideways by
+        as much, so that the two lumens part within a few mm as at a real bifurcation instead of
+        overlapping for tens of mm. ``side`` (+1 / -1): turn to that side of the parent's course
+        instead (seen from outside the heart, +1 anticlockwise)."""
         f = self.frame
+        start = np.asarray(start, dtype=float)
         h0, phi0 = float(f.height_of(start)), float(f.angle(start)[0])
         ts = np.linspace(0.1, 1.0, 12)
-        ctrl = [f.surface_point(min(h0 + t * dh, 0.97 * f.height), phi0 + t * dphi) for t in ts]
-        pts = self.finish(np.vstack([start[None], np.array(ctrl)]), r0, blend_mm=4.0)
+        ctrl = np.array([f.surface_point(min(h0 + t * dh, 0.97 * f.height), phi0 + t * dphi) for t in ts])
+        pts = self.finish(np.vstack([start[None], ctrl]), r0, blend_mm=4.0)
+        if parent_course is not None and takeoff > 0.0:
+            moved = self._take_off(start, ctrl, pts, parent_course, takeoff, takeoff_mm, side)
+            if moved is not None:
+                pts = self.finish(np.vstack([start[None], moved]), r0, blend_mm=4.0)
         return self.truncate(pts, length_mm)
+
+    def _take_off(self, start, ctrl, pts, course, takeoff, run_mm, side=None) -> np.ndarray | None:
+        """Control points of :meth:`side_branch` with the take-off run put in front (in the plane
+        tangent to the epicardium at ``start``), or None where the path ``pts`` already leaves the
+        parent's ``course`` at ``takeoff`` or more over its first ``run_mm``."""
+        f = self.frame
+        hit = f.radial_hit(start)
+        if hit is None:
+            return None
+        n = hit[1]
+        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+        c = pts[min(int(np.searchsorted(s, run_mm)), len(pts) - 1)] - start
+        a = course - course.dot(n) * n
+        c = c - c.dot(n) * n
+        if np.linalg.norm(a) < 1e-6 or np.linalg.norm(c) < 1e-6:
+            return None
+        a, c = a / np.linalg.norm(a), c / np.linalg.norm(c)
+        if np.arccos(np.clip(a @ c, -1.0, 1.0)) >= takeoff:
+            return None
+        b = np.cross(n, a)  # in the tangent plane, 90 degrees from the parent's course
+        if side is None:
+            side = 1.0 if c @ b >= 0.0 else -1.0  # the side the branch's course lies on
+        run = run_mm * (np.cos(takeoff) * a + side * np.sin(takeoff) * b)
+        shifted = ctrl + (run - (run @ a) * a)  # the course moved sideways by the run's offset
+        keep = (shifted - start) @ a > run @ a + 1.0  # control points beyond the run along the parent
+        out = np.vstack([(start + run)[None], shifted[keep]])
+        hs, phis = f.height_of(out), f.angle(out)
+        return np.array([f.surface_point(min(h, 0.97 * f.height), p) for h, p in zip(hs, phis)])
