@@ -38,9 +38,11 @@ PLAQUE_ABOVE_BLOOD_HU = 150.0
 PLAQUE_MAX_MM = 2.0  # largest plaque radius in one section
 CENTRE_MM = 0.8  # the lumen-alone fit's centre may move this far from the brightest spot
 ANCHOR_MM = 0.6  # the plaque's centre stays this close to the brightest spot
-# the plaque lies in the wall: at most this far from the lumen (a bright structure farther out, a
-# parent vessel or a vein, is not the lesion's plaque: seed 51's OM2 origin fitted one 1 mm out)
-WALL_MM = 0.5
+# the plaque lies in the wall: at most this far from the lumen, and a fit held at that bound is no
+# plaque (a bright structure farther out, a parent vessel or a vein: seed 51's OM2 origin). A
+# section off the centre of a plaque of radius R cuts it at R - sqrt(R^2 - z^2) from the lumen
+# (fresh seed 90, diagnosed after its run: a 1.26 mm plaque 0.5 mm out was held at a 0.5 mm bound)
+WALL_MM = 1.0
 BOUND_MARGIN_HU = 25.0  # a plaque density within this of its lower bound is held there
 WINDOW_MM = 3.2  # fitted samples within lumen guess + this of the section centre (plaque + blur)
 TABLE_STEP = 0.04
