@@ -204,13 +204,18 @@ def build_coronary_tree(
         takeoff = np.deg2rad(takeoff_rng.uniform(*TAKEOFF_DEG))
         args = (par.points[k], dphi, dh_frac * frame.height, length, _RADII[name][0])
         course = course / np.linalg.norm(course)
-        # as drawn, or taking off to either side of the parent: whichever path's lumen overlaps the
-        # parent's the least (the first on a tie)
+        # as drawn, unless its lumen stays merged with the parent's past two parent diameters from
+        # the junction (a real side branch's parts within one to two): then taking off to either
+        # side of the parent, whichever path's lumen overlaps the parent's the least (the first on
+        # a tie)
         r_child = min(scale[name][0], 0.85 * float(par.radii[k]))
-        paths = [pather.side_branch(*args)] + [
-            pather.side_branch(*args, parent_course=course, takeoff=takeoff, side=sd) for sd in (1.0, -1.0)
-        ]
-        pts = min(paths, key=lambda p: _merged_mm(par, p, r_child))
+        pts = pather.side_branch(*args)
+        if _merged_mm(par, pts, r_child) > 4.0 * float(par.radii[k]):
+            paths = [pts] + [
+                pather.side_branch(*args, parent_course=course, takeoff=takeoff, side=sd)
+                for sd in (1.0, -1.0)
+            ]
+            pts = min(paths, key=lambda p: _merged_mm(par, p, r_child))
         add(name, par.tree, parent, k, pts)
 
     # Left tree: LM leftwards (behind the pulmonary trunk) towards the AV groove, bifurcating into the
