@@ -9,7 +9,8 @@ The LCX continues, at each side branch, along the wider of the two vessels past 
 (:func:`follow_wider`): a marginal may outlast the circumflex and so be the path the tracer took.
 Right tree: the main path is the RCA; where its distal part turns towards the apex (the long axis
 from the ostia to the LAD end, or the path's own end) past the crux it continues as the PDA; side
-branches of the RCA are named AM (the longest) and RV1, RV2, ... .
+branches of the RCA are named AM (:func:`acute_marginal`: the widest branch that leaves the RCA's
+mid-to-distal segment before the crux and runs towards the apex) and RV1, RV2, ... .
 """
 
 from __future__ import annotations
@@ -31,6 +32,24 @@ SIDE_OVER_PARENT_MAX = 1.15
 # Two lumens count as parted where their walls are this far apart (mm): closer, the scanner's blur
 # still joins them and each section reading takes in some of the other lumen.
 PARTING_GAP_MM = 1.0
+
+# The acute marginal leaves the RCA at the acute margin of the heart, where the RCA turns from the
+# anterior AV groove towards the inferior crux (the end of the AHA mid RCA segment, about half way
+# from the ostium to the crux; Austen et al., Circulation 1975), and runs over the RV free wall
+# towards the apex; conus / RV branches leave proximally and run anteriorly over the outflow tract,
+# the PDA leaves at the crux. Where its junction lies (fraction of the RCA's arc from the ostium to
+# the crux; tuning AMs 0.51-0.74, spurs at 0.00-0.26 and 0.91-0.99):
+AM_SEGMENT = (0.3, 0.9)
+# cosine between its first 12 mm and the base-to-apex axis (tuning AMs 0.77-1.00; the spurs along
+# the RCA, into a vein or a chamber remnant that pass the tests below -0.33 to -0.03):
+AM_MIN_APEX_COS = 0.5
+# and it must be a branch: this long (mm), its own lumen (past the RCA's wall + 1 mm) at least this
+# wide and narrower than the RCA 2-8 mm before the junction (a daughter; tuning AMs 0.51-0.68 x),
+# its end clear of the RCA's wall by this much (mm; spurs along the RCA end 0.4-1.7 mm from its axis).
+AM_MIN_MM = 6.0
+AM_MIN_RADIUS_MM = 0.5
+AM_MAX_OVER_RCA = 0.8
+AM_CLEAR_MM = 3.0
 
 
 @dataclass
@@ -236,9 +255,8 @@ def name_right(branches: list[TracedBranch], axis: np.ndarray | None = None, min
     else:
         k = split
         out = _split(branches, 0, k, None, "right", None, None, "RCA", "PDA")
-    kids = [c for c in _children(branches, 0) if branches[c].length_mm >= min_side_mm]
-    rca_kids = [c for c in kids if branches[c].parent_index <= k]
-    am = max(rca_kids, key=lambda c: branches[c].length_mm) if rca_kids else None
+    am = acute_marginal(branches, k, axis)
+    kids = [c for c in _children(branches, 0) if branches[c].length_mm >= min_side_mm or c == am]
     n_rv = 0
     for c in kids:
         b = branches[c]
@@ -251,3 +269,42 @@ def name_right(branches: list[TracedBranch], axis: np.ndarray | None = None, min
             name, parent, pidx = f"PL{c}", "PDA", b.parent_index - k
         out += _with_sides(branches, c, name, "right", parent, pidx, f"{name}-", min_side_mm)
     return out
+
+
+def _am_candidate(main: TracedBranch, s: np.ndarray, b: TracedBranch, axis: np.ndarray):
+    """``(own radius, apex cosine)`` of RCA side branch ``b``, or None where it is no branch (too
+    short, no lumen of its own past the RCA's wall, as wide as the RCA, or ending beside it)."""
+    k = int(b.parent_index)
+    if b.length_mm < AM_MIN_MM:
+        return None
+    before = main.radii[(s >= s[k] - 8.0) & (s <= s[k] - 2.0)]
+    r_rca = float(np.median(before)) if len(before) >= 2 else float(main.radii[k])
+    off = np.linalg.norm(b.points[:, None, :] - main.points[None, :, :], axis=2).min(axis=1)
+    own = b.radii[off > r_rca + 1.0]
+    if len(own) < 2 or off[-1] < r_rca + AM_CLEAR_MM:
+        return None
+    r = float(np.median(own))
+    if r < AM_MIN_RADIUS_MM or r > AM_MAX_OVER_RCA * r_rca:
+        return None
+    bs = _arc(b.points)
+    d = b.points[min(int(np.searchsorted(bs, 12.0)), len(bs) - 1)] - b.points[0]
+    return r, float(d @ axis / max(np.linalg.norm(d), 1e-9))
+
+
+def acute_marginal(branches: list[TracedBranch], k: int, axis: np.ndarray) -> int | None:
+    """Index of the traced RCA side branch to name AM (or None): of the branches leaving the RCA
+    (branch 0) before point ``k`` (the crux) that run towards the apex (``axis``, unit base to apex;
+    cosine >= ``AM_MIN_APEX_COS``) and are branches by :func:`_am_candidate`, the widest one whose
+    junction lies in the mid-to-distal segment (``AM_SEGMENT`` of the arc to the crux); failing that,
+    the widest anywhere before the crux; failing that none (no RV branch or spur takes the name)."""
+    main = branches[0]
+    s = _arc(main.points)
+    found = []
+    for c in _children(branches, 0):
+        if branches[c].parent_index > k:
+            continue
+        f = _am_candidate(main, s, branches[c], axis)
+        if f is not None and f[1] >= AM_MIN_APEX_COS:
+            mid = AM_SEGMENT[0] <= s[branches[c].parent_index] / max(s[k], 1e-9) <= AM_SEGMENT[1]
+            found.append((mid, f[0], branches[c].length_mm, c))
+    return max(found)[3] if found else None
