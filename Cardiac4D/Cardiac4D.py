@@ -365,7 +365,7 @@ class Cardiac4DTest(ScriptedLoadableModuleTest):
         truth = [n / 1000.0 for n in self.truthVoxels]  # mL (1 mm voxels)
         lv = result["volumes_ml"]["lv_blood_pool"]
         # measured +2.7 / -0.9 / +2.6 % at 25 / 50 / 75 % (curvature-regularised coarse levels, replayed
-        # through the library; the fifth pass: +0.6 / +2.5 / 0.0 %; elastic_only: -2.4 / +3.9 / +0.1 %;
+        # through the library; an earlier default: +0.6 / +2.5 / 0.0 %; elastic_only: -2.4 / +3.9 / +0.1 %;
         # the unchecked residual pass of large_contraction: -0.5 / -5.5 / -0.4 %)
         self.assertLess(max(abs(a - b) / b for a, b in zip(lv, truth)), 0.05)
         truthEF = 100 * (truth[0] - truth[2]) / truth[0]
