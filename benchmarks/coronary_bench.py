@@ -163,6 +163,13 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.45, "percent": 55.0},
         {"branch": "LAD", "position": 0.3, "percent": 60.0},
     ],
+    # the lead's second check of the final version 9 code (set 11:58 UTC before running): 0.5 mm
+    99: [{"branch": "LAD", "position": 0.4, "percent": 75.0}],
+    100: [
+        {"branch": "LCX", "position": 0.35, "percent": 60.0},
+        {"branch": "RCA", "position": 0.4, "percent": 50.0},
+    ],
+    101: [{"branch": "RCA", "position": 0.35, "percent": 60.0}],
 }
 
 
