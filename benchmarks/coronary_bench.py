@@ -170,6 +170,13 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.4, "percent": 50.0},
     ],
     101: [{"branch": "RCA", "position": 0.35, "percent": 60.0}],
+    # held out for the tight-lesion follow-up (set 12:05 UTC before its code change): 0.5 mm
+    102: [{"branch": "LAD", "position": 0.35, "percent": 75.0}],
+    103: [{"branch": "LCX", "position": 0.4, "percent": 75.0}],
+    104: [
+        {"branch": "RCA", "position": 0.4, "percent": 75.0},
+        {"branch": "LAD", "position": 0.45, "percent": 50.0},
+    ],
 }
 
 
