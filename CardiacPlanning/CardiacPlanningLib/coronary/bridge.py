@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import cc3d
 import numpy as np
+from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.graph import MCP_Geometric
 
@@ -118,9 +119,115 @@ def bridge_lesions(
             logger.info(
                 "bridged a narrowing at %s mm LPS (%d path voxels)", np.round(b.points[-1], 1), len(path)
             )
+            break
+        else:  # no piece joined by the cheapest path: search ahead of the tip (a tight lesion)
+            found = _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, forbidden | others)
+            if found is not None:
+                added[tuple(found[0].T)] = True
+                added |= found[1]
+                mask |= added
+                comps[found[1]] = 0
     rule = PieceRule(reach_mm, max_gap_mm, min_component_mm3, max_component_ml)
     _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule)
     return added
+
+
+@dataclass(frozen=True)
+class AheadRule:
+    """When a branch that ends abruptly is joined to a lumen piece ahead of its tip
+    (:func:`_bridge_ahead`): the piece's voxels in a cone of ``cone_deg`` (plus ``lateral_mm``)
+    around the tip's heading within ``reach_mm``, the minimal path kept inside that cone, its stretch
+    below half contrast at most ``max_gap_mm``, the piece's voxels within ``axis_mm`` of the joined
+    voxel running on ahead (their centroid at least ``min_ahead_mm`` ahead, within
+    ``max_axis_deg`` of the heading), and its calibre (largest inscribed radius there)
+    ``min_calibre``-``max_calibre`` x the branch's radius 3-10 mm before the tip."""
+
+    reach_mm: float = 12.0
+    cone_deg: float = 30.0
+    lateral_mm: float = 1.5
+    max_gap_mm: float = 6.0
+    axis_mm: float = 5.0
+    min_ahead_mm: float = 1.5
+    max_axis_deg: float = 45.0
+    min_calibre: float = 0.4
+    max_calibre: float = 1.6
+    min_component_mm3: float = 15.0
+    max_component_ml: float = 1.0
+
+
+def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked, rule=AheadRule()):
+    """A branch ``b`` whose lumen ends abruptly at voxel ``tip`` (z, y, x) while the vessel goes on:
+    a tight (70-90 %) lesion blurs to near tissue HU, so the cheapest path by contrast may run
+    round through dim tissue to another part of the distal vessel (or nowhere acceptable). Here the
+    path is kept inside a cone ahead of the tip (the vessel's course through a focal lesion is
+    nearly straight), and the piece reached must continue the branch in direction and calibre (a
+    vein or another artery crossing ahead meets the cone side-on; a chamber or bone is
+    ``blocked``/no piece). Returns (path voxels (N, 3), piece mask) or None."""
+    sp = np.asarray(volume.spacing, dtype=float)[::-1]
+    voxel_mm3 = float(sp.prod())
+    p_end = b.points[-1]
+    h = (volume.lps_to_index((p_end + heading)[None])[0] - volume.lps_to_index(p_end[None])[0])[::-1] * sp
+    h /= max(np.linalg.norm(h), 1e-9)
+    pad = np.ceil((rule.reach_mm + rule.lateral_mm) / sp).astype(int)
+    lo, hi = np.maximum(tip - pad, 0), np.minimum(tip + pad + 1, mask.shape)
+    box = tuple(slice(a, c) for a, c in zip(lo, hi))
+    rel = (np.indices(tuple(hi - lo)).reshape(3, -1).T + lo - tip) * sp
+    along = rel @ h
+    lateral = np.linalg.norm(rel - along[:, None] * h, axis=1)
+    cone = (along >= -rule.lateral_mm) & (along <= rule.reach_mm)
+    cone &= lateral <= rule.lateral_mm + np.tan(np.deg2rad(rule.cone_deg)) * np.maximum(along, 0.0)
+    cone = cone.reshape(tuple(hi - lo))
+    near_tip = (np.linalg.norm(rel, axis=1) <= rule.lateral_mm).reshape(cone.shape)
+    img = arr_box = volume.array[box].astype(np.float32)
+    cost = _path_cost(img, blood_hu, blocked[box] | ~cone | (mask[box] & ~near_tip))
+    ids = comps[box]
+    ok = (ids > 0) & (sizes[ids] * voxel_mm3 >= rule.min_component_mm3) & (along.reshape(cone.shape) > 0)
+    local_tip = tuple(int(t - a) for t, a in zip(tip, lo))
+    mcp = MCP_Geometric(cost, sampling=tuple(sp))
+    costs, _ = mcp.find_costs([local_tip])
+    targets = np.argwhere(ok & cone & np.isfinite(costs))
+    if not len(targets):
+        return None
+    t = targets[int(np.argmin(costs[tuple(targets.T)]))]
+    path = np.array(mcp.traceback(tuple(t)))
+    step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
+    gap = float(step[arr_box[tuple(path.T)][1:] < 0.5 * blood_hu].sum())
+    if gap > rule.max_gap_mm:
+        logger.debug("ahead of %s: dark gap %.1f mm", np.round(p_end, 1), gap)
+        return None
+    entry = tuple(int(v) for v in t + lo)
+    piece = _vessel_piece(comps == ids[tuple(t)], volume.array, entry, blood_hu)
+    if piece is None or not rule.min_component_mm3 <= piece.sum() * voxel_mm3 <= rule.max_component_ml * 1e3:
+        logger.debug("ahead of %s: no vessel-sized piece", np.round(p_end, 1))
+        return None
+    # the piece runs on ahead from the joined voxel, with the branch's calibre
+    g = np.ceil((rule.axis_mm + 1.0) / sp).astype(int)
+    plo, phi = np.maximum(np.array(entry) - g, 0), np.minimum(np.array(entry) + g + 1, mask.shape)
+    sub = piece[tuple(slice(a, c) for a, c in zip(plo, phi))]
+    pts = (np.argwhere(sub) + plo - np.array(entry)) * sp
+    local = np.linalg.norm(pts, axis=1) <= rule.axis_mm
+    off = pts[local].mean(axis=0)
+    ahead = float(off @ h)
+    if ahead < rule.min_ahead_mm or ahead < np.cos(np.deg2rad(rule.max_axis_deg)) * np.linalg.norm(off):
+        logger.debug(
+            "ahead of %s: piece meets the heading side-on (%.1f mm ahead)", np.round(p_end, 1), ahead
+        )
+        return None
+    r_piece = float(ndi.distance_transform_edt(np.pad(sub, 1), sampling=sp)[1:-1, 1:-1, 1:-1][sub].max())
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(b.points, axis=0), axis=1))])
+    before = (s >= s[-1] - 10.0) & (s <= s[-1] - 3.0)
+    r_branch = float(np.median(b.radii[before])) if before.any() else float(np.median(b.radii))
+    if not rule.min_calibre * r_branch <= r_piece <= rule.max_calibre * r_branch + float(sp.min()):
+        logger.debug("ahead of %s: calibre %.2f mm vs %.2f mm", np.round(p_end, 1), r_piece, r_branch)
+        return None
+    logger.info(
+        "bridged a tight narrowing ahead of %s mm LPS (%d path voxels, %.1f mm dark, piece %.0f mm^3)",
+        np.round(p_end, 1),
+        len(path),
+        gap,
+        piece.sum() * voxel_mm3,
+    )
+    return path + lo, piece
 
 
 def _path_cost(img: np.ndarray, blood_hu: float, blocked: np.ndarray) -> np.ndarray:
