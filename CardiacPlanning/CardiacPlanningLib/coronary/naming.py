@@ -8,7 +8,8 @@ side branches are diagonals (D1, D2, ...) and obtuse marginals (OM1, ...) ordere
 The LCX continues, at each side branch, along the wider of the two vessels past their parting
 (:func:`follow_wider`): a marginal may outlast the circumflex and so be the path the tracer took.
 Right tree: the main path is the RCA; where its distal part turns towards the apex (the long axis
-from the ostia to the LAD end, or the path's own end) past the crux it continues as the PDA; side
+from the ostia to the LAD end, or the path's own end) past the crux it continues as the PDA
+(:func:`crux_split`, also where the traced PDA is short); side
 branches of the RCA are named AM (:func:`acute_marginal`: the widest branch that leaves the RCA's
 mid-to-distal segment before the crux and runs towards the apex) and RV1, RV2, ... .
 """
@@ -59,6 +60,19 @@ AM_MIN_MM = 6.0
 AM_MIN_RADIUS_MM = 0.5
 AM_MAX_OVER_RCA = 0.8
 AM_CLEAR_MM = 3.0
+
+
+# The crux split of the traced RCA (:func:`crux_split`): the PDA runs apex-ward at a slope of at least
+# this along the base-to-apex axis (the RCA in the AV groove runs about level);
+PDA_MIN_RISE = 0.35
+# the split is the last point running less steeply with this much path (mm) after it;
+PDA_SPLIT_MM = 15.0
+# where the traced PDA is shorter (the tracer stopped in it; seed 101: 20 mm of a 71 mm PDA, the last
+# shallow point 12 mm before the end, the PDA's first ~10 mm curving out of the AV groove), the crux
+# is the most basal point within this window (mm) before that last shallow point, if at least
+# PDA_MIN_MM of path follow it (a PDA traced over less is left in the RCA).
+PDA_CRUX_WINDOW_MM = 20.0
+PDA_MIN_MM = 10.0
 
 
 @dataclass
@@ -252,19 +266,10 @@ def name_right(branches: list[TracedBranch], axis: np.ndarray | None = None, min
     if not branches:
         return []
     main = branches[0]
-    s = _arc(main.points)
     if axis is None:
         axis = main.points[-1] - main.points[0]
         axis = axis / max(np.linalg.norm(axis), 1e-9)
-    h = (main.points - main.points[0]) @ axis
-    split = None
-    if s[-1] > 40.0:
-        step = max(int(round(5.0 / max(s[-1] / len(s), 1e-3))), 1)
-        dh = np.gradient(h, s)
-        dh = np.convolve(dh, np.ones(step) / step, mode="same")
-        low = np.nonzero(dh[: len(s) - step] < 0.35)[0]
-        if len(low) and s[-1] - s[low[-1]] >= 15.0 and s[low[-1]] >= 0.4 * s[-1]:
-            split = int(low[-1])
+    split = crux_split(main.points, axis)
     if split is None:
         out = [NamedBranch("RCA", "right", main.points, main.radii, None, None)]
         k = len(main.points) - 1
@@ -285,6 +290,38 @@ def name_right(branches: list[TracedBranch], axis: np.ndarray | None = None, min
             name, parent, pidx = f"PL{c}", "PDA", b.parent_index - k
         out += _with_sides(branches, c, name, "right", parent, pidx, f"{name}-", min_side_mm)
     return out
+
+
+def crux_split(points: np.ndarray, axis: np.ndarray) -> int | None:
+    """Index of the crux on the traced RCA ``points`` (the split into RCA and PDA), or None.
+
+    The RCA runs in the AV groove (at the base, about level along the base-to-apex ``axis``) to the
+    crux and the PDA leaves it down the posterior interventricular groove towards the apex. The split
+    is the last point before the path's end where it runs less than ``PDA_MIN_RISE`` apex-ward
+    (slope of the height along ``axis`` over ~5 mm), with at least ``PDA_SPLIT_MM`` of path after it
+    and at 0.4 of the path or later. Where the traced PDA is shorter than that (the tracer stopped in
+    it) the crux is the most basal point in the ``PDA_CRUX_WINDOW_MM`` before the last such point,
+    kept where at least ``PDA_MIN_MM`` of path follow it that rise apex-ward on average by
+    ``PDA_MIN_RISE`` or more (the PDA's first few mm curve out of the AV groove and rise less)."""
+    s = _arc(points)
+    if s[-1] <= 40.0:
+        return None
+    h = (points - points[0]) @ axis
+    step = max(int(round(5.0 / max(s[-1] / len(s), 1e-3))), 1)
+    dh = np.gradient(h, s)
+    dh = np.convolve(dh, np.ones(step) / step, mode="same")
+    low = np.nonzero(dh[: len(s) - step] < PDA_MIN_RISE)[0]
+    if not len(low):
+        return None
+    last = int(low[-1])
+    if s[-1] - s[last] >= PDA_SPLIT_MM and s[last] >= 0.4 * s[-1]:
+        return last
+    win = np.nonzero((s >= s[last] - PDA_CRUX_WINDOW_MM) & (s <= s[last]))[0]
+    k = int(win[np.argmin(h[win])])
+    tail = s[-1] - s[k]
+    if tail >= PDA_MIN_MM and s[k] >= 0.4 * s[-1] and (h[-1] - h[k]) / tail >= PDA_MIN_RISE:
+        return k
+    return None
 
 
 def _am_candidate(main: TracedBranch, s: np.ndarray, b: TracedBranch, axis: np.ndarray):
