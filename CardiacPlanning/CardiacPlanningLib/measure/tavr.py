@@ -14,13 +14,16 @@ Definitions:
   Feret diameter is the sinus diameter. STJ (sinotubular junction): the ridge where the falling
   sinus wall meets the tubular aorta, found on the area-derived diameter profile above the sinus
   level (0.5 mm steps, from 5 mm below to 6 mm above the knee: the first 1 mm level where the fall
-  of the profile has slowed to a quarter of its steepest) by fitting two lines seen
-  through a Gaussian blur (:mod:`.profile`): the narrowest level of a blurred profile lies up to two
-  blur widths above the ridge, and a cylindrical tubular aorta has no narrowest level. The STJ height
-  is the ridge level; its diameters are measured on the section two fitted blur widths (at most
-  3 mm) above the ridge, clear of the sinus lobes that the blur carries over the ridge (that level is
-  reported as ``section_height_mm``). Ascending aorta: ``ascending_offset_mm`` (default 40 mm) above
-  the annulus.
+  of the profile has slowed to a quarter of its steepest) by fitting a curved (concave) sinus side
+  and a straight tubular side seen through a Gaussian blur (:mod:`.profile`): the narrowest level of
+  a blurred profile lies up to two blur widths above the ridge, a cylindrical tubular aorta has no
+  narrowest level, and a straight sinus side fitted to the sinus wall's arc (steepest at the ridge)
+  puts the ridge 0.1-0.65 mm too high. The STJ height is the ridge level, measured along the annulus
+  plane's normal from that plane (the height of the STJ above the annular plane of TAVR CT planning,
+  e.g. the SCCT 2019 expert consensus); its diameters are measured on the section two fitted blur
+  widths (at most 3 mm) above the ridge, clear of the sinus lobes that the blur carries over the
+  ridge (that level is reported as ``section_height_mm``). Ascending aorta: ``ascending_offset_mm``
+  (default 40 mm) above the annulus.
 - Coronary height: distance of each ostium above the annulus plane.
 - Valve calcium volume: calcium-label volume (mm^3) within the root cylinder from the LVOT level to
   the STJ, radius = the largest sinus Feret radius + 3 mm.
@@ -135,6 +138,7 @@ def _stj(sampler, plane, sinus_h: float) -> dict | None:
             "diameter_mm": ridge.value,
             "slope_below": ridge.slope_below,
             "slope_above": ridge.slope_above,
+            "curvature_below": ridge.curvature_below,
             "blur_sigma_mm": ridge.sigma_mm,
             "rms_mm": ridge.rms,
         },
