@@ -29,6 +29,7 @@ from .filters import near_mask
 logger = logging.getLogger(__name__)
 
 DENSE_FRACTION = 0.7
+HALF_CONTRAST_COST = 1.0 / (0.05 + 0.5) ** 2  # _path_cost at half contrast
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,10 @@ def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked
         return None
     t = targets[int(np.argmin(costs[tuple(targets.T)]))]
     path = np.array(mcp.traceback(tuple(t)))
-    step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
-    gap = float(step[arr_box[tuple(path.T)][1:] < 0.5 * blood_hu].sum())
+    gap = _dark_mm(arr_box, path, sp, blood_hu)
+    if gap > rule.max_gap_mm:  # round the lesion through dim tissue: the shortest way through it
+        path = _cone_path(cost, local_tip, t, h, sp, rule.cone_deg, rule.lateral_mm)
+        gap = np.inf if path is None else _dark_mm(arr_box, path, sp, blood_hu)
     if gap > rule.max_gap_mm:
         logger.debug("ahead of %s: dark gap %.1f mm", np.round(p_end, 1), gap)
         return None
@@ -349,10 +352,15 @@ def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, adde
             logger.debug("piece %d: no tree stump in line with a path", cid)
             continue
         path = np.array(mcp.traceback(tuple(end)))
-        step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
-        dark = img[tuple(path.T)][1:] < 0.5 * blood_hu
-        if float(step[dark].sum()) > rule.max_gap_mm:
-            logger.debug("piece %d: dark gap %.1f mm", cid, float(step[dark].sum()))
+        gap = _dark_mm(img, path, sp, blood_hu)
+        if gap > rule.max_gap_mm:
+            # a tight lesion blurs to near tissue HU, so the cheapest path may run round it through
+            # dim tissue: the path kept in the cone along the piece's axis runs through the lesion
+            logger.debug("piece %d: dark gap %.1f mm, retried in line", cid, gap)
+            path = _cone_path(cost, entry - blo, end, a_piece, sp, rule.max_angle_deg)
+            gap = np.inf if path is None else _dark_mm(img, path, sp, blood_hu)
+        if gap > rule.max_gap_mm:
+            logger.debug("piece %d: dark gap %.1f mm", cid, gap)
             continue
         start = np.array([s.start for s in bb])
         crop = _vessel_piece(sub, arr[bb], tuple(entry + lo - start), blood_hu)
@@ -377,6 +385,33 @@ def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, adde
             tuple(int(v) for v in entry + lo),
             len(path),
         )
+
+
+def _dark_mm(img: np.ndarray, path: np.ndarray, sp: np.ndarray, blood_hu: float) -> float:
+    """Length (mm) of ``path``'s steps onto voxels below half the blood HU."""
+    step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
+    return float(step[img[tuple(path.T)][1:] < 0.5 * blood_hu].sum())
+
+
+def _cone_path(cost, start, end, axis, sp, angle_deg: float, lateral_mm: float = 1.5):
+    """Minimal path from ``start`` to ``end`` (voxels of ``cost``'s grid) kept inside the cone of
+    ``angle_deg`` (plus ``lateral_mm``) around ``axis`` (unit, z-y-x mm) from ``start``, or None.
+    Every voxel below half contrast costs the same here: a lumen narrowed to a fraction of a voxel
+    reads fat-to-tissue HU, no brighter than the myocardium the cheapest path would run through
+    instead, so across the dark stretch the shortest way, through the narrowing, is taken."""
+    cost = np.minimum(cost, HALF_CONTRAST_COST)
+    rel = (np.indices(cost.shape).reshape(3, -1).T - np.asarray(start)) * sp
+    ahead = rel @ axis
+    lateral = np.linalg.norm(rel - ahead[:, None] * axis, axis=1)
+    inside = (ahead >= -lateral_mm) & (
+        lateral <= lateral_mm + np.tan(np.deg2rad(angle_deg)) * np.maximum(ahead, 0)
+    )
+    c = np.where(inside.reshape(cost.shape), cost, np.inf)
+    mcp = MCP_Geometric(c, sampling=tuple(sp))
+    costs, _ = mcp.find_costs([tuple(int(v) for v in start)], [tuple(int(v) for v in end)])
+    if not np.isfinite(costs[tuple(int(v) for v in end)]):
+        return None
+    return np.array(mcp.traceback(tuple(int(v) for v in end)))
 
 
 def _vessel_piece(component: np.ndarray, arr: np.ndarray, entry, blood: float) -> np.ndarray | None:
