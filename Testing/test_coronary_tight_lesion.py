@@ -3,7 +3,8 @@ narrowed lumen blurs to near tissue HU, so the cheapest path from the branch's t
 reaches another lumen piece round the lesion (here a vein-like tube beside the artery, behind the
 tip) and the far piece's own end is no clean tube (a diagonal leaves it just past the lesion), so
 neither the tip rule nor the far-piece rule joined it. The search ahead of the tip does, and does
-not take a tube crossing ahead side-on."""
+not take a tube crossing ahead side-on. Where the far piece's path runs round the lesion through
+myocardium (seed 103), the path in line through it is taken."""
 
 from __future__ import annotations
 
@@ -88,3 +89,32 @@ def test_tube_crossing_ahead_of_a_branch_end_is_not_joined(far_artery):
     assert not (mask & cross).any()
     if far_artery:
         assert (mask & far).sum() >= 0.9 * far.sum()
+
+
+def test_far_piece_joined_through_a_tight_lesion_beside_myocardium():
+    """Seed 103's lost distal LCX: the artery lies on myocardium (105 HU) and its 75 % lesion
+    (x = 14-18 mm) blurs to fat-to-tissue HU, so the cheapest path from the far piece to the tree
+    (which does not end at the lesion: no branch tip here) runs round it through the myocardium,
+    7.4 mm below half contrast. The path in line through the lesion is taken instead."""
+    shape = (32, 36, 72)
+
+    def inside(z, y, x):
+        hu = np.full(z.shape, FAT, np.float32)
+        hu[(y >= C + 1.0) & (y <= C + 5.0) & (np.abs(z - C) <= 3.0) & (x >= 4.0) & (x <= 32.0)] = 105.0
+        r = np.where((x > 14.0) & (x < 18.0), 0.3, 1.2)
+        hu[(np.hypot(z - C, y - C) <= r) & (x >= 1.0) & (x <= 34.0)] = BLOOD
+        return hu
+
+    rng = np.random.default_rng(5)
+    arr = _render(shape, inside) + rng.normal(0.0, 20.0, shape).astype(np.float32)
+    vol = Volume(arr, (SP, SP, SP), (0.0, 0.0, 0.0), np.eye(3))
+    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * SP for n in shape], indexing="ij")
+    axial = np.hypot(zz - C, yy - C)
+    mask = (arr > 0.5 * BLOOD) & (axial <= 2.0) & (xx < 14.0)
+    far = (axial <= 0.8) & (xx > 19.0) & (xx < 33.0)
+    none = np.zeros_like(mask)
+    added = bridge_lesions(vol, mask, none, [], BLOOD, none)
+    assert (mask & far).sum() >= 0.9 * far.sum()
+    z, y, x = np.nonzero(added)
+    gap = ((x + 0.5) * SP > 14.0) & ((x + 0.5) * SP < 18.0)
+    assert gap.any() and np.hypot((z[gap] + 0.5) * SP - C, (y[gap] + 0.5) * SP - C).max() <= 1.0
