@@ -8,7 +8,8 @@ the blood-pool HU) within ``reach_mm`` of the tip is found to the voxels of lume
 any tree; it is accepted only if it continues the tip's direction (angle <= ``max_angle_deg``), its
 dark part (below half contrast) is at most ``max_gap_mm`` long, and the component it reaches is a
 vessel (volume below ``max_component_ml``, at least ``min_component_mm3``). The path and the
-component join the tree.
+component join the tree. Where that joins nothing, the path is searched inside a cone ahead of the
+tip (:func:`_bridge_ahead`); a path too dark is retried in line (:func:`_cone_path`).
 """
 
 from __future__ import annotations
