@@ -177,6 +177,13 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.4, "percent": 75.0},
         {"branch": "LAD", "position": 0.45, "percent": 50.0},
     ],
+    # the lead's check of the final code of the day (set 12:32 UTC before running): 0.5 mm
+    105: [{"branch": "LCX", "position": 0.35, "percent": 75.0}],
+    106: [{"branch": "LAD", "position": 0.4, "percent": 70.0}],
+    107: [
+        {"branch": "RCA", "position": 0.35, "percent": 65.0},
+        {"branch": "LAD", "position": 0.3, "percent": 40.0},
+    ],
 }
 
 
