@@ -29,6 +29,16 @@ def _render(shape, inside, psf_fwhm_mm: float = 0.9, ss: int = 2) -> np.ndarray:
     return ndi.gaussian_filter(hu, psf_fwhm_mm / 2.3548 / SP, mode="nearest")
 
 
+def _noisy_scene(shape, inside):
+    """The rendered scene with 20 HU noise, its volume, the voxel-centre grids (mm) and the distance
+    from the artery's axis (z = y = C)."""
+    rng = np.random.default_rng(5)
+    arr = _render(shape, inside) + rng.normal(0.0, 20.0, shape).astype(np.float32)
+    vol = Volume(arr, (SP, SP, SP), (0.0, 0.0, 0.0), np.eye(3))
+    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * SP for n in shape], indexing="ij")
+    return arr, vol, (zz, yy, xx), np.hypot(zz - C, yy - C)
+
+
 def _scene(crossing: bool, far_artery: bool = True, percent: float = 75.0):
     """A 2.4 mm artery along x with a ``percent`` lesion over x = 14-17 mm, a 2 mm diagonal leaving
     the far part at x = 18.5 mm at 45 degrees, a vein-like tube (2 mm) beside the proximal artery
@@ -51,11 +61,7 @@ def _scene(crossing: bool, far_artery: bool = True, percent: float = 75.0):
             hu[(np.hypot(x - cx, y - (C - 3.2)) <= 1.0) & (z >= 2.0) & (z <= 14.0)] = BLOOD
         return hu
 
-    rng = np.random.default_rng(5)
-    arr = _render(shape, inside) + rng.normal(0.0, 20.0, shape).astype(np.float32)
-    vol = Volume(arr, (SP, SP, SP), (0.0, 0.0, 0.0), np.eye(3))
-    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * SP for n in shape], indexing="ij")
-    axial = np.hypot(zz - C, yy - C)
+    arr, vol, (zz, yy, xx), axial = _noisy_scene(shape, inside)
     tree = (arr > 0.5 * BLOOD) & (axial <= 2.0) & (xx < 14.0)
     x = np.arange(1.5, 13.76, 0.25)
     pts = np.stack([x, np.full_like(x, C), np.full_like(x, C)], axis=1) - 0.5 * SP  # LPS = index * SP
@@ -105,11 +111,7 @@ def test_far_piece_joined_through_a_tight_lesion_beside_myocardium():
         hu[(np.hypot(z - C, y - C) <= r) & (x >= 1.0) & (x <= 34.0)] = BLOOD
         return hu
 
-    rng = np.random.default_rng(5)
-    arr = _render(shape, inside) + rng.normal(0.0, 20.0, shape).astype(np.float32)
-    vol = Volume(arr, (SP, SP, SP), (0.0, 0.0, 0.0), np.eye(3))
-    zz, yy, xx = np.meshgrid(*[(np.arange(n) + 0.5) * SP for n in shape], indexing="ij")
-    axial = np.hypot(zz - C, yy - C)
+    arr, vol, (zz, yy, xx), axial = _noisy_scene(shape, inside)
     mask = (arr > 0.5 * BLOOD) & (axial <= 2.0) & (xx < 14.0)
     far = (axial <= 0.8) & (xx > 19.0) & (xx < 33.0)
     none = np.zeros_like(mask)
