@@ -17,7 +17,7 @@ from . import tissues as tis
 from .body import BodyLayout, body_tissue
 from .heartmesh import CAVITY, HeartMesh, closed_volume_mm3, load_heart_mesh, make_polydata
 from .rasterize import surface_mask
-from .shapes import AorticRoot, Grid, paint, tube_sdf
+from .shapes import AorticRoot, Grid, keep_shapes, paint, tube_sdf
 from .vessels import great_vessels
 
 logger = logging.getLogger(__name__)
@@ -169,11 +169,11 @@ def root_section_truth(anatomy: Anatomy, h: float, step_mm: float = 0.1) -> dict
     axis, as the phantom's anatomy has it (mm, mm^2): the analytic root outline (``analytic_*``)
     less the part of it that the heart chambers painted after the root take (``overpainted_mm2``:
     points of the outline, every ``step_mm``, whose reference-grid tissue is a heart code other than
-    the aorta - the LA and atrial wall over the non-coronary sinus). The image is rendered from that
-    tissue, so no label map of the case has lumen there; the analytic area alone is not the
-    phantom's lumen. The coronary arteries (painted over the sinus wall from the ostia) are not
-    subtracted: a lumen measurement fills their dents. Needs ``anatomy`` built on the case's own
-    reference grid (nearest-voxel lookup, as the renderer does)."""
+    the aorta; 0 since the atria are clipped by the aortic wall, ``keep_shapes``). The image is
+    rendered from that tissue, so no label map of the case has lumen there. The coronary arteries
+    (painted over the sinus wall from the ostia) are not subtracted: a lumen measurement fills their
+    dents. Needs ``anatomy`` built on the case's own reference grid (nearest-voxel lookup, as the
+    renderer does)."""
     from matplotlib.path import Path as MplPath
 
     root = anatomy.root
@@ -442,11 +442,14 @@ def build_anatomy(
     progress(0.45, "myocardium painted")
     centerlines = great_vessels(mesh, root, body, rng)
     soft = set(BODY_CODES) | {tis.ESOPHAGUS}
+    aorta = []  # (box, sdf, wall mm) of the aorta tube and the root: the atria must not cut them
     for _name, (pts, rad, code, open_start) in centerlines.items():
         res = tube_sdf(grid, pts, rad, margin=2.0, open_start=open_start)
         if res is None:
             continue
         box, sdf = res
+        if code == labels.AORTA:
+            aorta.append((box, sdf, 1.6))
         if code != tis.PULMONARY_VESSEL:
             paint(tissue, box, (sdf >= 0) & (sdf < 1.6), tis.VESSEL_WALL, overwrite=soft - {tis.VESSEL_WALL})
             paint(tissue, box, sdf < 0, code, overwrite=soft | {tis.VESSEL_WALL, 2, 17, 18})
@@ -454,6 +457,7 @@ def build_anatomy(
             paint(tissue, box, sdf < 0, code, overwrite={tis.LUNG})
     res = root.sdf(grid, margin=2.0)
     if res is not None:
+        aorta.append((res[0], res[1], 1.8))
         wall = (res[1] >= 0) & (res[1] < 1.8)
         paint(tissue, res[0], wall, tis.VESSEL_WALL, overwrite=soft - {tis.VESSEL_WALL})
         paint(tissue, res[0], res[1] < 0, labels.AORTA, overwrite=soft | {tis.VESSEL_WALL, 2, 17, 18, 7})
@@ -465,6 +469,8 @@ def build_anatomy(
         hit = surface_mask(mesh.points, tri, grid)
         if hit is not None:
             paint(tissue, hit[0], hit[1], labels.value_of({"lv": "lv_blood_pool"}.get(key, key)))
+    # the atria lie behind/beside the aorta, wall to wall: clip them by its outer wall
+    keep_shapes(tissue, aorta, labels.AORTA, tis.VESSEL_WALL, {labels.LA, labels.RA})
     _lvot(tissue, grid, root)
     _pericardium(tissue, grid, heart)
     progress(1.0, "anatomy ready")

@@ -184,3 +184,20 @@ def paint(tissue: np.ndarray, box, mask: np.ndarray, code: int, overwrite=None) 
     if overwrite is not None:
         mask = mask & np.isin(view, np.asarray(sorted(overwrite), dtype=view.dtype))
     view[mask] = code
+
+
+def keep_shapes(tissue: np.ndarray, shapes, lumen_code: int, wall_code: int, taken) -> int:
+    """Give a vessel back what chambers painted after it took: where the current code is in
+    ``taken``, each shape's lumen (``sdf < 0``) becomes ``lumen_code`` and then its wall
+    (``0 <= sdf < wall_mm``) ``wall_code``. ``shapes``: (box, sdf, wall_mm) as painted (lumens first,
+    so one shape's wall never cuts another's lumen). Returns the number of voxels changed."""
+    codes = np.asarray(sorted(taken), dtype=tissue.dtype)
+    changed = 0
+    for lumen in (True, False):
+        for box, sdf, wall_mm in shapes:
+            view = tissue[box]
+            sel = (sdf < 0) if lumen else (sdf >= 0) & (sdf < wall_mm)
+            sel = sel & np.isin(view, codes)
+            view[sel] = lumen_code if lumen else wall_code
+            changed += int(sel.sum())
+    return changed
