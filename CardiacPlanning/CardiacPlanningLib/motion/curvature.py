@@ -29,6 +29,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import fft
 
+from .fields import warp_image
+
 PAD_VOXELS = 2  # edge-value continuation of the field beyond each face in the regularisation step
 
 
@@ -94,6 +96,4 @@ def _warp(moving: sitk.Image, fixed: sitk.Image, u: np.ndarray) -> np.ndarray:
     """``moving`` pulled back through ``u`` onto ``fixed``'s grid (linear, edge values beyond)."""
     field = sitk.GetImageFromArray(u, isVector=True)
     field.CopyInformation(fixed)
-    transform = sitk.DisplacementFieldTransform(field)  # takes (and empties) its own copy
-    warped = sitk.Resample(moving, fixed, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32, True)
-    return sitk.GetArrayFromImage(warped).astype(np.float64)
+    return sitk.GetArrayFromImage(warp_image(moving, fixed, field)).astype(np.float64)

@@ -22,6 +22,12 @@ def field_transform(field: sitk.Image) -> sitk.DisplacementFieldTransform:
     return sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
 
 
+def warp_image(image: sitk.Image, grid: sitk.Image, field: sitk.Image) -> sitk.Image:
+    """``image`` pulled back through ``field`` onto ``grid`` (linear, float32; the nearest voxel's value
+    beyond ``image``'s grid, so the box faces make no false edge)."""
+    return sitk.Resample(image, grid, field_transform(field), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True)
+
+
 def shrink_image(image: sitk.Image, factor: int) -> sitk.Image:
     """``image`` smoothed (Gaussian of half the new voxel) and resampled on a grid ``factor`` times
     coarser, keeping its physical extent."""
@@ -53,5 +59,4 @@ def resample_field(field: sitk.Image, grid: sitk.Image) -> sitk.Image:
     """A displacement field linearly resampled onto ``grid`` (zero outside)."""
     if field.GetSize() == grid.GetSize() and np.allclose(field.GetSpacing(), grid.GetSpacing()):
         return field
-    out = sitk.Resample(field, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
-    return out
+    return sitk.Resample(field, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)

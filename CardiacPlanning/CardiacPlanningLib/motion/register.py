@@ -64,8 +64,7 @@ from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, ProgressCallback, as_progress
 from .curvature import curvature_demons
-from .fields import compose_fields, resample_field, shrink_image, zero_field
-from .fields import field_transform as _field_transform
+from .fields import compose_fields, resample_field, shrink_image, warp_image, zero_field
 from .pool import fill_blood_pool, to_unit
 
 logger = logging.getLogger(__name__)
@@ -322,9 +321,7 @@ def register_phase(
         # pass from a zero field on the reference warped so far smooths only the residual; the
         # composition u(y) = r(y) + u_prev(y + r(y)) keeps the pull-back convention.
         prog((n_levels + n) / n_steps, f"registration refinement {n + 1}")
-        warped = sitk.Resample(
-            reference, phase, _field_transform(field), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True
-        )  # nearest extrapolation beyond the grid: no false edge at the box faces
+        warped = warp_image(reference, phase, field)  # nearest extrapolation: no false edge at the faces
         residual = None
         sigma = settings.refine_field_sigma_voxels
         if sigma is None:
@@ -369,9 +366,7 @@ def _mismatch(reference: sitk.Image, phase: sitk.Image, field: sitk.Image, sigma
     """Mean squared intensity difference between ``phase`` and ``reference`` pulled back by ``field``
     (registration images, 0..1; the demons' criterion, evaluated through one interpolation), the
     warped reference smoothed by a Gaussian of ``sigma_mm`` (``phase`` already smoothed by it)."""
-    warped = sitk.Resample(
-        reference, phase, _field_transform(field), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True
-    )
+    warped = warp_image(reference, phase, field)
     if sigma_mm > 0:
         warped = sitk.SmoothingRecursiveGaussian(warped, sigma_mm)
     diff = sitk.GetArrayViewFromImage(warped) - sitk.GetArrayViewFromImage(phase)
