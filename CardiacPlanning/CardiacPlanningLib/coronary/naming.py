@@ -215,8 +215,7 @@ def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0)
         radii = wider_after_parting(main.points[k:], main.radii[k:], side.points, side.radii)
         if radii is None or radii[1] <= radii[0]:
             continue
-        s = _arc(main.points)
-        before = main.radii[(s >= s[k] - 8.0) & (s <= s[k] - 2.0)]
+        before = _radii_before(main, _arc(main.points), k)
         if len(before) >= 2 and radii[1] > SIDE_OVER_PARENT_MAX * float(before.mean()):
             continue
         logger.info(
@@ -244,6 +243,12 @@ def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0)
                 branches[m] = TracedBranch(b.points, b.radii, c, max(b.parent_index - k - q + 1, 0))
             elif b.parent == c:  # on the side branch that is now the continuation
                 branches[m] = TracedBranch(b.points, b.radii, i, b.parent_index + k)
+
+
+def _radii_before(b: TracedBranch, s: np.ndarray, k: int) -> np.ndarray:
+    """Radii of ``b`` 2-8 mm before its point ``k`` (``s``: its arc length): the parent's calibre just
+    before a junction, clear of the junction's widening."""
+    return b.radii[(s >= s[k] - 8.0) & (s <= s[k] - 2.0)]
 
 
 def _with_sides(branches, i, name, tree, parent, pidx, prefix, min_side_mm):
@@ -330,7 +335,7 @@ def _am_candidate(main: TracedBranch, s: np.ndarray, b: TracedBranch, axis: np.n
     k = int(b.parent_index)
     if b.length_mm < AM_MIN_MM:
         return None
-    before = main.radii[(s >= s[k] - 8.0) & (s <= s[k] - 2.0)]
+    before = _radii_before(main, s, k)
     r_rca = float(np.median(before)) if len(before) >= 2 else float(main.radii[k])
     off = np.linalg.norm(b.points[:, None, :] - main.points[None, :, :], axis=2).min(axis=1)
     own = b.radii[off > r_rca + 1.0]
