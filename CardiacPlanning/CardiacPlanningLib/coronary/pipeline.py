@@ -81,6 +81,20 @@ def _extra_points(source) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def _lumen_reader(volume: Volume, b: NamedBranch, tan: np.ndarray, blood: float, plaque_only: bool):
+    """``(idx, ref) -> radii``: :func:`.radius.narrow_lumen_radii` of branch ``b``'s points ``idx``,
+    its healthy points ``ref`` giving the blur width (``plaque_only``: only the calcified-plaque model
+    changes a section)."""
+
+    def read(idx: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        pts, radii = b.points, b.radii
+        return narrow_lumen_radii(
+            volume, pts[idx], radii[idx], blood, pts[ref], radii[ref], tan[idx], tan[ref], plaque_only
+        )
+
+    return read
+
+
 def reconstruct_coronaries(
     volume: Volume,
     ostia,
@@ -177,12 +191,8 @@ def reconstruct_coronaries(
             voxel_mm=voxel,
             near_calcium=calc,
             side_branch=b.parent is not None,
-            narrow_radius=lambda idx, ref, b=b, t=tan: narrow_lumen_radii(
-                volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref], t[idx], t[ref]
-            ),
-            plaque_radius=lambda idx, ref, b=b, t=tan: narrow_lumen_radii(
-                volume, b.points[idx], b.radii[idx], blood, b.points[ref], b.radii[ref], t[idx], t[ref], True
-            ),
+            narrow_radius=_lumen_reader(volume, b, tan, blood, plaque_only=False),
+            plaque_radius=_lumen_reader(volume, b, tan, blood, plaque_only=True),
         )
     lab = np.zeros(volume.shape, dtype=np.uint8)
     both = np.zeros(volume.shape, bool)
