@@ -184,6 +184,37 @@ STENOSES = {  # per seed: (branch, position, percent)
         {"branch": "RCA", "position": 0.35, "percent": 65.0},
         {"branch": "LAD", "position": 0.3, "percent": 40.0},
     ],
+    # held out for the session of 2026-11-29 13:10 UTC (set before any code change of that session,
+    # each run once at the end of its work). Even seeds calcified. 0.5 mm, noise 30:
+    # lesion tracing 108-113; branch naming/coverage 114-116; the lead's final check 117-119.
+    # 1.25 mm (noise 20): segmentation at coarse voxels 120-121; the lead's final check 123.
+    108: [{"branch": "LCX", "position": 0.3, "percent": 70.0}],
+    109: [{"branch": "LAD", "position": 0.35, "percent": 75.0}],
+    110: [
+        {"branch": "RCA", "position": 0.4, "percent": 70.0},
+        {"branch": "LCX", "position": 0.35, "percent": 60.0},
+    ],
+    111: [{"branch": "LAD", "position": 0.4, "percent": 65.0}],
+    112: [{"branch": "LAD", "position": 0.35, "percent": 75.0}],
+    113: [
+        {"branch": "LCX", "position": 0.4, "percent": 75.0},
+        {"branch": "RCA", "position": 0.3, "percent": 45.0},
+    ],
+    114: [{"branch": "RCA", "position": 0.35, "percent": 60.0}],
+    115: [{"branch": "LAD", "position": 0.45, "percent": 55.0}],
+    116: [
+        {"branch": "LCX", "position": 0.35, "percent": 50.0},
+        {"branch": "LAD", "position": 0.3, "percent": 45.0},
+    ],
+    117: [{"branch": "LAD", "position": 0.4, "percent": 70.0}],
+    118: [{"branch": "LCX", "position": 0.35, "percent": 75.0}],
+    119: [
+        {"branch": "RCA", "position": 0.35, "percent": 70.0},
+        {"branch": "LAD", "position": 0.35, "percent": 50.0},
+    ],
+    120: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
+    121: [{"branch": "RCA", "position": 0.4, "percent": 55.0}],
+    123: [{"branch": "LCX", "position": 0.35, "percent": 60.0}],
 }
 
 
