@@ -153,6 +153,14 @@ _RADII = {
 # Invest Radiol 2006; Girasis et al., 2013). Before 2026-11-29 the phantom's OM2 left an already
 # descending LCX at 4-13 degrees and the two lumens overlapped for 11-33 mm (seeds 51-98).
 TAKEOFF_DEG = (40.0, 70.0)
+# The (non-dominant) LCX runs in the left AV groove to its end, which lies this far (degrees round the
+# heart's long axis) before the crux; the obtuse marginals leave it towards the apex. The distal LCX
+# is the segment "distal to the most distal obtuse marginal, running along the posterolateral AV
+# groove" (SCCT segment 13; Leipsic et al., J Cardiovasc Comput Tomogr 2014; AHA segment 13, Austen
+# et al. 1975). Before 2026-11-29 (afternoon) the phantom's LCX left the groove at the obtuse margin
+# and ran 60 mm down the lateral wall (``descend_mm=60``): past OM2 it was itself a marginal, running
+# down beside OM2, and the name "LCX" on it had no anatomical landmark (cases generated before).
+LCX_END_BEFORE_CRUX_DEG = 15.0
 
 
 def build_coronary_tree(
@@ -228,9 +236,12 @@ def build_coronary_tree(
     phi_crux = np.deg2rad(jit(-200, -180))  # where the RCA gives the PDA (right dominance)
     phi_lcx_end = np.deg2rad(jit(145, 170))  # the LCX ends before the crux
     phi_lcx0 = float(np.clip(frame.angle(lm[-1:])[0], np.deg2rad(45), np.deg2rad(100)))  # no U-turn
-    phi_lcx_end = min(max(phi_lcx_end, phi_lcx0 + np.deg2rad(50)), phi_crux + 2 * np.pi - np.deg2rad(25))
-    lcx = pather.groove_path(lm[-1], "av", (phi_lcx0, phi_lcx_end), _RADII["LCX"][0], descend_mm=60.0)
-    lcx = pather.truncate(lcx, jit(60.0, 85.0))
+    phi_lcx_end = min(
+        max(phi_lcx_end, phi_lcx0 + np.deg2rad(50)),
+        phi_crux + 2 * np.pi - np.deg2rad(LCX_END_BEFORE_CRUX_DEG),
+    )
+    lcx = pather.groove_path(lm[-1], "av", (phi_lcx0, phi_lcx_end), _RADII["LCX"][0])
+    lcx = pather.truncate(lcx, jit(60.0, 85.0))  # drawn as before (the groove is 39-62 mm long)
     add("LCX", "left", "LM", len(lm) - 1, lcx)
     child("D1", "LAD", jit(0.18, 0.26), np.deg2rad(jit(45, 60)), 0.55, jit(38, 50))
     child("D2", "LAD", jit(0.38, 0.48), np.deg2rad(jit(40, 55)), 0.5, jit(32, 45))
