@@ -4,7 +4,11 @@ For each case: Dice of the left (8) / right (9) trees, Rotterdam centerline over
 AI (Schaap et al. 2009) per named truth branch of proximal radius >= 0.75 mm (the summary scores
 OV/AI over those >= 1 mm; found/named over all; vessel = ostium through
 the parents to the branch end, scored against the same-named reconstructed vessel, and against the
-best-matching unnamed vessel), naming correctness, stenosis degree error and run time.
+best-matching unnamed vessel), naming correctness, stenosis degree error and run time. Coverage
+per branch: the share of the truth branch's own length (from its take-off from the parent to its
+end) with a hit connection to the same-named traced vessel (``coronary_coverage.own_coverage``):
+the vessel score counts the shared proximal path, so a branch traced over a third of its own length
+can still score OV 0.9.
 
     .venv/bin/python benchmarks/coronary_bench.py --seeds 11 12 13 --work /tmp/coronary_bench
 
@@ -24,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from coronary_coverage import coverage_cell, own_coverage
 
 from CardiacPlanningLib.coronary import reconstruct_coronaries
 from CardiacPlanningLib.imaging.volume import Volume
@@ -301,12 +306,17 @@ def evaluate(case: Path) -> dict:
         ref_p, ref_r = tree.vessel_path(b.name)
         named = centerline_scores(ref_p, ref_r, vessels[b.name]).as_dict() if b.name in names else None
         cands = [v for n, v in vessels.items() if res.branch(n).tree == b.tree]
-        _, best = best_centerline_scores(ref_p, ref_r, cands) if cands else (None, None)
+        i_best, best = best_centerline_scores(ref_p, ref_r, cands) if cands else (None, None)
+        own_from = len(ref_p) - len(b.points) if b.parent is not None else 0
         per[b.name] = {
             "r0_mm": float(b.radii[0]),
             "named": named,
             "best": best.as_dict() if best else None,
             "found_named": b.name in names,
+            "own_mm": float(b.length_mm),
+            # share of the branch's own length (take-off to end) hit by the same-named / best vessel
+            "coverage": own_coverage(ref_p, ref_r, own_from, vessels[b.name]) if b.name in names else 0.0,
+            "coverage_best": own_coverage(ref_p, ref_r, own_from, cands[i_best]) if cands else 0.0,
         }
     row["branches"] = per
     st = []
@@ -345,7 +355,8 @@ def _stenosis_cell(s: dict) -> str:
 def summary(row: dict) -> str:
     """One table row: Dice L/R, OV and AI (mean / worst) over truth branches of proximal radius
     >= 1 mm (same-named vessel), AI per branch, named (>= 1.5 mm diameter with OV >= 0.5),
-    stenoses truth [truth counting the calcium over the lumen] -> graded, CPU s."""
+    stenoses truth [truth counting the calcium over the lumen] -> graded, CPU s, and the own-length
+    coverage of the branches >= 1.5 mm diameter (``coronary_coverage.coverage_cell``)."""
     wide = {n: b for n, b in row["branches"].items() if b["r0_mm"] >= 1.0}
     ov = [b["named"]["OV"] if b["named"] else 0.0 for b in wide.values()]
     ai = {
@@ -361,7 +372,7 @@ def summary(row: dict) -> str:
     return (
         f"| {row['case']} | {dl:.3f} | {dr:.3f} | {np.mean(ov):.3f} / {min(ov):.2f} | {am:.2f} / {ax:.2f} "
         f"| {per} | {named}/{len(row['branches'])} | {st} ({row['n_lesions_reported']} reported) "
-        f"| {row['cpu_s']:.0f} |"
+        f"| {row['cpu_s']:.0f} | {coverage_cell(row)} |"
     )
 
 
