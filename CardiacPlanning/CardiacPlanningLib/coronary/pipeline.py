@@ -18,6 +18,7 @@ from ..progress import Progress, as_progress
 from .boundary import half_maximum_layer, root_lumen
 from .bridge import bridge_lesions
 from .centerline import place_junction, trace_tree
+from .excursion import reread_excursions
 from .guide import extend_to_point
 from .inputs import OSTIUM_LABELS, check_ostia, read_ostia
 from .naming import NamedBranch, name_left, name_right
@@ -175,13 +176,24 @@ def reconstruct_coronaries(
     lesions = []
     voxel = float(max(volume.spacing))
     by_name = {b.name: b for b in branches}
+    skips = {}
     for b in branches:
-        tan = tangents(b.points)
         # a side branch starts inside its parent's lumen: its first parent-radius + 1 voxel are no lesion
         skip = 2.0
         if b.parent in by_name and b.parent_index is not None:
             pr = by_name[b.parent].radii
             skip = max(skip, float(pr[min(b.parent_index, len(pr) - 1)]) + voxel)
+        skips[b.name] = skip
+    before = {b.name: b.points.copy() for b in branches}
+    for b in branches:  # a lesion's residual lumen beside a side branch or calcium the path ran onto
+        b.points, b.radii, _ = reread_excursions(volume, b.points, b.radii, blood, skips[b.name])
+    for b in branches:  # a side branch still starts on its parent's (moved) centerline
+        if b.parent in by_name and b.parent_index is not None and b.parent_index < len(before[b.parent]):
+            if np.allclose(b.points[0], before[b.parent][b.parent_index]):
+                b.points[0] = by_name[b.parent].points[b.parent_index]
+    for b in branches:
+        tan = tangents(b.points)
+        skip = skips[b.name]
         calc = calcium_near_points(volume, b.points, b.radii, blood + CALCIUM_SECTION_ABOVE_BLOOD_HU)
         lesions += find_lesions(
             b.name,
