@@ -32,3 +32,22 @@ def test_the_lcx_stays_in_the_av_groove_and_the_marginals_run_to_the_apex(anatom
         om = tree.branch(name)
         assert om.parent == "LCX"
         assert frame.height_of(om.points[-1:])[0] - frame.h_av > h[-1] + 25.0
+
+
+def test_the_lcx_divides_at_its_last_marginal_by_murrays_law_either_daughter_the_wider(anatomy):
+    # r_parent^3 = r_om^3 + r_lcx^3 at OM2's take-off (the distal LCX's share reached 4 mm past it,
+    # its own taper divided out); before, OM2 started at <= 0.85 x an LCX that ran on unchanged.
+    wider = []
+    for seed in range(1, 9):
+        tree = build_coronary_tree(anatomy, seed)
+        lcx, om2 = tree.branch("LCX"), tree.branch("OM2")
+        k = om2.parent_index
+        s = lcx.arc_length
+        j = int(np.searchsorted(s, s[k] + 4.0))
+        taper = np.log(lcx.radii[-1] / lcx.radii[j]) / (s[-1] - s[j])  # its own (exponential) taper
+        r_p = lcx.radii[k]
+        r_cont = lcx.radii[j] / np.exp(taper * (s[j] - s[k]))
+        assert abs(om2.radii[0] ** 3 + r_cont**3 - r_p**3) < 0.03 * r_p**3, seed
+        assert om2.radii[0] < r_p
+        wider.append(om2.radii[0] > lcx.radii[j])
+    assert any(wider) and not all(wider)

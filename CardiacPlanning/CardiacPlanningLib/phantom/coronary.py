@@ -161,6 +161,14 @@ TAKEOFF_DEG = (40.0, 70.0)
 # and ran 60 mm down the lateral wall (``descend_mm=60``): past OM2 it was itself a marginal, running
 # down beside OM2, and the name "LCX" on it had no anatomical landmark (cases generated before).
 LCX_END_BEFORE_CRUX_DEG = 15.0
+# At the last obtuse marginal (OM2) the LCX divides by Murray's law (r_parent^3 = r_om^3 + r_lcx^3;
+# Murray 1926) with the marginal's share drawn per seed: OM2 / distal-LCX radius ratio in this range.
+# In a right-dominant heart the circumflex past its last marginal is often the smaller daughter, so
+# the marginal is the wider one in most seeds (70 %; before, OM2 started at <= 0.85 x the LCX,
+# which ran on unchanged: the marginal was always the narrower). The distal LCX narrows to its share
+# over LCX_STEP_MM past the take-off (the two lumens part there).
+OM2_OVER_DISTAL_LCX = (0.7, 1.2)
+LCX_STEP_MM = 4.0
 
 
 def build_coronary_tree(
@@ -183,8 +191,9 @@ def build_coronary_tree(
     # every seed) draws exactly what it drew before side branches had a take-off angle.
     try:
         takeoff_rng = rng.spawn(1)[0]
+        share_rng = rng.spawn(1)[0]  # the marginal's share (a second child: the others unchanged)
     except (TypeError, ValueError, AttributeError):  # a Generator without a seed sequence
-        takeoff_rng = np.random.default_rng(0)
+        takeoff_rng, share_rng = np.random.default_rng(0), np.random.default_rng(1)
     frame = HeartFrame.from_anatomy(anatomy)
     pather = SurfacePather(anatomy.epicardium, frame, step_mm)
     jit = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
@@ -247,6 +256,7 @@ def build_coronary_tree(
     child("D2", "LAD", jit(0.38, 0.48), np.deg2rad(jit(40, 55)), 0.5, jit(32, 45))
     child("OM1", "LCX", jit(0.30, 0.40), np.deg2rad(jit(5, 15)), 0.7, jit(40, 52))
     child("OM2", "LCX", jit(0.60, 0.72), np.deg2rad(jit(0, 12)), 0.7, jit(34, 48))
+    _murray_split(branches["LCX"], branches["OM2"], float(share_rng.uniform(*OM2_OVER_DISTAL_LCX)))
     # Right tree: RCA round the right AV groove to the crux, AM on the RV free wall, PDA downwards.
     rca = pather.groove_path(ostia["right"], "av", (np.deg2rad(-30), phi_crux), _RADII["RCA"][0])
     add("RCA", "right", None, None, rca)
@@ -269,6 +279,18 @@ def build_coronary_tree(
         ", ".join(f"{b.name} {b.length_mm:.0f} mm r {b.radii[0]:.2f}" for b in tree.branches),
     )
     return tree
+
+
+def _murray_split(parent: Branch, om: Branch, ratio: float) -> None:
+    """Radii (in place) of ``parent`` past the take-off of ``om`` and of ``om``: the two daughters
+    of the parent's radius there by Murray's law, ``om`` ``ratio`` x the parent's continuation; the
+    continuation narrows to its share over ``LCX_STEP_MM``, both keep their own taper."""
+    k = int(om.parent_index)
+    r_p = float(parent.radii[k])
+    r_cont = r_p / (1.0 + ratio**3) ** (1.0 / 3.0)
+    s = parent.arc_length[k:] - parent.arc_length[k]
+    parent.radii[k:] = parent.radii[k:] * (1.0 + (r_cont / r_p - 1.0) * np.clip(s / LCX_STEP_MM, 0.0, 1.0))
+    om.radii = om.radii * (ratio * r_cont / float(om.radii[0]))
 
 
 def _merged_mm(parent: Branch, pts: np.ndarray, radius: float) -> float:
