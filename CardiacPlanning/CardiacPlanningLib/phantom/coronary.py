@@ -163,10 +163,11 @@ TAKEOFF_DEG = (40.0, 70.0)
 LCX_END_BEFORE_CRUX_DEG = 15.0
 # At the last obtuse marginal (OM2) the LCX divides by Murray's law (r_parent^3 = r_om^3 + r_lcx^3;
 # Murray 1926) with the marginal's share drawn per seed: OM2 / distal-LCX radius ratio in this range.
-# In a right-dominant heart the circumflex past its last marginal is often the smaller daughter, so
-# the marginal is the wider one in most seeds (70 %; before, OM2 started at <= 0.85 x the LCX,
-# which ran on unchanged: the marginal was always the narrower). The distal LCX narrows to its share
-# over LCX_STEP_MM past the take-off (the two lumens part there).
+# In a right-dominant heart the circumflex past its last marginal is often the smaller daughter; with
+# the LCX's own taper the marginal reads the wider a few mm past the take-off on about half the seeds
+# (before, OM2 started at <= 0.85 x the LCX, which ran on unchanged: the marginal was always the
+# narrower). The distal LCX narrows to its share over LCX_STEP_MM past the take-off (the two lumens
+# part there).
 OM2_OVER_DISTAL_LCX = (0.7, 1.2)
 LCX_STEP_MM = 4.0
 
