@@ -18,7 +18,7 @@ from .body import BodyLayout, body_tissue
 from .heartmesh import CAVITY, HeartMesh, closed_volume_mm3, load_heart_mesh, make_polydata
 from .rasterize import surface_mask
 from .shapes import AorticRoot, Grid, keep_shapes, paint, tube_sdf
-from .truth import HEART_CODES, mitral_annulus_truth, mpa_length_truth, root_section_truth  # noqa: F401 (re-exported)
+from .truth import HEART_CODES, PA_WALL_MM, mitral_annulus_truth, mpa_length_truth, root_section_truth  # noqa: F401 (re-exported)
 from .vessels import great_vessels
 
 logger = logging.getLogger(__name__)
@@ -281,7 +281,8 @@ def build_anatomy(
     soft = set(BODY_CODES) | {tis.ESOPHAGUS}
     aorta = []  # (box, sdf, wall mm) of the aorta tube and the root: the atria must not cut them
     for _name, (pts, rad, code, open_start) in centerlines.items():
-        res = tube_sdf(grid, pts, rad, margin=2.0, open_start=open_start)
+        reach = 3.5 if code == labels.AORTA else 2.0  # the aorta's: its wall and the PA's beyond it
+        res = tube_sdf(grid, pts, rad, margin=reach, open_start=open_start)
         if res is None:
             continue
         box, sdf = res
@@ -292,7 +293,7 @@ def build_anatomy(
             paint(tissue, box, sdf < 0, code, overwrite=soft | {tis.VESSEL_WALL, 2, 17, 18})
         else:
             paint(tissue, box, sdf < 0, code, overwrite={tis.LUNG})
-    res = root.sdf(grid, margin=2.0)
+    res = root.sdf(grid, margin=3.5)
     if res is not None:
         aorta.append((res[0], res[1], 1.8))
         wall = (res[1] >= 0) & (res[1] < 1.8)
@@ -308,6 +309,11 @@ def build_anatomy(
             paint(tissue, hit[0], hit[1], labels.value_of({"lv": "lv_blood_pool"}.get(key, key)))
     # the atria lie behind/beside the aorta, wall to wall: clip them by its outer wall
     keep_shapes(tissue, aorta, labels.AORTA, tis.VESSEL_WALL, {labels.LA, labels.RA})
+    # the pulmonary artery (its right branch passes behind the ascending aorta, the trunk beside the
+    # root) touches the aorta wall to wall: the aorta keeps its lumen and wall, the PA's own 1.6 mm
+    # wall (as painted for it) lies outside them
+    pa_clear = [(box, sdf, wall + PA_WALL_MM) for box, sdf, wall in aorta]
+    keep_shapes(tissue, pa_clear, labels.AORTA, tis.VESSEL_WALL, {labels.PULMONARY_ARTERY})
     _lvot(tissue, grid, root)
     _pericardium(tissue, grid, heart)
     progress(1.0, "anatomy ready")

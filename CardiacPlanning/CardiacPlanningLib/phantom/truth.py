@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .anatomy import Anatomy
 
 HEART_CODES = (1, 2, 3, 4, 5, 6, 7, 10, 17, 18)  # tissue codes of the heart's label map
+AORTA_WALL_MM = 1.6  # the aorta tube's painted wall
+PA_WALL_MM = 1.6  # the pulmonary artery's painted wall
+PA_CLEARANCE_MM = AORTA_WALL_MM + PA_WALL_MM  # the PA's lumen keeps out of both walls
 
 
 def _cap_ring(mesh: HeartMesh, name: str) -> np.ndarray:
@@ -131,6 +134,9 @@ def mpa_length_truth(centerlines: dict, spacing_mm: float = 0.2) -> dict:
     :func:`CardiacPlanningLib.measure.valves.mpa_length` applies to the label map), evaluated on the
     analytic tubes sampled every ``spacing_mm``. Replaces an earlier carina-level truth (where the
     last lumen left a 1.5-radius disc: ill-conditioned, and cut by the scan's top on demo-size cases).
+    Where the pulmonary arteries pass the ascending aorta, the painted lumen ends at the aorta's wall
+    and the PA's own (``PA_CLEARANCE_MM`` from the aorta tube's lumen, ``anatomy.build_anatomy``), so
+    the lumen searched here does too (with ``centerlines["aorta"]`` given).
     ``centerlines``: name -> (points, radii)."""
     from ..measure.bifurcation import crotch_level
     from .vessels import _union_sdf
@@ -162,11 +168,22 @@ def mpa_length_truth(centerlines: dict, spacing_mm: float = 0.2) -> dict:
     lattice = np.stack(np.meshgrid(*[lo[i] + np.arange(n[i]) for i in range(3)], indexing="ij"), -1)
     coarse = _union_sdf(lattice.reshape(-1, 3), tubes).reshape(lattice.shape[:3])
 
+    aorta = centerlines.get("aorta")
+    if aorta is not None:  # the painted lumen keeps clear of the aorta's lumen and both walls
+        aorta = tuple(np.asarray(v, dtype=float) for v in aorta)
+        coarse_ao = _aorta_sdf(lattice.reshape(-1, 3), *aorta).reshape(lattice.shape[:3])
+
     def inside(p: np.ndarray) -> np.ndarray:
         d = ndimage.map_coordinates(coarse, (p - lo).T, order=1, mode="nearest")
         near = np.abs(d) < 1.5
         d[near] = _union_sdf(p[near], tubes)
-        return d < 0
+        hit = d < 0
+        if aorta is not None:
+            c = ndimage.map_coordinates(coarse_ao, (p - lo).T, order=1, mode="nearest")
+            near = hit & (np.abs(c - PA_CLEARANCE_MM) < 1.5)
+            c[near] = _aorta_sdf(p[near], *aorta)
+            hit &= c >= PA_CLEARANCE_MM
+        return hit
 
     level = crotch_level(inside, start, axis, reach, t_range, spacing_mm=spacing_mm)
     if level is None:
@@ -179,3 +196,18 @@ def mpa_length_truth(centerlines: dict, spacing_mm: float = 0.2) -> dict:
         "mpa_length_mm": level,
         "radius_mm": radius,
     }
+
+
+def _aorta_sdf(points: np.ndarray, pts: np.ndarray, rad: np.ndarray) -> np.ndarray:
+    """The aorta tube's signed distance (mm, < 0 inside) at LPS ``points`` (N, 3), as painted
+    (:func:`.shapes.tube_sdf` with an open start: nothing behind the STJ end of the first segment)."""
+    out = np.full(len(points), np.inf)
+    for i in range(len(pts) - 1):
+        a, d = pts[i], pts[i + 1] - pts[i]
+        t_raw = (points - a) @ d / max(float(d @ d), 1e-12)
+        t = np.clip(t_raw, 0.0, 1.0)
+        dist = np.linalg.norm(points - a - t[:, None] * d, axis=1) - (rad[i] + t * (rad[i + 1] - rad[i]))
+        if i == 0:
+            dist = np.where(t_raw < 0, np.inf, dist)
+        np.minimum(out, dist, out=out)
+    return out
