@@ -5,8 +5,10 @@ at the first side branch within ``lm_max_mm`` of the ostium that is long (>= 20 
 (>= 0.7 x the main radius there). Of the two daughters the one ending more anterior (smaller LPS P)
 is the LAD (it runs in the anterior interventricular groove to the apex), the other the LCX; their
 side branches are diagonals (D1, D2, ...) and obtuse marginals (OM1, ...) ordered proximal to distal.
-The LCX continues, at each side branch, along the wider of the two vessels past their parting
-(:func:`follow_wider`): a marginal may outlast the circumflex and so be the path the tracer took.
+The LCX continues, at each side branch, along the vessel that goes on round the heart in the AV
+groove where one clearly does and the other heads away (an obtuse marginal), else along the wider of
+the two past their parting (:func:`follow_wider`): a marginal may outlast the circumflex and so be the
+path the tracer took.
 Right tree: the main path is the RCA; where its distal part turns towards the apex (the long axis
 from the ostia to the LAD end, or the path's own end) past the crux it continues as the PDA
 (:func:`crux_split`, also where the traced PDA is short); side
@@ -30,6 +32,10 @@ logger = logging.getLogger(__name__)
 # appendage or a vein run into) and never takes over. Tuning cases, side branches taken over:
 # 0.67-0.93 x the parent (1.04 at 1.25 mm voxels); an appendage remnant beside the LAD: 1.34.
 SIDE_OVER_PARENT_MAX = 1.15
+# The parent's calibre for that test: the upper quartile of its radii 2-15 mm before the junction (its
+# healthy sections; the mean over 2-8 mm read a 55 % lesion ending at the junction, seed 93 regenerated
+# with the 2026-11-29 afternoon phantom, and kept the LCX in OM1).
+PARENT_BEFORE_MM = 15.0
 # Two lumens count as parted where their walls are this far apart (mm): closer, the scanner's blur
 # still joins them and each section reading takes in some of the other lumen.
 PARTING_GAP_MM = 1.0
@@ -42,6 +48,22 @@ PARTING_GAP_MM = 1.0
 # 0.70-0.91 and 1.01-1.31).
 RADIUS_WINDOW_MM = 15.0
 RADIUS_PERCENTILE = 75.0
+# Before the calibres, the groove: the LCX runs in the left AV groove, a ring round the heart's base
+# about its long axis; an obtuse marginal leaves it over the lateral LV wall towards the apex (SCCT
+# segments 11-13, Leipsic et al. 2014: the distal LCX is the part past the last marginal "along the
+# posterolateral AV groove"). In a right-dominant heart a marginal is often wider than the distal
+# LCX, so calibre alone names it LCX. Each daughter's course over its first RING_WINDOW_MM (chord
+# from the junction) is split along the ring's tangent there (round the long axis: the line from the
+# left ostium to the LAD's end, the apex; the tangent oriented the way the LCX came). Where one
+# daughter goes on round by RING_MARGIN more than the other (a cosine) and the other runs more
+# apex-ward, the first is the LCX. Tuning trees (phantom with the LCX in the groove, seeds 92-107):
+# LCX +0.20-0.87, marginals -0.46 to -0.08 over 10 mm (differences 0.57-1.02); the long-axis line
+# misses the true axis by the ostium's offset (~10-15 mm), which tilts a marginal's value by ~0.3.
+RING_WINDOW_MM = 10.0
+RING_MARGIN = 0.4
+# A vessel under half the other's calibre past the parting is a small branch whatever its course (an
+# atrial or posterolateral twig along the groove); then the calibres decide as before.
+RING_MIN_SHARE = 0.5
 
 # The acute marginal leaves the RCA at the acute margin of the heart, where the RCA turns from the
 # anterior AV groove towards the inferior crux (the end of the AHA mid RCA segment, about half way
@@ -140,7 +162,8 @@ def name_left(branches: list[TracedBranch], min_side_mm: float = 10.0, lm_max_mm
     for c in range(len(sub)):
         if c != split and sub[c].parent == 0 and sub[c].parent_index < 0:
             sub[c] = TracedBranch(sub[c].points, sub[c].radii, -1, None)  # before the split: LM sides
-    follow_wider(sub, split if lad_is_main else 0)
+    apex = cont_end if lad_is_main else side_end  # the LAD's end
+    follow_wider(sub, split if lad_is_main else 0, ring=(main.points[0], apex))
     names = ("LAD", "D", "LCX", "OM") if lad_is_main else ("LCX", "OM", "LAD", "D")
     out += _with_sides(sub, 0, names[0], "left", "LM", k, names[1], min_side_mm)
     out += _with_sides(sub, split, names[2], "left", "LM", k, names[3], min_side_mm)
@@ -186,9 +209,54 @@ def wider_after_parting(
     )
 
 
-def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0) -> None:
+def ring_course(points: np.ndarray, before: np.ndarray, ring, window_mm: float = RING_WINDOW_MM):
+    """``(round, apex-ward)`` of a vessel leaving a junction (``points`` (N, 3) LPS mm from the
+    junction; ``before``: the parent's points up to it): the cosines of its chord over ``window_mm``
+    with the tangent of the ring round the long axis through the junction (oriented the way the parent
+    came) and with the axis (``ring`` = (a point of the axis, the apex), LPS mm). None where the
+    vessel is shorter than the window or the junction lies on the axis."""
+    origin, apex = (np.asarray(v, dtype=float) for v in ring)
+    axis = apex - origin
+    axis = axis / max(np.linalg.norm(axis), 1e-9)
+    s = _arc(points)
+    if s[-1] < window_mm or len(before) < 2:
+        return None
+    j = points[0]
+    d = points[min(int(np.searchsorted(s, window_mm)), len(points) - 1)] - j
+    rad = (j - origin) - ((j - origin) @ axis) * axis
+    tangent = np.cross(axis, rad)
+    if np.linalg.norm(tangent) < 1e-6:
+        return None
+    sb = _arc(before)
+    came = j - before[min(int(np.searchsorted(sb, sb[-1] - window_mm)), len(before) - 2)]
+    tangent = tangent / np.linalg.norm(tangent) * (1.0 if tangent @ came >= 0 else -1.0)
+    d = d / max(np.linalg.norm(d), 1e-9)
+    return float(d @ tangent), float(d @ axis)
+
+
+def groove_daughter(main: TracedBranch, k: int, side: TracedBranch, ring, radii=None) -> str | None:
+    """Which vessel leaving point ``k`` of the traced LCX ``main`` runs on in the AV groove:
+    "main" (the traced continuation), "side" (branch ``side``) or None where neither clearly does
+    (see ``RING_MARGIN``) or the one that does is under ``RING_MIN_SHARE`` of the other's calibre
+    (``radii``: :func:`wider_after_parting` of the two, if known)."""
+    if ring is None:
+        return None
+    a = ring_course(main.points[k:], main.points[: k + 1], ring)
+    b = ring_course(side.points, main.points[: k + 1], ring)
+    if a is None or b is None:
+        return None
+    r_main, r_side = (radii[0], radii[1]) if radii is not None else (1.0, 1.0)
+    if a[0] - b[0] >= RING_MARGIN and b[1] > a[1] and r_main >= RING_MIN_SHARE * r_side:
+        return "main"
+    if b[0] - a[0] >= RING_MARGIN and a[1] > b[1] and r_side >= RING_MIN_SHARE * r_main:
+        return "side"
+    return None
+
+
+def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0, ring=None) -> None:
     """Make traced branch ``i`` continue, at each of its side branches (proximal to distal), along
-    the wider of the two vessels leaving the junction (in place).
+    the vessel that runs on in the AV groove (:func:`groove_daughter`, where ``ring`` = (left ostium,
+    LAD end) LPS mm is given and one clearly does), else the wider of the two (in place).
 
     The tracer follows the farthest lumen, so where a side branch outlasts the parent vessel (an
     obtuse marginal longer than the distal circumflex it leaves, as with a non-dominant LCX) the
@@ -213,13 +281,21 @@ def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0)
         k = int(branches[c].parent_index)
         side = branches[c]
         radii = wider_after_parting(main.points[k:], main.radii[k:], side.points, side.radii)
-        if radii is None or radii[1] <= radii[0]:
+        groove = groove_daughter(main, k, side, ring, radii)
+        if radii is None or groove == "main" or (groove is None and radii[1] <= radii[0]):
             continue
-        before = _radii_before(main, _arc(main.points), k)
-        if len(before) >= 2 and radii[1] > SIDE_OVER_PARENT_MAX * float(before.mean()):
+        before = _radii_before(main, _arc(main.points), k, PARENT_BEFORE_MM)
+        if len(before) >= 2 and radii[1] > SIDE_OVER_PARENT_MAX * float(
+            np.percentile(before, RADIUS_PERCENTILE)
+        ):
             continue
         logger.info(
-            "traced branch %d continues along its side branch %d (%.2f vs %.2f mm)", i, c, radii[1], radii[0]
+            "traced branch %d continues along its side branch %d (%s; %.2f vs %.2f mm)",
+            i,
+            c,
+            "in the AV groove" if groove else "wider",
+            radii[1],
+            radii[0],
         )
         new = TracedBranch(
             np.vstack([main.points[:k], side.points]),
@@ -245,10 +321,10 @@ def follow_wider(branches: list[TracedBranch], i: int, min_side_mm: float = 5.0)
                 branches[m] = TracedBranch(b.points, b.radii, i, b.parent_index + k)
 
 
-def _radii_before(b: TracedBranch, s: np.ndarray, k: int) -> np.ndarray:
-    """Radii of ``b`` 2-8 mm before its point ``k`` (``s``: its arc length): the parent's calibre just
-    before a junction, clear of the junction's widening."""
-    return b.radii[(s >= s[k] - 8.0) & (s <= s[k] - 2.0)]
+def _radii_before(b: TracedBranch, s: np.ndarray, k: int, reach_mm: float = 8.0) -> np.ndarray:
+    """Radii of ``b`` 2 to ``reach_mm`` mm before its point ``k`` (``s``: its arc length): the parent's
+    calibre just before a junction, clear of the junction's widening."""
+    return b.radii[(s >= s[k] - reach_mm) & (s <= s[k] - 2.0)]
 
 
 def _with_sides(branches, i, name, tree, parent, pidx, prefix, min_side_mm):
