@@ -168,6 +168,7 @@ class VesselnessCache:
         self.out = np.zeros(image.shape, np.float32)
         self.done = np.zeros([int(np.ceil(n / BLOCK)) for n in image.shape], bool)
         self.pad = int(np.ceil(3.0 * max(self.sigmas) / self.sp.min())) + 2
+        self.contrast = None  # a thin.LocalContrast on the same image, set by its first user
 
     def ensure(self, wanted: np.ndarray, lo=(0, 0, 0)) -> None:
         """Compute every block holding a True voxel of ``wanted`` (a box of the image starting at

@@ -25,6 +25,7 @@ from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
 from .filters import VesselnessCache, distance_mm, near_mask, objectness, within_mm
 from .inputs import Ostium
+from .thin import LocalContrast, lowest_floor_hu
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def segment_trees(
     if len(masks) == 2 and np.any(masks["left"] & masks["right"]):
         _split_shared(masks, seeds, sp)
     progress(0.7, "vesselness")
-    cache = VesselnessCache(arr, blood, sp, need_above_hu=WEAK_LUMEN_FRACTION * blood)
+    cache = VesselnessCache(arr, blood, sp, need_above_hu=lowest_floor_hu(blood, WEAK_LUMEN_FRACTION))
     for tree in masks:
         before = masks[tree].copy()
         extend_small_vessels(
@@ -359,9 +360,10 @@ def extend_small_vessels(
     rounds: int = 30,
     cache: VesselnessCache | None = None,
 ) -> None:
-    """Grow ``mask`` (in place) into tube-like voxels (vesselness) down to 25 % of the blood HU,
-    within ``reach_mm`` of the tree (its bounding box follows the growth), never into
-    ``forbidden``; connected to ``seed``.
+    """Grow ``mask`` (in place) into tube-like voxels (vesselness) that stand out from their own
+    surroundings (:mod:`.thin`: a quarter of the way from the local background to the blood HU,
+    and brighter than the local median), within ``reach_mm`` of the tree (its bounding box
+    follows the growth), never into ``forbidden``; connected to ``seed``.
 
     ``bridge``: where a coronary runs against a less enhanced chamber wall (right atrium, pulmonary
     trunk) the opening swallows it; there voxels at >= 80 % of the aortic blood HU with twice the
@@ -374,8 +376,11 @@ def extend_small_vessels(
     shared with other calls on the same image."""
     if not mask.any():
         return
-    if cache is None:  # vesselness is read only above the weak-lumen level
-        cache = VesselnessCache(volume.array, blood, sp, need_above_hu=WEAK_LUMEN_FRACTION * blood)
+    floor = lowest_floor_hu(blood, WEAK_LUMEN_FRACTION)
+    if cache is None:  # vesselness is read only above the lowest weak-lumen floor
+        cache = VesselnessCache(volume.array, blood, sp, need_above_hu=floor)
+    if cache.contrast is None:
+        cache.contrast = LocalContrast(volume.array, blood, WEAK_LUMEN_FRACTION)
     pad = np.ceil(reach_mm / sp).astype(int)
     cur_full = mask.copy()
     lo = np.zeros(3, int)  # the tree lies inside the box of the previous round: look for it there
@@ -389,14 +394,14 @@ def extend_small_vessels(
         hi = np.minimum(ext_hi + pad + 1, mask.shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
         img = volume.array[box]
-        cand = img > WEAK_LUMEN_FRACTION * blood
+        cand = img > floor
         allowed = cand & ~forbidden[box]
         cur = cur_full[box]
         wide = bridge[box] & (img >= BRIDGE_FRACTION * blood) if bridge is not None else None
         # vesselness only where it can add a voxel: allowed (or bridge) voxels near the tree
         cache.ensure((allowed if wide is None else allowed | wide) & near_mask(cur, sp, reach_mm) & ~cur, lo)
         v = cache.out[box]
-        weak = allowed & (v > VESSELNESS_MIN)
+        weak = cache.contrast.test(allowed & (v > VESSELNESS_MIN) & ~cur, lo)
         if wide is not None:
             weak |= wide & (v > 2.0 * VESSELNESS_MIN)
         if lumen_hu is not None:
