@@ -25,15 +25,18 @@ def _ring(phi0, length, r0, r1, step=0.5):
     return pts, r0 + (r1 - r0) * s / length
 
 
-def _marginal(phi, length, r0, r1):
-    """A marginal leaving the ring at angle ``phi`` over the wall towards the apex."""
+def _marginal(phi, length, r0, r1, shallow=False):
+    """A marginal leaving the ring at angle ``phi`` over the wall towards the apex (``shallow``: at
+    30 degrees from the ring's tangent, mostly along it)."""
     start = np.array([RING_R * np.cos(phi), RING_R * np.sin(phi), RING_Z])
     radial = np.array([np.cos(phi), np.sin(phi), 0.0])
     tangent = np.array([-np.sin(phi), np.cos(phi), 0.0])
+    if shallow:
+        return _line(start, 0.5 * np.array([0, 0, -1.0]) + 0.87 * tangent, length, r0, r1)
     return _line(start, 0.8 * np.array([0, 0, -1.0]) + 0.5 * radial + 0.2 * tangent, length, r0, r1)
 
 
-def _left_tree(traced_into_marginal: bool, marginal_r=(0.95, 0.75), distal_r=(0.7, 0.6)):
+def _left_tree(traced_into_marginal: bool, marginal_r=(0.95, 0.75), distal_r=(0.7, 0.6), shallow=False):
     """LM from the ostium (on the axis) to the ring, LAD to the apex; the LCX 30 mm round the ring,
     OM1 at 12 mm, then OM2 (40 mm, ``marginal_r``) and the distal LCX (15 mm on round, ``distal_r``).
     The traced LCX path runs into OM2 (the farthest lumen) or on round the ring."""
@@ -43,7 +46,7 @@ def _left_tree(traced_into_marginal: bool, marginal_r=(0.95, 0.75), distal_r=(0.
     main = TracedBranch(np.vstack([lm, lad[1:]]), np.concatenate([lm_r, lad_r[1:]]), None, None)
     lcx, lcx_r = _ring(0.0, 30.0, 1.6, 1.0)
     phi_j = 30.0 / RING_R
-    om2, om2_r = _marginal(phi_j, 40.0, *marginal_r)
+    om2, om2_r = _marginal(phi_j, 40.0, *marginal_r, shallow=shallow)
     dist, dist_r = _ring(phi_j, 15.0, *distal_r)
     on, off = (om2, om2_r), (dist, dist_r)
     if not traced_into_marginal:
@@ -108,6 +111,16 @@ def test_a_lesion_just_before_the_junction_does_not_stop_the_swap():
     s = np.arange(len(lcx.points)) * 0.5 - k * 0.5  # mm from the junction
     narrowed = lcx.radii * np.where((s > -9.0) & (s < -1.0), 0.55, 1.0)
     branches[1] = TracedBranch(lcx.points, narrowed, lcx.parent, lcx.parent_index)
+    named = {b.name: b for b in name_left(branches)}
+    assert np.allclose(named["LCX"].points[-1], lcx_end)
+    assert np.allclose(named["OM2"].points[-1], om2_end)
+
+
+def test_a_marginal_leaving_at_a_shallow_angle_still_heads_for_the_apex():
+    # seed 115: the marginal ran nearly as much along the groove's direction as the LCX; what told
+    # them apart was the marginal heading for the apex (a ring tangent round the ostium-apex line,
+    # the first version of the rule, read the marginal as the one going round)
+    branches, lcx_end, om2_end, _ = _left_tree(traced_into_marginal=True, shallow=True)
     named = {b.name: b for b in name_left(branches)}
     assert np.allclose(named["LCX"].points[-1], lcx_end)
     assert np.allclose(named["OM2"].points[-1], om2_end)

@@ -19,14 +19,17 @@ def _left_tree(cont_r=(0.75, 0.6), side_r=(0.95, 0.85), om1_r=(0.95, 0.7)):
     """A traced left tree as the tracer leaves it: path 0 = LM (10 mm, +x) + LAD (anterior, -y,
     120 mm); the LCX (posterior, +y) from the LM end with OM1 at 20 mm; at 45 mm the traced LCX runs
     on into a 40 mm marginal of radius ``cont_r`` while the 20 mm vessel of radius ``side_r``
-    leaving the same point at 30 degrees is traced as its side branch."""
+    leaving the same point at 30 degrees is traced as its side branch. The two leave 15 degrees to
+    either side of the LCX's course, alike towards the apex (the LAD's end): neither stays in the
+    groove, so the calibres decide (before the groove rule of 2026-11-29 they parted up / down)."""
     lm, lm_r = _line([0, 0, 0], [1, 0, 0], 10.0, 2.2, 2.1)
     lad, lad_r = _line(lm[-1], [0.3, -1, -0.6], 120.0, 1.8, 0.7)
     main = TracedBranch(np.vstack([lm, lad[1:]]), np.concatenate([lm_r, lad_r[1:]]), None, None)
     k_lm = len(lm) - 1
     lcx, lcx_r = _line(lm[-1], [0.2, 1, 0], 45.0, 1.6, 1.1)
     turn = np.array([0.2, 1, 0]) / np.linalg.norm([0.2, 1, 0])
-    down = np.array([0, 0, -1.0])
+    axis = lad[-1] - lm[0]
+    down = np.cross(turn, axis) / np.linalg.norm(np.cross(turn, axis))  # sideways, level with the apex
     a, b = np.deg2rad(15.0), np.deg2rad(-15.0)
     om2, om2_r = _line(lcx[-1], np.cos(a) * turn + np.sin(a) * down, 40.0, *cont_r)
     dist, dist_r = _line(lcx[-1], np.cos(b) * turn + np.sin(b) * down, 20.0, *side_r)

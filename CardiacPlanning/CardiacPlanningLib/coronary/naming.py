@@ -5,9 +5,9 @@ at the first side branch within ``lm_max_mm`` of the ostium that is long (>= 20 
 (>= 0.7 x the main radius there). Of the two daughters the one ending more anterior (smaller LPS P)
 is the LAD (it runs in the anterior interventricular groove to the apex), the other the LCX; their
 side branches are diagonals (D1, D2, ...) and obtuse marginals (OM1, ...) ordered proximal to distal.
-The LCX continues, at each side branch, along the vessel that goes on round the heart in the AV
-groove where one clearly does and the other heads away (an obtuse marginal), else along the wider of
-the two past their parting (:func:`follow_wider`): a marginal may outlast the circumflex and so be the
+The LCX continues, at each side branch, along the vessel that stays in the AV groove where the
+other clearly heads for the apex (an obtuse marginal), else along the wider of the two past their
+parting (:func:`follow_wider`): a marginal may outlast the circumflex and so be the
 path the tracer took.
 Right tree: the main path is the RCA; where its distal part turns towards the apex (the long axis
 from the ostia to the LAD end, or the path's own end) past the crux it continues as the PDA
@@ -48,19 +48,20 @@ PARTING_GAP_MM = 1.0
 # 0.70-0.91 and 1.01-1.31).
 RADIUS_WINDOW_MM = 15.0
 RADIUS_PERCENTILE = 75.0
-# Before the calibres, the groove: the LCX runs in the left AV groove, a ring round the heart's base
-# about its long axis; an obtuse marginal leaves it over the lateral LV wall towards the apex (SCCT
-# segments 11-13, Leipsic et al. 2014: the distal LCX is the part past the last marginal "along the
-# posterolateral AV groove"). In a right-dominant heart a marginal is often wider than the distal
-# LCX, so calibre alone names it LCX. Each daughter's course over its first RING_WINDOW_MM (chord
-# from the junction) is split along the ring's tangent there (round the long axis: the line from the
-# left ostium to the LAD's end, the apex; the tangent oriented the way the LCX came). Where one
-# daughter goes on round by RING_MARGIN more than the other (a cosine) and the other runs more
-# apex-ward, the first is the LCX. Tuning trees (phantom with the LCX in the groove, seeds 92-107):
-# LCX +0.20-0.87, marginals -0.46 to -0.08 over 10 mm (differences 0.57-1.02); the long-axis line
-# misses the true axis by the ostium's offset (~10-15 mm), which tilts a marginal's value by ~0.3.
-RING_WINDOW_MM = 10.0
-RING_MARGIN = 0.4
+# Before the calibres, the groove: the LCX runs in the left AV groove, round the heart's base about
+# level along the long axis; an obtuse marginal leaves it over the lateral LV wall towards the apex
+# (SCCT segments 11-13, Leipsic et al. 2014: the distal LCX is the part past the last marginal "along
+# the posterolateral AV groove"). In a right-dominant heart a marginal is often wider than the distal
+# LCX, so calibre alone names it LCX. Each daughter's chord over its first RING_WINDOW_MM (at least
+# half that long) is projected on the long axis (left ostium -> the LAD's end, the apex): where one
+# daughter runs apex-ward by RING_MARGIN (a cosine) less than the other, it is the LCX. Tuning trees
+# (phantom 1281233, seeds 92-94, 99, 100, 102, 104-107, 115): LCX 0.08-0.31, marginals 0.20-0.70,
+# difference 0.21-0.49 at every OM2 junction, 0.10-0.39 at OM1 (the three under 0.15 left to the
+# calibres, which name them right). A ring tangent round that axis (tried first) is no safe
+# reference: the ostium-to-apex line misses the heart's axis enough that at OM2 the incoming LCX ran
+# at 70-87 degrees to it, and on seed 115 the marginal read as the one going round.
+RING_WINDOW_MM = 20.0
+RING_MARGIN = 0.15
 # A vessel under half the other's calibre past the parting is a small branch whatever its course (an
 # atrial or posterolateral twig along the groove); then the calibres decide as before.
 RING_MIN_SHARE = 0.5
@@ -209,46 +210,36 @@ def wider_after_parting(
     )
 
 
-def ring_course(points: np.ndarray, before: np.ndarray, ring, window_mm: float = RING_WINDOW_MM):
-    """``(round, apex-ward)`` of a vessel leaving a junction (``points`` (N, 3) LPS mm from the
-    junction; ``before``: the parent's points up to it): the cosines of its chord over ``window_mm``
-    with the tangent of the ring round the long axis through the junction (oriented the way the parent
-    came) and with the axis (``ring`` = (a point of the axis, the apex), LPS mm). None where the
-    vessel is shorter than the window or the junction lies on the axis."""
+def apex_course(points: np.ndarray, ring, window_mm: float = RING_WINDOW_MM) -> float | None:
+    """Cosine between the chord of a vessel leaving a junction (``points`` (N, 3) LPS mm from the
+    junction) over its first ``window_mm`` (or its length) and the long axis (``ring`` = (a point of
+    the axis, the apex), LPS mm): how much it heads for the apex. None where it is shorter than half
+    the window."""
     origin, apex = (np.asarray(v, dtype=float) for v in ring)
     axis = apex - origin
     axis = axis / max(np.linalg.norm(axis), 1e-9)
     s = _arc(points)
-    if s[-1] < window_mm or len(before) < 2:
+    if s[-1] < 0.5 * window_mm:
         return None
-    j = points[0]
-    d = points[min(int(np.searchsorted(s, window_mm)), len(points) - 1)] - j
-    rad = (j - origin) - ((j - origin) @ axis) * axis
-    tangent = np.cross(axis, rad)
-    if np.linalg.norm(tangent) < 1e-6:
-        return None
-    sb = _arc(before)
-    came = j - before[min(int(np.searchsorted(sb, sb[-1] - window_mm)), len(before) - 2)]
-    tangent = tangent / np.linalg.norm(tangent) * (1.0 if tangent @ came >= 0 else -1.0)
-    d = d / max(np.linalg.norm(d), 1e-9)
-    return float(d @ tangent), float(d @ axis)
+    d = points[min(int(np.searchsorted(s, window_mm)), len(points) - 1)] - points[0]
+    return float(d @ axis / max(np.linalg.norm(d), 1e-9))
 
 
 def groove_daughter(main: TracedBranch, k: int, side: TracedBranch, ring, radii=None) -> str | None:
     """Which vessel leaving point ``k`` of the traced LCX ``main`` runs on in the AV groove:
-    "main" (the traced continuation), "side" (branch ``side``) or None where neither clearly does
-    (see ``RING_MARGIN``) or the one that does is under ``RING_MIN_SHARE`` of the other's calibre
-    (``radii``: :func:`wider_after_parting` of the two, if known)."""
+    "main" (the traced continuation), "side" (branch ``side``) or None where neither heads for the
+    apex clearly less than the other (``RING_MARGIN``) or the one that does is under
+    ``RING_MIN_SHARE`` of the other's calibre (``radii``: :func:`wider_after_parting` of the two)."""
     if ring is None:
         return None
-    a = ring_course(main.points[k:], main.points[: k + 1], ring)
-    b = ring_course(side.points, main.points[: k + 1], ring)
+    a = apex_course(main.points[k:], ring)
+    b = apex_course(side.points, ring)
     if a is None or b is None:
         return None
     r_main, r_side = (radii[0], radii[1]) if radii is not None else (1.0, 1.0)
-    if a[0] - b[0] >= RING_MARGIN and b[1] > a[1] and r_main >= RING_MIN_SHARE * r_side:
+    if b - a >= RING_MARGIN and r_main >= RING_MIN_SHARE * r_side:
         return "main"
-    if b[0] - a[0] >= RING_MARGIN and a[1] > b[1] and r_side >= RING_MIN_SHARE * r_main:
+    if a - b >= RING_MARGIN and r_side >= RING_MIN_SHARE * r_main:
         return "side"
     return None
 
