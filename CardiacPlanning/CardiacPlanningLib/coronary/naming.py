@@ -55,11 +55,11 @@ RADIUS_PERCENTILE = 75.0
 # LCX, so calibre alone names it LCX. Each daughter's chord over its first RING_WINDOW_MM (at least
 # half that long) is projected on the long axis (left ostium -> the LAD's end, the apex): where one
 # daughter runs apex-ward by RING_MARGIN (a cosine) less than the other, it is the LCX. Tuning trees
-# (phantom 1281233, seeds 92-94, 99, 100, 102, 104-107, 115): LCX 0.08-0.31, marginals 0.20-0.70,
+# (phantom 1281233, seeds 92-94, 99, 100, 102, 104-107, 115): LCX 0.09-0.31, marginals 0.30-0.70,
 # difference 0.21-0.49 at every OM2 junction, 0.10-0.39 at OM1 (the three under 0.15 left to the
 # calibres, which name them right). A ring tangent round that axis (tried first) is no safe
 # reference: the ostium-to-apex line misses the heart's axis enough that at OM2 the incoming LCX ran
-# at 70-87 degrees to it, and on seed 115 the marginal read as the one going round.
+# at 63-87 degrees to it, and on seed 115 the marginal read as the one going round.
 RING_WINDOW_MM = 20.0
 RING_MARGIN = 0.15
 # A vessel under half the other's calibre past the parting is a small branch whatever its course (an
