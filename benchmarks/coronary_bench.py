@@ -220,6 +220,17 @@ STENOSES = {  # per seed: (branch, position, percent)
     120: [{"branch": "LAD", "position": 0.35, "percent": 60.0}],
     121: [{"branch": "RCA", "position": 0.4, "percent": 55.0}],
     123: [{"branch": "LCX", "position": 0.35, "percent": 60.0}],
+    # held out for the follow-ups of 14:20 UTC (set before their code changes), 0.5 mm, noise 30:
+    # lesion grading 124-126; growth past a tight lesion 127-129
+    124: [{"branch": "LCX", "position": 0.35, "percent": 65.0}],
+    125: [
+        {"branch": "LAD", "position": 0.3, "percent": 50.0},
+        {"branch": "RCA", "position": 0.4, "percent": 70.0},
+    ],
+    126: [{"branch": "LAD", "position": 0.4, "percent": 60.0}],
+    127: [{"branch": "LCX", "position": 0.4, "percent": 75.0}],
+    128: [{"branch": "LAD", "position": 0.35, "percent": 75.0}],
+    129: [{"branch": "RCA", "position": 0.35, "percent": 75.0}],
 }
 
 
