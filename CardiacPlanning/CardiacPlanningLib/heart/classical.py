@@ -15,6 +15,7 @@ from ..progress import Progress, as_progress
 from .aortic import move_aortic_valve
 from .assign import name_regions, split_fused_outflow
 from .atrium import split_left_atrium
+from .bloods import split_two_bloods
 from .circulation import (
     adopt_pulmonary_branches,
     reclaim_aorta,
@@ -84,6 +85,10 @@ def segment_classical(
     carved = split_fused_outflow(ids, regions, named, pool, image, work_mm, work.index_to_lps, voxel_ml)
     if carved is not None:
         ids, regions = carved
+        named = name_regions(regions, voxel_ml, work_mm)
+    cut = split_two_bloods(ids, regions, named, pool, image, work_mm, work.index_to_lps)
+    if cut is not None:
+        ids, regions = cut
         named = name_regions(regions, voxel_ml, work_mm)
     lut = np.zeros(int(ids.max()) + 1, np.uint8)
     for rid, lab in named.items():
