@@ -26,11 +26,9 @@ from skimage.graph import MCP_Geometric
 from ..imaging.volume import Volume
 from .centerline import TracedBranch
 from .filters import near_mask
+from .paths import _axis, _cone_path, _dark_mm, _path_cost, _vessel_piece
 
 logger = logging.getLogger(__name__)
-
-DENSE_FRACTION = 0.7
-HALF_CONTRAST_COST = 1.0 / (0.05 + 0.5) ** 2  # _path_cost at half contrast
 
 
 @dataclass(frozen=True)
@@ -234,27 +232,6 @@ def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked
     return path + lo, piece
 
 
-def _path_cost(img: np.ndarray, blood_hu: float, blocked: np.ndarray) -> np.ndarray:
-    """Minimal-path cost per voxel: low in contrast-filled lumen, rising steeply towards tissue
-    (contrast fraction 10-100 % of the blood HU mapped to 0-1), infinite where ``blocked``."""
-    f = np.clip((img - 0.1 * blood_hu) / (0.9 * blood_hu), 0.0, 1.0)
-    cost = 1.0 / (0.05 + f) ** 2
-    cost[blocked] = np.inf
-    return cost
-
-
-def _axis(points: np.ndarray) -> np.ndarray | None:
-    """Unit principal axis of ``points`` (N x 3, mm), or None when they do not line up (the largest
-    spread less than twice the second: a blob, not a tube)."""
-    if len(points) < 4:
-        return None
-    c = points - points.mean(axis=0)
-    w, v = np.linalg.eigh(c.T @ c / len(c))
-    if w[2] < 4.0 * max(w[1], 1e-9):  # variance ratio 4 = spread ratio 2
-        return None
-    return v[:, 2]
-
-
 def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule: PieceRule) -> None:
     """The vessel beyond a tight lesion where the tree does not end at the lesion (the traced path
     turned into a side branch leaving at the lesion, so no tip points at it): seen from the far
@@ -386,48 +363,6 @@ def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, adde
             tuple(int(v) for v in entry + lo),
             len(path),
         )
-
-
-def _dark_mm(img: np.ndarray, path: np.ndarray, sp: np.ndarray, blood_hu: float) -> float:
-    """Length (mm) of ``path``'s steps onto voxels below half the blood HU."""
-    step = np.linalg.norm(np.diff(path * sp, axis=0), axis=1)
-    return float(step[img[tuple(path.T)][1:] < 0.5 * blood_hu].sum())
-
-
-def _cone_path(cost, start, end, axis, sp, angle_deg: float, lateral_mm: float = 1.5):
-    """Minimal path from ``start`` to ``end`` (voxels of ``cost``'s grid) kept inside the cone of
-    ``angle_deg`` (plus ``lateral_mm``) around ``axis`` (unit, z-y-x mm) from ``start``, or None.
-    Every voxel below half contrast costs the same here: a lumen narrowed to a fraction of a voxel
-    reads fat-to-tissue HU, no brighter than the myocardium the cheapest path would run through
-    instead, so across the dark stretch the shortest way, through the narrowing, is taken."""
-    cost = np.minimum(cost, HALF_CONTRAST_COST)
-    rel = (np.indices(cost.shape).reshape(3, -1).T - np.asarray(start)) * sp
-    ahead = rel @ axis
-    lateral = np.linalg.norm(rel - ahead[:, None] * axis, axis=1)
-    inside = (ahead >= -lateral_mm) & (
-        lateral <= lateral_mm + np.tan(np.deg2rad(angle_deg)) * np.maximum(ahead, 0)
-    )
-    c = np.where(inside.reshape(cost.shape), cost, np.inf)
-    mcp = MCP_Geometric(c, sampling=tuple(sp))
-    costs, _ = mcp.find_costs([tuple(int(v) for v in start)], [tuple(int(v) for v in end)])
-    if not np.isfinite(costs[tuple(int(v) for v in end)]):
-        return None
-    return np.array(mcp.traceback(tuple(int(v) for v in end)))
-
-
-def _vessel_piece(component: np.ndarray, arr: np.ndarray, entry, blood: float) -> np.ndarray | None:
-    """The part of ``component`` reached at ``entry`` (z, y, x): the whole component, or where it
-    merges with a dimmer structure (partial-volume shells of a chamber) only its dense core
-    (>= 70 % of the blood HU) connected to the entry."""
-    dense = component & (arr >= DENSE_FRACTION * blood)
-    if dense.sum() >= 0.6 * component.sum():
-        return component
-    comps = cc3d.connected_components(dense, connectivity=26)
-    idx = np.argwhere(comps > 0)
-    if not len(idx):
-        return None
-    near = idx[np.argmin(((idx - np.array(entry)) ** 2).sum(axis=1))]
-    return comps == comps[tuple(near)]
 
 
 def _acceptable(volume, path_global, img, path, heading, blood, sp, max_gap_mm, max_angle_deg) -> bool:
