@@ -103,3 +103,15 @@ def test_wall_layer_of_a_sub_voxel_tube_keeps_to_the_partial_volume_truth():
     grown = mask | half_maximum_layer(arr, mask, np.ones_like(mask), BLOOD, (SP, SP, SP))
     assert int((grown & ~truth).sum()) <= 6
     assert dice(grown, truth) >= 0.9
+
+
+def test_local_contrast_passes_a_narrowed_stretch_inside_a_wide_lumen():
+    """A 180 HU voxel (a tight lesion's residual lumen) inside a wide 450 HU artery in fat: its
+    window is mostly lumen, whose median (450) hid it; the tissue's median (the fat) does not."""
+    img = np.full((12, 12, 12), FAT, np.float32)
+    img[:, 3:8, 3:9] = BLOOD
+    img[6, 6, 6] = 180.0
+    lc = LocalContrast(img, BLOOD, 0.25)
+    where = np.zeros(img.shape, bool)
+    where[6, 6, 6] = True
+    assert lc.test(where)[6, 6, 6]

@@ -8,9 +8,12 @@ threshold; see Lesage et al., Med Image Anal 2009;13:819, section 4 on region gr
 criteria): a quarter of the way from the darkest nearby tissue (10th percentile of the window,
 never below -150 HU and never above 0 HU, so where there is no fat the floor is the old
 ``weak_fraction x blood``) to the blood pool. The myocardium is kept out by a second test that a
-clinician reads the same way: a vessel is brighter than what surrounds it, so the voxel must
-exceed the median of its window by ``RIDGE_FRACTION`` of the blood HU; a wall thicker than the
-window (the myocardium) is no brighter than its own median.
+clinician reads the same way: a vessel is brighter than the tissue around it, so the voxel must
+exceed the median of its window's tissue (the voxels below half the blood HU: lumen and calcium
+left out) by ``RIDGE_FRACTION`` of the blood HU; a wall thicker than the window (the myocardium)
+is no brighter than its own median. Leaving the lumen out keeps the test true inside a narrowed
+stretch of a wide artery, whose window is mostly the lumen on either side (seed 94 at 0.5 mm: a
+median over all voxels stopped the growth at a calcified 60 % LAD lesion).
 """
 
 from __future__ import annotations
@@ -60,8 +63,12 @@ class LocalContrast:
             part = idx[k : k + chunk]
             nb = np.clip(part[:, None, :] + self.offsets[None], 0, shape - 1)
             vals = self.image[nb[..., 0], nb[..., 1], nb[..., 2]].astype(np.float32)
-            bg, med = np.percentile(vals, [BACKGROUND_PERCENTILE, 50.0], axis=1)
-            bg = np.clip(bg, *BACKGROUND_RANGE_HU)
+            bg = np.clip(np.percentile(vals, BACKGROUND_PERCENTILE, axis=1), *BACKGROUND_RANGE_HU)
+            tissue = vals < 0.5 * self.blood
+            k = tissue.sum(axis=1)
+            srt = np.sort(np.where(tissue, vals, np.inf), axis=1)
+            med = np.take_along_axis(srt, np.maximum(k - 1, 0)[:, None] // 2, axis=1)[:, 0]
+            med = np.where(k > 0, med, -np.inf)  # all lumen around: a dark spot inside the lumen
             hu = self.image[part[:, 0], part[:, 1], part[:, 2]]
             ok = (hu > bg + self.weak * (self.blood - bg)) & (hu > med + RIDGE_FRACTION * self.blood)
             at = tuple(part.T)
