@@ -41,7 +41,7 @@ def _row_end(vol: Volume) -> float:
     from it)."""
     masks = mitral._Masks(vol, 10.0)
     plane = Plane(np.zeros(3), np.array([0.0, 0.0, 1.0]))
-    ok, lo, _ = mitral._columns(masks, plane, 10.0, 6.0)
+    ok, lo = mitral._columns(masks, plane, 10.0, 6.0)[:2]
     gx = lo[0] + mitral.PIXEL_MM * np.arange(ok.shape[0])
     gy = lo[1] + mitral.PIXEL_MM * np.arange(ok.shape[1])
     row = ok[:, int(np.argmin(np.abs(gy)))]

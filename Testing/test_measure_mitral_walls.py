@@ -31,7 +31,7 @@ def _chambers() -> tuple[Volume, np.ndarray]:
 def _orifice_row(masks: mitral._Masks) -> tuple[np.ndarray, np.ndarray]:
     """(x of the in-plane columns along y = 0, whether each is an orifice column); plane z = 0."""
     plane = Plane(np.zeros(3), np.array([0.0, 0.0, 1.0]))
-    ok, lo, _ = mitral._columns(masks, plane, 10.0, 6.0, facing=False)
+    ok, lo = mitral._columns(masks, plane, 10.0, 6.0, facing=False)[:2]
     gx = lo[0] + mitral.PIXEL_MM * np.arange(ok.shape[0])
     gy = lo[1] + mitral.PIXEL_MM * np.arange(ok.shape[1])
     return gx, ok[:, int(np.argmin(np.abs(gy)))]
