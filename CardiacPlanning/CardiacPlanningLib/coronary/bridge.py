@@ -26,7 +26,7 @@ from skimage.graph import MCP_Geometric
 from ..imaging.volume import Volume
 from .centerline import TracedBranch
 from .filters import near_mask
-from .paths import _axis, _cone_path, _dark_mm, _path_cost, _vessel_piece
+from .paths import _against_chamber, _axis, _cone_path, _dark_mm, _path_cost, _vessel_piece
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ def bridge_lesions(
     sp = np.asarray(volume.spacing, dtype=float)[::-1]
     voxel_mm3 = float(sp.prod())
     arr = volume.array
-    lumen = (arr > 0.5 * blood_hu) & ~(forbidden if excluded is None else excluded | forbidden) & ~others
+    chamber = forbidden if excluded is None else excluded | forbidden
+    lumen = (arr > 0.5 * blood_hu) & ~chamber & ~others
     comps = cc3d.connected_components(lumen & ~mask, connectivity=26)
     sizes = np.bincount(comps.reshape(-1))
     added = np.zeros_like(mask)
@@ -112,6 +113,8 @@ def bridge_lesions(
             piece = _vessel_piece(comps == ids[tuple(t)], arr, tuple(t + lo), blood_hu)
             if piece is None or piece.sum() * voxel_mm3 > max_component_ml * 1e3:
                 continue
+            if _against_chamber(piece, chamber):
+                continue
             added[tuple((path + lo).T)] = True
             added |= piece
             mask |= added
@@ -121,14 +124,16 @@ def bridge_lesions(
             )
             break
         else:  # no piece joined by the cheapest path: search ahead of the tip (a tight lesion)
-            found = _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, forbidden | others)
+            found = _bridge_ahead(
+                volume, mask, b, tip, heading, comps, sizes, blood_hu, forbidden | others, chamber
+            )
             if found is not None:
                 added[tuple(found[0].T)] = True
                 added |= found[1]
                 mask |= added
                 comps[found[1]] = 0
     rule = PieceRule(reach_mm, max_gap_mm, min_component_mm3, max_component_ml)
-    _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule)
+    _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule, chamber)
     return added
 
 
@@ -155,14 +160,15 @@ class AheadRule:
     max_component_ml: float = 1.0
 
 
-def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked, rule=AheadRule()):
+def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked, chamber, rule=AheadRule()):
     """A branch ``b`` whose lumen ends abruptly at voxel ``tip`` (z, y, x) while the vessel goes on:
     a tight (70-90 %) lesion blurs to near tissue HU, so the cheapest path by contrast may run
     round through dim tissue to another part of the distal vessel (or nowhere acceptable). Here the
     path is kept inside a cone ahead of the tip (the vessel's course through a focal lesion is
     nearly straight), and the piece reached must continue the branch in direction and calibre (a
     vein or another artery crossing ahead meets the cone side-on; a chamber or bone is
-    ``blocked``/no piece). Returns (path voxels (N, 3), piece mask) or None."""
+    ``blocked``/no piece, and a remnant of a chamber's lumen lies against ``chamber``). Returns
+    (path voxels (N, 3), piece mask) or None."""
     sp = np.asarray(volume.spacing, dtype=float)[::-1]
     voxel_mm3 = float(sp.prod())
     p_end = b.points[-1]
@@ -202,6 +208,9 @@ def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked
     if piece is None or not rule.min_component_mm3 <= piece.sum() * voxel_mm3 <= rule.max_component_ml * 1e3:
         logger.debug("ahead of %s: no vessel-sized piece", np.round(p_end, 1))
         return None
+    if _against_chamber(piece, chamber):
+        logger.debug("ahead of %s: a piece against a chamber", np.round(p_end, 1))
+        return None
     # the piece runs on ahead from the joined voxel, with the branch's calibre
     g = np.ceil((rule.axis_mm + 1.0) / sp).astype(int)
     plo, phi = np.maximum(np.array(entry) - g, 0), np.minimum(np.array(entry) + g + 1, mask.shape)
@@ -232,7 +241,9 @@ def _bridge_ahead(volume, mask, b, tip, heading, comps, sizes, blood_hu, blocked
     return path + lo, piece
 
 
-def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule: PieceRule) -> None:
+def _bridge_pieces(
+    volume, mask, others, forbidden, comps, sizes, blood_hu, added, rule: PieceRule, chamber
+) -> None:
     """The vessel beyond a tight lesion where the tree does not end at the lesion (the traced path
     turned into a side branch leaving at the lesion, so no tip points at it): seen from the far
     piece instead (the lengths and angles below are ``rule``'s fields, :class:`PieceRule`). A lumen
@@ -352,6 +363,9 @@ def _bridge_pieces(volume, mask, others, forbidden, comps, sizes, blood_hu, adde
             continue
         piece = np.zeros_like(mask)
         piece[bb] = crop
+        if _against_chamber(piece, chamber):
+            logger.debug("piece %d: lies against a chamber", cid)
+            continue
         added[tuple((path + blo + lo).T)] = True
         added |= piece
         mask |= added
