@@ -96,6 +96,45 @@ def _lumen_reader(volume: Volume, b: NamedBranch, tan: np.ndarray, blood: float,
     return read
 
 
+def grade_branches(volume: Volume, branches: list[NamedBranch], blood: float) -> list[Lesion]:
+    """The stenosis stage: each named branch's (LPS mm) excursion zones re-read, then its lesions
+    graded (``blood``: the lumen's HU). Moves points and lowers radii of ``branches`` in place."""
+    lesions = []
+    voxel = float(max(volume.spacing))
+    by_name = {b.name: b for b in branches}
+    skips = {}
+    for b in branches:
+        # a side branch starts inside its parent's lumen: its first parent-radius + 1 voxel are no lesion
+        skip = 2.0
+        if b.parent in by_name and b.parent_index is not None:
+            pr = by_name[b.parent].radii
+            skip = max(skip, float(pr[min(b.parent_index, len(pr) - 1)]) + voxel)
+        skips[b.name] = skip
+    before = {b.name: b.points.copy() for b in branches}
+    for b in branches:  # a lesion's residual lumen beside a side branch or calcium the path ran onto
+        b.points, b.radii, _ = reread_excursions(volume, b.points, b.radii, blood, skips[b.name])
+    for b in branches:  # a side branch still starts on its parent's (moved) centerline
+        if b.parent in by_name and b.parent_index is not None and b.parent_index < len(before[b.parent]):
+            if np.allclose(b.points[0], before[b.parent][b.parent_index]):
+                b.points[0] = by_name[b.parent].points[b.parent_index]
+    for b in branches:
+        tan = tangents(b.points)
+        skip = skips[b.name]
+        calc = calcium_near_points(volume, b.points, b.radii, blood + CALCIUM_SECTION_ABOVE_BLOOD_HU)
+        lesions += find_lesions(
+            b.name,
+            b.points,
+            b.radii,
+            skip_start_mm=skip,
+            voxel_mm=voxel,
+            near_calcium=calc,
+            side_branch=b.parent is not None,
+            narrow_radius=_lumen_reader(volume, b, tan, blood, plaque_only=False),
+            plaque_radius=_lumen_reader(volume, b, tan, blood, plaque_only=True),
+        )
+    return lesions
+
+
 def reconstruct_coronaries(
     volume: Volume,
     ostia,
@@ -173,39 +212,7 @@ def reconstruct_coronaries(
         branches += name_right(traced["right"], axis)
     timings["centerlines_s"] = time.perf_counter() - t0 - timings["segmentation_s"]
     progress(0.9, "stenoses")
-    lesions = []
-    voxel = float(max(volume.spacing))
-    by_name = {b.name: b for b in branches}
-    skips = {}
-    for b in branches:
-        # a side branch starts inside its parent's lumen: its first parent-radius + 1 voxel are no lesion
-        skip = 2.0
-        if b.parent in by_name and b.parent_index is not None:
-            pr = by_name[b.parent].radii
-            skip = max(skip, float(pr[min(b.parent_index, len(pr) - 1)]) + voxel)
-        skips[b.name] = skip
-    before = {b.name: b.points.copy() for b in branches}
-    for b in branches:  # a lesion's residual lumen beside a side branch or calcium the path ran onto
-        b.points, b.radii, _ = reread_excursions(volume, b.points, b.radii, blood, skips[b.name])
-    for b in branches:  # a side branch still starts on its parent's (moved) centerline
-        if b.parent in by_name and b.parent_index is not None and b.parent_index < len(before[b.parent]):
-            if np.allclose(b.points[0], before[b.parent][b.parent_index]):
-                b.points[0] = by_name[b.parent].points[b.parent_index]
-    for b in branches:
-        tan = tangents(b.points)
-        skip = skips[b.name]
-        calc = calcium_near_points(volume, b.points, b.radii, blood + CALCIUM_SECTION_ABOVE_BLOOD_HU)
-        lesions += find_lesions(
-            b.name,
-            b.points,
-            b.radii,
-            skip_start_mm=skip,
-            voxel_mm=voxel,
-            near_calcium=calc,
-            side_branch=b.parent is not None,
-            narrow_radius=_lumen_reader(volume, b, tan, blood, plaque_only=False),
-            plaque_radius=_lumen_reader(volume, b, tan, blood, plaque_only=True),
-        )
+    lesions = grade_branches(volume, branches, blood)
     lab = np.zeros(volume.shape, dtype=np.uint8)
     both = np.zeros(volume.shape, bool)
     for m in tm.masks.values():
