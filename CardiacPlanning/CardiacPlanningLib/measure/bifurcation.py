@@ -146,6 +146,37 @@ def wall_widths(
     return t, widths
 
 
+def crotch_point(
+    inside: Callable[[np.ndarray], np.ndarray],
+    start: np.ndarray,
+    axis: np.ndarray,
+    reach_mm: float,
+    level: float,
+    spacing_mm: float = 0.25,
+) -> np.ndarray | None:
+    """Where the lumen parts (LPS mm): midway between the two largest leading pieces of the lumen
+    above ``level`` (a crotch level) where they come closest, in the first section above ``level``
+    that holds both. None when no section within 3 mm does."""
+    start = np.asarray(start, float)
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    grid, t, rim = _sample(inside, start, axis, level + 0.5 * spacing_mm, level + 3.0, reach_mm, spacing_mm)
+    lab, _ = ndimage.label(grid)
+    lead = sorted((set(np.unique(lab[:, rim])) | set(np.unique(lab[-1]))) - {0})
+    if len(lead) < 2:
+        return None
+    sizes = ndimage.sum(np.ones_like(lab), lab, lead)
+    a, b = (lead[i] for i in np.argsort(sizes)[-2:])
+    e1, e2 = axis_frame(axis)
+    for j in range(len(t)):
+        pa, pb = lab[j] == a, lab[j] == b
+        if pa.any() and pb.any():
+            d, near = ndimage.distance_transform_edt(~pa, sampling=spacing_mm, return_indices=True)
+            k = np.unravel_index(np.argmin(np.where(pb, d, np.inf)), d.shape)
+            uv = (0.5 * (np.array(k) + np.array([near[0][k], near[1][k]]))) * spacing_mm - reach_mm
+            return start + t[j] * axis + uv[0] * e1 + uv[1] * e2
+    return None
+
+
 def crotch_from_wall(
     inside: Callable[[np.ndarray], np.ndarray],
     start: np.ndarray,

@@ -257,7 +257,7 @@ def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[fl
     2026-11-29 the split level is refined to the apex of the carina's sides
     (:func:`.bifurcation.crotch_from_wall`): partial volume rounds the apex off, so the sampled lumen
     parted 0.4-0.5 mm above it on the phantom."""
-    from .bifurcation import crotch_from_wall, crotch_level
+    from .bifurcation import crotch_from_wall, crotch_level, crotch_point
 
     cents = []
     for h in np.arange(2.0, 12.01, 1.0):
@@ -290,11 +290,41 @@ def mpa_length(sampler: MaskSampler, valve: Plane, radius_mm: float) -> tuple[fl
         logger.info("the pulmonary bifurcation reaches the edge of the scan: MPA length not measured")
         return None, [start.tolist(), axis.tolist()]
     # the split of the sampled lumen lies above the carina's apex, which partial volume rounds off:
-    # the apex is found from the carina's sides where the wall is >= 2 voxels wide
+    # the apex is found from the carina's sides where the wall is >= 2 voxels wide. Not where the
+    # aorta forms the crotch (its wall against the PA's, e.g. the ascending aorta over a right PA
+    # compressed behind it): that "wall" is thick and round, no thin wedge is lost, and the sides
+    # (the aorta's curve) extrapolate far below it (-0.95 mm on phantom seed 23)
+    point = crotch_point(inside, start, axis, reach, level)
+    if point is not None and _aortic_lumen_within(sampler.labelmap, point, AORTA_ABUTS_MM):
+        logger.info("the aorta forms the pulmonary crotch: its split level is the crotch")
+        return level, [start.tolist(), axis.tolist()]
     apex = crotch_from_wall(inside, start, axis, reach, level, 2.0 * max(sampler.labelmap.spacing))
     if apex is not None:
         level = apex
     return level, [start.tolist(), axis.tolist()]
+
+
+# two great-artery walls back to back (aortic ~2 mm, pulmonary ~1.5-2 mm in adults): the aortic lumen
+# this close to the pulmonary crotch means the aorta's wall forms it
+AORTA_ABUTS_MM = 4.0
+
+
+def _aortic_lumen_within(labelmap: Volume, point: np.ndarray, dist_mm: float) -> bool:
+    """Whether aortic lumen (:data:`AORTIC_SIDE` labels) lies within ``dist_mm`` of LPS ``point``: a
+    voxel centre within ``dist_mm`` plus half a voxel (the label's edge lies half a voxel out)."""
+    sp = np.asarray(labelmap.spacing, float)
+    c = labelmap.lps_to_index(np.asarray(point, float)[None])[0]
+    half = np.ceil((dist_mm + sp.max()) / sp).astype(int)
+    lo = np.maximum(np.floor(c).astype(int) - half, 0)
+    hi = np.minimum(np.ceil(c).astype(int) + half + 1, np.array(labelmap.shape[::-1]))
+    if np.any(hi <= lo):
+        return False
+    box = labelmap.array[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]
+    idx = np.argwhere(np.isin(box, AORTIC_SIDE))[:, ::-1] + lo
+    if len(idx) == 0:
+        return False
+    d = np.linalg.norm(labelmap.index_to_lps(idx.astype(float)) - point, axis=1)
+    return bool(d.min() <= dist_mm + 0.5 * float(sp.mean()))
 
 
 def _lumen_at_scan_edge(labelmap: Volume, inside, start, axis, reach: float, level: float) -> bool:
