@@ -231,6 +231,9 @@ STENOSES = {  # per seed: (branch, position, percent)
     127: [{"branch": "LCX", "position": 0.4, "percent": 75.0}],
     128: [{"branch": "LAD", "position": 0.35, "percent": 75.0}],
     129: [{"branch": "RCA", "position": 0.35, "percent": 75.0}],
+    # held out for the 15:10 UTC follow-up (calcium out of the tree label; set before its change)
+    130: [{"branch": "LAD", "position": 0.4, "percent": 55.0}],
+    132: [{"branch": "RCA", "position": 0.35, "percent": 60.0}],
 }
 
 
