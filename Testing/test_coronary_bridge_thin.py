@@ -109,3 +109,25 @@ def test_strip_of_a_masked_chamber_in_line_is_not_joined():
     mask = tree.copy()
     added = bridge_lesions(vol, mask, none, [], BLOOD, chamber)
     assert not (added & strip).any()
+
+
+def test_scattered_dense_voxels_in_a_dim_strip_are_no_vessel_piece():
+    """A partial-volume strip (a remnant of a chamber's lumen, ~55 % of the blood HU) in which only
+    scattered noise voxels reach the dense level: grown by their one-voxel rims they link up into a
+    piece, but with no continuous dense core it is no vessel (seed 119: a right-atrium strip joined
+    to the RCA as a branch, its largest connected dense set 31 % of its dense voxels). The same strip
+    with a continuous dense line along it (a thin vessel's core) is kept."""
+    rng = np.random.default_rng(7)
+    shape = (12, 12, 40)
+    comp = np.zeros(shape, bool)
+    comp[3:9, 3:9, 2:38] = True
+    arr = np.full(shape, 0.55 * BLOOD, np.float32)
+    specks = comp & (rng.random(shape) < 0.06)
+    arr[specks] = 0.75 * BLOOD
+    entry = tuple(np.argwhere(specks)[0])
+    grown = ndi.binary_dilation(specks, np.ones((3, 3, 3), bool)) & comp
+    assert ndi.label(grown, np.ones((3, 3, 3)))[1] <= 3  # the rims do link the specks up
+    assert _vessel_piece(comp, arr, entry, BLOOD) is None
+    arr[5:7, 5:7, 2:38] = 0.8 * BLOOD
+    piece = _vessel_piece(comp, arr, (5, 5, 10), BLOOD)
+    assert piece is not None and piece[5:7, 5:7, 2:38].all()
