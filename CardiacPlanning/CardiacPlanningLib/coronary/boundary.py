@@ -26,8 +26,6 @@ import logging
 import numpy as np
 from scipy import ndimage as ndi
 
-from .calcium_mask import calcium_halo
-
 logger = logging.getLogger(__name__)
 
 WINDOW = 2  # half-width of the local window, voxels
@@ -61,7 +59,6 @@ def half_maximum_layer(
     m = mask[box]
     img = image[box].astype(np.float32)
     shell = ndi.binary_dilation(m, np.ones((3, 3, 3), bool)) & ~m & allowed[box]
-    shell &= ~calcium_halo(img, blood_hu, spacing_zyx)  # plaque and its blooming: wall, not lumen
     cand = np.argwhere(shell)
     if not len(cand):
         return out

@@ -23,7 +23,6 @@ from skimage.graph import MCP_Geometric
 from ..errors import CardiacInputError
 from ..imaging.volume import Volume
 from ..progress import Progress, as_progress
-from .calcium_mask import calcium_halo, drop_calcium
 from .filters import VesselnessCache, distance_mm, near_mask, objectness, within_mm
 from .inputs import Ostium
 from .thin import LocalContrast, lowest_floor_hu
@@ -280,8 +279,6 @@ def segment_trees(
         if blocked is not None:
             masks[tree] &= ~blocked
         masks[tree] = _keep_seed_component(masks[tree], seeds[tree])
-        halo = calcium_halo(arr, blood, sp, near=masks[tree])  # plaque + blooming: wall, not lumen
-        masks[tree] = drop_calcium(masks[tree], seeds[tree], halo)
     progress(1.0, "coronary lumen grown")
     forbidden = open0 if blocked is None else open0 | blocked
     return TreeMasks(masks, seeds, thresholds, calcium, forbidden, big | calcium, warnings, cache)
