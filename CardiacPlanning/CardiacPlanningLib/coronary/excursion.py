@@ -30,6 +30,7 @@ from scipy.optimize import least_squares
 
 from ..imaging.volume import Volume
 from .calcified import BOUND_MARGIN_HU, _profile
+from .centerline import _arc
 from .radius import MODEL_MAX_VOXEL_MM, _normals, _planes, blurred_disc_radii, tangents
 from .stenosis import reference_radius
 
@@ -44,10 +45,6 @@ LUMEN_MM = 0.4  # the lumen's centre stays this close to the course
 ANCHOR_MM = 0.6  # the neighbour's centre stays this close to its start (brightest spot at the trace)
 WINDOW_MM = 3.0  # fitted samples within this distance of the course point
 RIM_MARGIN_MM = 0.2  # a traced point this much farther off the course than the radius it reads
-
-
-def _arc(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
 
 
 def excursion_zones(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .centerline import TracedBranch
+from .centerline import TracedBranch, _arc
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +109,6 @@ class NamedBranch:
     radii: np.ndarray
     parent: str | None
     parent_index: int | None
-
-
-def _arc(points: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
 
 
 def _children(branches: list[TracedBranch], parent: int) -> list[int]:

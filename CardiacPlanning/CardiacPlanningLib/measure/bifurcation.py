@@ -43,6 +43,17 @@ def axis_frame(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.cross(a, e1)
 
 
+def _two_leading(lab: np.ndarray, rim: np.ndarray) -> tuple[int, int] | None:
+    """The labels of the two largest pieces of the sampled lumen ``lab`` that lead on out of it
+    (touch the cylinder's ``rim`` or its top section), smaller first; None with fewer than two."""
+    lead = sorted((set(np.unique(lab[:, rim])) | set(np.unique(lab[-1]))) - {0})
+    if len(lead) < 2:
+        return None
+    sizes = ndimage.sum(np.ones_like(lab), lab, lead)
+    a, b = (lead[i] for i in np.argsort(sizes)[-2:])
+    return a, b
+
+
 def _sample(inside, start, axis, t_lo, t_hi, reach, spacing):
     """Boolean lumen grid (t, u, v) of the cylinder, the section heights t, and the disc's rim mask."""
     e1, e2 = axis_frame(axis)
@@ -132,12 +143,11 @@ def wall_widths(
         inside, start, axis, level + 0.5 * spacing_mm, level + height_mm, reach_mm, spacing_mm
     )
     lab, n = ndimage.label(grid)
-    lead = (set(np.unique(lab[:, rim])) | set(np.unique(lab[-1]))) - {0}
     widths = np.full(len(t), np.nan)
-    if len(lead) < 2:
+    pair = _two_leading(lab, rim)
+    if pair is None:
         return t, widths
-    sizes = ndimage.sum(np.ones_like(lab), lab, sorted(lead))
-    a, b = (sorted(lead)[i] for i in np.argsort(sizes)[-2:])
+    a, b = pair
     for j in range(len(t)):
         pa, pb = lab[j] == a, lab[j] == b
         if pa.any() and pb.any():
@@ -161,11 +171,10 @@ def crotch_point(
     axis = np.asarray(axis, float) / np.linalg.norm(axis)
     grid, t, rim = _sample(inside, start, axis, level + 0.5 * spacing_mm, level + 3.0, reach_mm, spacing_mm)
     lab, _ = ndimage.label(grid)
-    lead = sorted((set(np.unique(lab[:, rim])) | set(np.unique(lab[-1]))) - {0})
-    if len(lead) < 2:
+    pair = _two_leading(lab, rim)
+    if pair is None:
         return None
-    sizes = ndimage.sum(np.ones_like(lab), lab, lead)
-    a, b = (lead[i] for i in np.argsort(sizes)[-2:])
+    a, b = pair
     e1, e2 = axis_frame(axis)
     for j in range(len(t)):
         pa, pb = lab[j] == a, lab[j] == b

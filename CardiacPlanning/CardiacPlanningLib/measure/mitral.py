@@ -246,7 +246,8 @@ def mitral_annulus(
     # between the LV roof and the LA floor, which leans towards the LV side of the valve (on the
     # phantom the LV's cap leans ~5 deg to the LA opening; this plane leaned 1.9 deg, seeds 0-47)
     valve = plane
-    outline, ring = _outline(masks, plane, reach_mm, gap_mm)
+    valve_outline, ring = _outline(masks, plane, reach_mm, gap_mm)
+    outline = valve_outline
     for _ in range(ring_refits):
         fitted = fit_plane(ring)
         normal = fitted.normal if fitted.normal @ plane.normal >= 0 else -fitted.normal
@@ -254,8 +255,7 @@ def mitral_annulus(
             logger.warning(
                 "the mitral ring's plane leans > %g deg to the valve's; valve plane kept", MAX_RING_TILT_DEG
             )
-            plane = valve
-            outline, _ = _outline(masks, plane, reach_mm, gap_mm)
+            plane, outline = valve, valve_outline
             break
         moved = np.degrees(np.arccos(min(1.0, float(normal @ plane.normal))))
         if moved < 0.1:
