@@ -64,10 +64,10 @@ def half_maximum_layer(
         return out
     # noise smoothing fixed in mm: at coarse voxels a wider kernel would lower a small vessel's peak
     sm = ndi.gaussian_filter(img, SMOOTH_MM / np.asarray(spacing_zyx, float))
-    vals, where = _window(sm, cand, window)
+    vals, where = window_values(sm, cand, window)
     bg = np.clip(np.percentile(vals, percentile, axis=1), -150.0, 0.3 * blood_hu)
     if reach > window:
-        vals, where = _window(sm, cand, reach)
+        vals, where = window_values(sm, cand, reach)
     peak = np.where(m[where], vals, -np.inf).max(axis=1)
     peak = np.minimum(np.maximum(peak, bg + 0.1 * blood_hu), blood_hu)
     take = img[tuple(cand.T)] > 0.5 * (peak + bg)
@@ -77,7 +77,7 @@ def half_maximum_layer(
     return out
 
 
-def _window(image: np.ndarray, cand: np.ndarray, half: int) -> tuple[np.ndarray, tuple]:
+def window_values(image: np.ndarray, cand: np.ndarray, half: int) -> tuple[np.ndarray, tuple]:
     """Values (n, (2 half + 1)^3) of ``image`` in the cube of half-width ``half`` voxels around each
     of the voxels ``cand`` (n, 3), clipped at the image border, and their index tuple."""
     r = np.arange(-half, half + 1)

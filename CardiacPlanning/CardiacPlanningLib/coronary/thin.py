@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .boundary import window_values
+
 WINDOW = 2  # half-width of the local window, voxels (as in boundary.py)
 BACKGROUND_PERCENTILE = 10.0
 BACKGROUND_RANGE_HU = (-150.0, 0.0)
@@ -44,8 +46,6 @@ class LocalContrast:
         self.weak = float(weak_fraction)
         self.known = np.zeros(image.shape, bool)
         self.passed = np.zeros(image.shape, bool)
-        r = np.arange(-WINDOW, WINDOW + 1)
-        self.offsets = np.stack(np.meshgrid(r, r, r, indexing="ij"), axis=-1).reshape(-1, 3)
 
     def test(self, where: np.ndarray, lo=(0, 0, 0)) -> np.ndarray:
         """Bool array shaped like ``where`` (a box of the image starting at voxel ``lo``, z, y, x):
@@ -58,11 +58,9 @@ class LocalContrast:
         return where & self.passed[box]
 
     def _evaluate(self, idx: np.ndarray, chunk: int = 20000) -> None:
-        shape = np.array(self.image.shape)
         for k in range(0, len(idx), chunk):
             part = idx[k : k + chunk]
-            nb = np.clip(part[:, None, :] + self.offsets[None], 0, shape - 1)
-            vals = self.image[nb[..., 0], nb[..., 1], nb[..., 2]].astype(np.float32)
+            vals = window_values(self.image, part, WINDOW)[0].astype(np.float32)
             bg = np.clip(np.percentile(vals, BACKGROUND_PERCENTILE, axis=1), *BACKGROUND_RANGE_HU)
             tissue = vals < 0.5 * self.blood
             k = tissue.sum(axis=1)
