@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from CardiacPlanningLib.metrics import centerline_correspondence, resample_polyline
+from CardiacPlanningLib.metrics import centerline_hits
 
 
 def own_coverage(
@@ -28,14 +28,7 @@ def own_coverage(
     Reference and evaluated lines run from the ostium (LPS mm)."""
     ref_points = np.asarray(ref_points, dtype=float)
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ref_points, axis=0), axis=1))])
-    ev_len = float(np.linalg.norm(np.diff(np.asarray(eval_points, float), axis=0), axis=1).sum())
-    step = max(step_mm, np.sqrt(s[-1] * ev_len / max_cells))
-    ref, r = resample_polyline(ref_points, ref_radii, step)
-    ev, _ = resample_polyline(eval_points, None, step)
-    pairs = centerline_correspondence(ref, ev)
-    hit = np.linalg.norm(ref[pairs[:, 0]] - ev[pairs[:, 1]], axis=1) < r[pairs[:, 0]]
-    ref_hit = np.zeros(len(ref), bool)
-    np.logical_or.at(ref_hit, pairs[hit, 0], True)
+    ref, _, _, _, _, _, ref_hit, _ = centerline_hits(ref_points, ref_radii, eval_points, step_mm, max_cells)
     own = np.linspace(0.0, s[-1], len(ref)) >= s[min(own_from, len(s) - 1)] - 1e-9
     return float(ref_hit[own].mean())
 

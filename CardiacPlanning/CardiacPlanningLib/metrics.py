@@ -230,6 +230,31 @@ def centerline_correspondence(ref: np.ndarray, ev: np.ndarray) -> np.ndarray:
     return np.array(path[::-1], dtype=int)
 
 
+def centerline_hits(
+    ref_points: np.ndarray,
+    ref_radii: np.ndarray,
+    eval_points: np.ndarray,
+    step_mm: float = 0.25,
+    max_cells: int = 20_000_000,
+) -> tuple:
+    """The matching behind :func:`centerline_scores` (Schaap et al. 2009): both lines resampled every
+    ``step_mm`` (coarser where ``max_cells`` would be exceeded), matched by
+    :func:`centerline_correspondence`; a connection is a hit when shorter than the reference radius.
+    Returns (ref, ref radii, ev, pairs, connection lengths, hit per pair, ref_hit, ev_hit)."""
+    length = lambda p: float(np.linalg.norm(np.diff(np.asarray(p, float), axis=0), axis=1).sum())  # noqa: E731
+    step = max(step_mm, np.sqrt(length(ref_points) * length(eval_points) / max_cells))
+    ref, r = resample_polyline(ref_points, np.asarray(ref_radii, dtype=float), step)
+    ev, _ = resample_polyline(eval_points, None, step)
+    pairs = centerline_correspondence(ref, ev)
+    dist = np.linalg.norm(ref[pairs[:, 0]] - ev[pairs[:, 1]], axis=1)
+    hit = dist < r[pairs[:, 0]]
+    ref_hit = np.zeros(len(ref), bool)
+    ev_hit = np.zeros(len(ev), bool)
+    np.logical_or.at(ref_hit, pairs[hit, 0], True)
+    np.logical_or.at(ev_hit, pairs[hit, 1], True)
+    return ref, r, ev, pairs, dist, hit, ref_hit, ev_hit
+
+
 def centerline_scores(
     ref_points: np.ndarray,
     ref_radii: np.ndarray,
@@ -259,17 +284,9 @@ def centerline_scores(
     ref_r = np.asarray(ref_radii, dtype=float)
     if ref_r.shape != (len(np.atleast_2d(ref_points)),) or np.any(ref_r <= 0):
         raise CardiacInputError("ref_radii must give one positive radius (mm) per reference point")
-    length = lambda p: float(np.linalg.norm(np.diff(np.asarray(p, float), axis=0), axis=1).sum())  # noqa: E731
-    step = max(step_mm, np.sqrt(length(ref_points) * length(eval_points) / max_cells))
-    ref, r = resample_polyline(ref_points, ref_r, step)
-    ev, _ = resample_polyline(eval_points, None, step)
-    pairs = centerline_correspondence(ref, ev)
-    dist = np.linalg.norm(ref[pairs[:, 0]] - ev[pairs[:, 1]], axis=1)
-    hit = dist < r[pairs[:, 0]]
-    ref_hit = np.zeros(len(ref), bool)
-    ev_hit = np.zeros(len(ev), bool)
-    np.logical_or.at(ref_hit, pairs[hit, 0], True)
-    np.logical_or.at(ev_hit, pairs[hit, 1], True)
+    ref, r, ev, pairs, dist, hit, ref_hit, ev_hit = centerline_hits(
+        ref_points, ref_r, eval_points, step_mm, max_cells
+    )
     tpr, fn = int(ref_hit.sum()), int((~ref_hit).sum())
     tpm, fp = int(ev_hit.sum()), int((~ev_hit).sum())
     ov = (tpm + tpr) / (tpm + tpr + fn + fp)
